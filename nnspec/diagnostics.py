@@ -1,0 +1,93 @@
+"""Diagnostics: the one shape every user-facing problem takes.
+
+A Diagnostic knows where it is (file, line, column: 1-based), what kind of
+problem it is (a stable code), what was expected and found (the message), and
+how to fix it (the hint). Stages collect them in a list; nothing here raises
+for a user error.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int = 0  # 1-based; 0 when unknown (e.g. a file that cannot be read)
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span
+    hint: str | None = None
+    severity: str = ERROR
+    related: tuple[tuple[str, Span], ...] = field(default=())
+
+    def format(self) -> str:
+        text = f"{self.span}: {self.severity}: {self.message}"
+        if self.hint:
+            text += f"; hint: {self.hint}"
+        text += f" [{self.code}]"
+        for note, span in self.related:
+            text += f"\n{span}: note: {note}"
+        return text
+
+    def to_json(self) -> dict:
+        out = {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.col,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.hint:
+            out["hint"] = self.hint
+        if self.related:
+            out["related"] = [
+                {"message": n, "file": s.file, "line": s.line, "column": s.col} for n, s in self.related
+            ]
+        return out
+
+
+class SpecError(Exception):
+    """Raised by the API when a spec has errors; carries every diagnostic."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == ERROR]
+        head = errors[0].format() if errors else "invalid spec"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(head + more)
+
+
+def did_you_mean(word: str, choices, n: int = 1) -> str | None:
+    """A 'did you mean' hint, or None. Case-insensitive first, then fuzzy."""
+    choices = list(choices)
+    lower = {c.lower(): c for c in choices}
+    if isinstance(word, str) and word.lower() in lower:
+        return f"did you mean '{lower[word.lower()]}'?"
+    if not isinstance(word, str):
+        return None
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
+    if not close:
+        close = [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)]
+    if close:
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return None
+
+
+def has_errors(diags) -> bool:
+    return any(d.severity == ERROR for d in diags)

@@ -1,0 +1,2 @@
+"""The only package that imports Keras / TensorFlow. Nothing on the validate
+path imports it (tests/test_light.py proves it)."""

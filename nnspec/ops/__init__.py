@@ -1,0 +1,25 @@
+"""The op catalog: every layer type nnspec knows, one ``Op`` record each.
+
+Where does layer type X live?  ``python -m nnspec ops X`` prints its module, or
+look in the family modules below (one small module per Keras layer family).
+The registry is an explicit dict built from each module's ``OPS`` tuple.
+"""
+from __future__ import annotations
+
+from . import (activations, attention, conv, core, merging, normalization, pooling,
+               recurrent, regularization, reshaping)
+from .base import Op
+
+_MODULES = (core, activations, conv, pooling, reshaping, merging, normalization,
+            regularization, recurrent, attention)
+
+CATALOG: dict[str, Op] = {}
+for _module in _MODULES:
+    for _op in _module.OPS:
+        if _op.name in CATALOG:
+            raise RuntimeError(f"op {_op.name} defined twice")
+        CATALOG[_op.name] = _op
+
+
+def get(name: str) -> Op | None:
+    return CATALOG.get(name)

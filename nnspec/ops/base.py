@@ -1,0 +1,205 @@
+"""What an op (a layer type) is: one record holding everything nnspec knows of it.
+
+An ``Op`` declares, in one place:
+  * ``args``: each argument's JSON Schema fragment and default (the JSON Schema
+    in ``schemas/`` and the docs are generated from these);
+  * ``shape``: the static output-shape rule, ``shape(args, input_shapes) -> shape``;
+  * ``params``: the parameter count, ``params(args, input_shapes) -> int`` or
+    ``(trainable, non_trainable)``;
+  * ``keras``: how to construct it (a Keras class name, or "module:Class" for
+    nnspec's own layers); ``keras_kwargs(args, make_item)`` adapts args where
+    they differ (``make_item`` builds a nested `{Type: args}`, for wrappers);
+    ``keras_call(layer, tensors)`` calls it where a plain call does not fit.
+
+Shapes are tuples that include the batch dimension, like Keras's own:
+``(None, 64, 1)``; ``None`` is an unknown size. Shape rules raise ``ShapeError``
+with a message a person can act on; the shapes pass adds the position.
+
+This module imports nothing heavy: it is on the ``validate`` path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Shape = tuple  # (None, d1, d2, ...)
+
+REQUIRED = object()
+INT_MAX = 2**31 - 1
+
+
+class ShapeError(Exception):
+    """A static check failed. ``arg`` names the offending argument, if any."""
+
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = "shape"):
+        super().__init__(message)
+        self.message, self.hint, self.arg, self.code = message, hint, arg, code
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    schema: dict
+    default: Any = REQUIRED
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def _no_params(args, shapes):
+    return 0
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    doc: str
+    args: tuple = ()
+    shape: Callable = None
+    params: Callable = _no_params
+    inputs: tuple = (1, 1)  # (min, max) number of input tensors; max None = unbounded
+    input_names: tuple | None = None  # names for `from: {query: a, value: b}`
+    keras: str | None = None  # keras.layers class name; default: same as `name`
+    keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ
+    keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
+    family: str = ""
+    validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
+    arg_index: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "arg_index", {a.name: a for a in self.args})
+
+    def defaults(self) -> dict:
+        return {a.name: a.default for a in self.args if not a.required}
+
+    def fill(self, given: dict) -> dict:
+        """The given args over the defaults."""
+        out = self.defaults()
+        out.update(given)
+        return out
+
+    def count_params(self, args: dict, shapes) -> tuple[int, int]:
+        """(trainable, non_trainable) parameters."""
+        n = self.params(args, shapes)
+        if isinstance(n, tuple):
+            return n
+        return n, 0
+
+
+# ---------------------------------------------------------------- schema helpers
+def desc(schema: dict, text: str) -> dict:
+    return {**schema, "description": text}
+
+
+INT = {"type": "integer", "minimum": -INT_MAX, "maximum": INT_MAX}
+POS_INT = {"type": "integer", "minimum": 1, "maximum": INT_MAX, "description": "a positive integer"}
+NONNEG_INT = {"type": "integer", "minimum": 0, "maximum": INT_MAX, "description": "a non-negative integer"}
+BOOL = {"type": "boolean"}
+NUM = {"type": "number"}
+POS_NUM = {"type": "number", "exclusiveMinimum": 0, "description": "a positive number"}
+RATE = {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "description": "a rate in [0, 1)"}
+AXIS = {"type": "integer", "minimum": -64, "maximum": 64, "description": "an axis"}
+ACTIVATION = {"$ref": "#/definitions/activation"}
+INITIALIZER = {"$ref": "#/definitions/initializer"}
+REGULARIZER = {"anyOf": [{"$ref": "#/definitions/regularizer"}, {"type": "null"}]}
+CONSTRAINT = {"anyOf": [{"$ref": "#/definitions/constraint"}, {"type": "null"}]}
+PADDING = {"enum": ["valid", "same"], "description": "'valid' or 'same'"}
+DATA_FORMAT = {"enum": ["channels_last", "channels_first"]}
+
+
+def enum(*values) -> dict:
+    return {"enum": list(values), "description": " or ".join(repr(v) for v in values)}
+
+
+def int_or_tuple(n: int, minimum: int = 1) -> dict:
+    """An int, or a list of n ints (Keras's kernel_size, strides, ...)."""
+    item = {"type": "integer", "minimum": minimum, "maximum": INT_MAX}
+    word = "positive" if minimum == 1 else "non-negative"
+    if n == 1:
+        return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 1}],
+                "description": f"a {word} integer"}
+    return {"anyOf": [item, {"type": "array", "items": item, "minItems": n, "maxItems": n}],
+            "description": f"a {word} integer or a list of {n}"}
+
+
+def as_tuple(value, n: int) -> tuple:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,) * n
+
+
+def weight_args(kernel: str | None = "kernel", bias: bool = True, kernel_init: str = "glorot_uniform",
+                use_bias_default: bool = True) -> tuple:
+    """The initializer / regularizer / constraint args of a layer with weights."""
+    out = []
+    if kernel:
+        out += [Arg(f"{kernel}_initializer", INITIALIZER, kernel_init),
+                Arg(f"{kernel}_regularizer", REGULARIZER, None),
+                Arg(f"{kernel}_constraint", CONSTRAINT, None)]
+    if bias:
+        out += [Arg("use_bias", BOOL, use_bias_default),
+                Arg("bias_initializer", INITIALIZER, "zeros"),
+                Arg("bias_regularizer", REGULARIZER, None),
+                Arg("bias_constraint", CONSTRAINT, None)]
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- shape helpers
+def fmt_shape(shape) -> str:
+    """(None, 4) -> '(batch, 4)'; unknown sizes print as '?'."""
+    if shape is None:
+        return "?"
+    parts = ["batch"] + ["?" if d is None else str(d) for d in shape[1:]]
+    return "(" + ", ".join(parts) + (",)" if len(parts) == 1 else ")")
+
+
+def need_rank(shape, ranks, what: str, hint: str | None = None) -> None:
+    """Raise unless len(shape) (batch included) is one of ``ranks``."""
+    if isinstance(ranks, int):
+        ranks = (ranks,)
+    if len(shape) not in ranks:
+        raise ShapeError(f"needs {what} but gets {fmt_shape(shape)}", hint, code="rank")
+
+
+def need_known(shape, axis: int, what: str) -> int:
+    d = shape[axis]
+    if d is None:
+        raise ShapeError(f"needs a known {what} but gets {fmt_shape(shape)}",
+                         "give the input a fixed size on that axis", code="unknown-dim")
+    return d
+
+
+def conv_length(length, kernel: int, padding: str, stride: int, dilation: int = 1):
+    """Keras's conv_output_length. None stays None."""
+    if length is None:
+        return None
+    k = (kernel - 1) * dilation + 1
+    if padding == "same":
+        out = (length + stride - 1) // stride
+    elif padding == "causal":
+        out = (length + stride - 1) // stride
+    else:
+        out = (length - k + stride) // stride
+    return out
+
+
+def deconv_length(length, kernel: int, padding: str, stride: int, output_padding=None, dilation: int = 1):
+    """Keras's deconv_output_length."""
+    if length is None:
+        return None
+    k = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        if padding == "valid":
+            return length * stride + max(k - stride, 0)
+        return length * stride
+    pad = k // 2 if padding == "same" else 0
+    return (length - 1) * stride + k - 2 * pad + output_padding
+
+
+def prod(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n

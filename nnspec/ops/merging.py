@@ -1,0 +1,6 @@
+"""Ops of the merging family."""
+from __future__ import annotations
+
+from .base import Arg, Op, ShapeError  # noqa: F401
+
+OPS: tuple[Op, ...] = ()

@@ -1,0 +1,328 @@
+"""Safe YAML -> plain data plus a position for every key and value.
+
+Specs are untrusted. We never construct arbitrary objects: we read PyYAML's
+*event* stream (the libyaml parser when available, which is iterative) and
+build dicts, lists and scalars ourselves with an explicit stack. That gives us,
+in one pass and in bounded time and memory:
+
+* positions: ``Document.pos[path] = (key_line, key_col, value_line, value_col)``
+  for every node, where ``path`` is a tuple of keys and indices;
+* refusals instead of surprises: duplicate keys, unknown or Python tags,
+  several documents, non-finite numbers, nesting deeper than ``MAX_DEPTH``;
+* a node budget, so an alias bomb ("billion laughs") ends in a diagnostic.
+
+We do not use PyYAML's composer: the libyaml one recurses in C and crashes
+the interpreter on deeply nested input (``[[[[...]]]]``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import yaml
+from yaml import events as ev
+
+from ..diagnostics import Diagnostic, Span
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 500_000  # after alias expansion; a 10,000-layer spec has ~100,000
+MAX_INT_DIGITS = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+
+_STR = "tag:yaml.org,2002:str"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:null": _constructor.construct_yaml_null,
+    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+}
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+@dataclass
+class Document:
+    """Plain data (dict/list/str/int/float/bool/None) and where each piece came from."""
+
+    file: str
+    data: object
+    pos: dict = field(default_factory=dict)  # path -> (kline, kcol, vline, vcol), 1-based
+    text: str = ""
+
+    def span(self, path=(), key: bool = False) -> Span:
+        """The span of the node at ``path`` (its key with ``key=True``),
+        falling back to the nearest ancestor that has a position."""
+        path = tuple(path)
+        while True:
+            p = self.pos.get(path)
+            if p is not None:
+                if key and p[0]:
+                    return Span(self.file, p[0], p[1])
+                return Span(self.file, p[2], p[3])
+            if not path:
+                return Span(self.file, 1, 1)
+            path = path[:-1]
+            key = False
+
+
+def _mark(m) -> tuple[int, int]:
+    return (m.line + 1, m.column + 1)
+
+
+class _Refused(Exception):
+    def __init__(self, code, message, mark=None, hint=None, line_col=None):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+        self.line_col = line_col or (_mark(mark) if mark is not None else (1, 1))
+
+
+def _line_col_of_offset(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
+    if len(raw) > MAX_BYTES:
+        return None, [Diagnostic("file-too-large",
+                                 f"spec is {len(raw):,} bytes; the limit is {MAX_BYTES:,}",
+                                 Span(file), "split the spec or use blocks")]
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = raw[: e.start].decode("utf-8", "replace")
+        line, col = _line_col_of_offset(good, len(good))
+        return None, [Diagnostic("invalid-utf8",
+                                 f"file is not valid UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start}",
+                                 Span(file, line, col), "save the spec as UTF-8 text")]
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, col = _line_col_of_offset(text, nul)
+        return None, [Diagnostic("binary-file", "file contains a NUL byte; expected YAML text",
+                                 Span(file, line, col), "is this a binary file?")]
+    return text, []
+
+
+def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None, list[Diagnostic]]:
+    """Parse one YAML document. Returns (document or None, diagnostics)."""
+    if isinstance(raw, bytes):
+        text, diags = decode(raw, file)
+        if text is None:
+            return None, diags
+    else:
+        text = raw
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+            return decode(text.encode("utf-8", "surrogatepass"), file)
+    try:
+        data, pos = _compose(text)
+    except _Refused as r:
+        return None, [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)]
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line_col = _mark(mark) if mark is not None else (1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        ctx = f" ({e.context})" if e.context and e.problem else ""
+        return None, [Diagnostic("yaml-syntax", f"YAML syntax error: {problem}{ctx}",
+                                 Span(file, *line_col), "check indentation, colons and brackets near here")]
+    except yaml.YAMLError as e:  # reader errors (control characters) and friends
+        mark = getattr(e, "position", None)
+        line_col = _line_col_of_offset(text, mark) if isinstance(mark, int) else (1, 1)
+        return None, [Diagnostic("yaml-syntax", f"YAML error: {e}".splitlines()[0],
+                                 Span(file, *line_col), "remove control characters; specs are UTF-8 text")]
+    return Document(file, data, pos, text), []
+
+
+class _Frame:
+    __slots__ = ("kind", "value", "path", "anchor", "key", "key_lc", "keys", "merges", "start")
+
+    def __init__(self, kind, value, path, anchor, start):
+        self.kind, self.value, self.path, self.anchor, self.start = kind, value, path, anchor, start
+        self.key = None  # pending mapping key (None: expecting a key)
+        self.key_lc = None
+        self.keys = {}  # key -> position of first occurrence (duplicate detection)
+        self.merges = []
+
+
+_NO_KEY = object()
+
+
+def _compose(text: str):
+    loader = _Loader(text)
+    pos: dict = {}
+    anchors: dict = {}  # name -> (value, {relative path: pos}, node count)
+    budget = [MAX_NODES]
+    stack: list[_Frame] = []
+    root = _NO_KEY
+    docs = 0
+    try:
+        while True:
+            event = loader.get_event()
+            if isinstance(event, ev.StreamEndEvent):
+                break
+            if isinstance(event, ev.DocumentStartEvent):
+                docs += 1
+                if docs > 1:
+                    raise _Refused("multiple-documents", "the file holds more than one YAML document",
+                                   event.start_mark, "put one spec per file; remove the '---' separator")
+                continue
+            if isinstance(event, (ev.StreamStartEvent, ev.DocumentEndEvent)):
+                continue
+            if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+                frame = stack.pop()
+                if frame.kind == "map" and frame.merges:
+                    _apply_merges(frame, pos)
+                value, path = frame.value, frame.path
+                if frame.anchor:
+                    anchors[frame.anchor] = _snapshot(value, path, pos)
+                root = _deliver(stack, value, path, frame.start, pos, root)
+                continue
+            # a node starts: scalar, alias, mapping or sequence
+            parent = stack[-1] if stack else None
+            if parent is not None and parent.kind == "map" and parent.key is None:
+                _take_key(parent, event)
+                continue
+            path = _child_path(parent)
+            start = _mark(event.start_mark)
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Refused("too-many-nodes", f"the document expands to more than {MAX_NODES:,} nodes",
+                               event.start_mark, "avoid deeply nested aliases")
+            if isinstance(event, ev.AliasEvent):
+                if event.anchor not in anchors:
+                    raise _Refused("yaml-syntax", f"unknown alias '*{event.anchor}'", event.start_mark,
+                                   "define the anchor (&name) before using it")
+                value, rel, count = anchors[event.anchor]
+                budget[0] -= count
+                if budget[0] < 0:
+                    raise _Refused("too-many-nodes",
+                                   f"aliases expand the document to more than {MAX_NODES:,} nodes",
+                                   event.start_mark, "this looks like an alias bomb; avoid nested aliases")
+                for r, p in rel.items():
+                    pos[path + r] = p
+                root = _deliver(stack, value, path, start, pos, root)
+                continue
+            if isinstance(event, ev.ScalarEvent):
+                value = _scalar(loader, event)
+                if event.anchor:
+                    anchors[event.anchor] = (value, {}, 1)
+                root = _deliver(stack, value, path, start, pos, root)
+                continue
+            # collections
+            if event.tag not in (None, "!", _SEQ, _MAP):
+                raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", event.start_mark,
+                               "remove the tag; specs hold plain mappings, lists and scalars")
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", event.start_mark,
+                               "flatten the document")
+            kind = "map" if isinstance(event, ev.MappingStartEvent) else "seq"
+            stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
+    except RecursionError:  # defensive: nothing above recurses on depth
+        raise _Refused("too-deep", "nesting too deep", None, "flatten the document")
+    if root is _NO_KEY:
+        root = None
+    return root, pos
+
+
+def _child_path(parent):
+    if parent is None:
+        return ()
+    if parent.kind == "seq":
+        return parent.path + (len(parent.value),)
+    return parent.path + (parent.key,)
+
+
+def _take_key(frame: _Frame, event) -> None:
+    if isinstance(event, ev.ScalarEvent):
+        if event.tag == _MERGE or (event.value == "<<" and event.implicit[0]):
+            frame.key = _MERGE
+        else:
+            if event.tag not in (None, "!", _STR):
+                raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", event.start_mark,
+                               "remove the tag")
+            frame.key = event.value  # keys stay text: `on:` is the key "on", not True
+        frame.key_lc = _mark(event.start_mark)
+        if frame.key in frame.keys and frame.key is not _MERGE:
+            first = frame.keys[frame.key]
+            raise _Refused("duplicate-key",
+                           f"duplicate key '{frame.key}' (first defined at line {first[0]}, column {first[1]})",
+                           event.start_mark, "YAML keeps only the last one; remove or rename one of them")
+        if frame.key is not _MERGE:
+            frame.keys[frame.key] = frame.key_lc
+        return
+    if isinstance(event, ev.AliasEvent):
+        raise _Refused("bad-key", "an alias cannot be used as a mapping key", event.start_mark,
+                       "use a plain text key")
+    raise _Refused("bad-key", "mapping keys must be plain text, not lists or mappings", event.start_mark,
+                   "use a plain text key")
+
+
+def _deliver(stack, value, path, start, pos, root):
+    if not stack:
+        pos[()] = (0, 0) + start
+        return value
+    parent = stack[-1]
+    if parent.kind == "seq":
+        pos[path] = (0, 0) + start
+        parent.value.append(value)
+    else:
+        if parent.key is _MERGE:
+            parent.merges.append((value, path, start))
+        else:
+            pos[path] = parent.key_lc + start
+            parent.value[parent.key] = value
+        parent.key = None
+    return root
+
+
+def _apply_merges(frame: _Frame, pos) -> None:
+    """`<<: *defaults`: keys the mapping does not set itself come from the merged
+    mappings; their positions point at the merged value (not copied deeper)."""
+    for value, _path, start in frame.merges:
+        sources = value if isinstance(value, list) else [value]
+        for src in sources:
+            if not isinstance(src, dict):
+                raise _Refused("yaml-syntax", "a merge key '<<' needs a mapping or a list of mappings",
+                               line_col=start)
+            for k, v in src.items():
+                if k not in frame.value:
+                    frame.value[k] = v
+                    pos[frame.path + (k,)] = (0, 0) + start
+
+
+def _snapshot(value, path, pos):
+    n = len(path)
+    rel = {q[n:]: p for q, p in pos.items() if q[:n] == path} if isinstance(value, (dict, list)) else {}
+    return value, rel, max(1, len(rel))
+
+
+def _scalar(loader, event):
+    tag = event.tag
+    if tag in (None, "!"):
+        if event.implicit[0] and tag is None:
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        else:
+            tag = _STR
+    if tag in (_STR, "tag:yaml.org,2002:timestamp"):  # dates stay text
+        return event.value
+    construct = _SCALAR_TAGS.get(tag)
+    if construct is None:
+        raise _Refused("yaml-tag", f"YAML tag '{tag}' is not allowed in a spec", event.start_mark,
+                       "specs hold plain text, numbers, booleans and null; no Python objects")
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+    if tag.endswith(":int") and sum(ch.isdigit() for ch in event.value) > MAX_INT_DIGITS:
+        raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits",
+                       event.start_mark, "use a realistic value")
+    try:
+        value = construct(node)
+    except (ValueError, OverflowError) as e:
+        raise _Refused("bad-number", f"cannot read number '{event.value[:40]}': {e}", event.start_mark)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Refused("bad-number", f"number '{event.value[:40]}' is not finite", event.start_mark,
+                       "use a finite number")
+    return value
