@@ -1,0 +1,9 @@
+"""nnspec: declarative model specs for Keras.
+
+    import nnspec
+    spec = nnspec.load("specs/lab_quake.yaml")   # validated IR, no TensorFlow imported
+"""
+from .api import check_file, check_text, load, validate  # noqa: F401
+from .diagnostics import Diagnostic, SpecError  # noqa: F401
+
+__version__ = "0.1.0"

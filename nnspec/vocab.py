@@ -140,7 +140,8 @@ EXPR = {"type": "string", "minLength": 1, "maxLength": 4000, "description": "an 
 def definitions() -> dict:
     """JSON Schema definitions for the vocabulary, keyed as referenced by op args."""
     return {
-        "activation": {"anyOf": [{"type": "string", "enum": ACTIVATIONS}, {"type": "null"}],
+        "activation": {"anyOf": [{"type": "string", "enum": ACTIVATIONS, "description": "a Keras activation name"},
+                                 {"type": "null"}],
                        "description": "an activation name (Keras's), or null for linear"},
         "initializer": _named(INITIALIZERS, "initializer"),
         "regularizer": _named(REGULARIZERS, "regularizer", value_schema=lambda s: s),

@@ -17,6 +17,7 @@ the interpreter on deeply nested input (``[[[[...]]]]``).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -39,6 +40,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
     "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
 }
+_EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -127,7 +129,12 @@ def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None
         mark = e.problem_mark or e.context_mark
         line_col = _mark(mark) if mark is not None else (1, 1)
         problem = e.problem or e.context or "invalid YAML"
-        ctx = f" ({e.context})" if e.context and e.problem else ""
+        ctx = ""
+        if e.context and e.problem:
+            ctx = f" ({e.context}"
+            if e.context_mark is not None and e.context_mark is not mark:
+                ctx += " that starts at {}:{}".format(*_mark(e.context_mark))
+            ctx += ")"
         return None, [Diagnostic("yaml-syntax", f"YAML syntax error: {problem}{ctx}",
                                  Span(file, *line_col), "check indentation, colons and brackets near here")]
     except yaml.YAMLError as e:  # reader errors (control characters) and friends
@@ -308,7 +315,9 @@ def _scalar(loader, event):
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         else:
             tag = _STR
-    if tag in (_STR, "tag:yaml.org,2002:timestamp"):  # dates stay text
+    if tag == _STR and event.implicit[0] and not event.style and _EXP_FLOAT.match(event.value):
+        tag = "tag:yaml.org,2002:float"  # YAML 1.2 reads 1e-3 as a number; PyYAML (1.1) as text
+    elif tag in (_STR, "tag:yaml.org,2002:timestamp"):  # dates stay text
         return event.value
     construct = _SCALAR_TAGS.get(tag)
     if construct is None:

@@ -1,0 +1,88 @@
+"""The Python API. The CLI is a thin shell over these functions.
+
+    spec = nnspec.load("specs/lab_quake.yaml")     # validated IR; raises SpecError
+    diags = nnspec.validate("specs/lab_quake.yaml") # every diagnostic, never raises for user errors
+
+Nothing here imports TensorFlow or Keras.
+"""
+from __future__ import annotations
+
+import os
+
+from . import schema
+from .diagnostics import Diagnostic, Span, SpecError, has_errors
+from .ir import Spec
+from .passes import resolve, shapes
+from .source.yaml_loader import MAX_BYTES, load_yaml
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def check_text(raw: bytes | str, file: str = "<string>") -> tuple[Spec | None, list[Diagnostic]]:
+    """Every stage up to static shapes. Returns (IR or None, diagnostics)."""
+    doc, diags = load_yaml(raw, file)
+    if doc is None:
+        return None, diags
+    if doc.data is None:
+        return None, [Diagnostic("empty-spec", "the spec is empty", Span(file, 1, 1),
+                                 "start with nnspec: 1, name:, inputs:, layers:, outputs:")]
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else "a single value"
+        return None, [Diagnostic("not-a-mapping", f"a spec is a mapping of keys; this document is {kind}",
+                                 doc.span(()), "start with nnspec: 1, name:, inputs:, layers:, outputs:")]
+    diags = schema.check(doc)
+    if has_errors(diags):
+        return None, diags
+    spec, diags = resolve.build_ir(doc)
+    if has_errors(diags):
+        return spec, _sorted(diags)
+    diags += shapes.infer(spec)
+    return spec, _sorted(diags)
+
+
+def _sorted(diags):
+    return sorted(diags, key=lambda d: (d.span.file, d.span.line, d.span.col))
+
+
+def check_file(path: str | os.PathLike) -> tuple[Spec | None, list[Diagnostic]]:
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            return None, [Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,}",
+                                     Span(path), "split the spec")]
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        return None, [Diagnostic("unreadable", f"cannot read the spec: {e.strerror or e}", Span(path),
+                                 "check the path and its permissions")]
+    return check_text(raw, path)
+
+
+def validate(path) -> list[Diagnostic]:
+    """All diagnostics for one spec file."""
+    return check_file(path)[1]
+
+
+def load(path) -> Spec:
+    """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors."""
+    spec, diags = check_file(path)
+    if spec is None or has_errors(diags):
+        raise SpecError(diags)
+    return spec
+
+
+def find_specs(paths) -> tuple[list[str], list[str]]:
+    """Expand files and directories (recursively, *.yaml / *.yml). Returns (files, missing)."""
+    files, missing = [], []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files += [os.path.join(root, n) for n in sorted(names) if n.endswith(SPEC_SUFFIXES)]
+        elif os.path.exists(p):
+            files.append(p)
+        else:
+            missing.append(p)
+    return files, missing

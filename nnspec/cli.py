@@ -1,0 +1,156 @@
+"""The `nnspec` command: a thin shell over nnspec.api.
+
+Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid spec,
+2 usage error (bad flags, missing file), 3 internal error (a bug in nnspec).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+
+from . import __version__, api, report
+from .diagnostics import ERROR, WARNING
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+BUG_URL = "https://github.com/nnspec/nnspec/issues"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
+    p.add_argument("--version", action="version", version=f"nnspec {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="check specs (files or directories) without TensorFlow")
+    v.add_argument("paths", nargs="+", metavar="PATH")
+    v.add_argument("--format", choices=sorted(report.FORMATS), default="text")
+    v.add_argument("--strict", action="store_true", help="warnings fail too")
+    v.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+    s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
+    s.add_argument("path", metavar="SPEC")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
+    sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
+
+    o = sub.add_parser("ops", help="list the layer types, or describe one")
+    o.add_argument("name", nargs="?", metavar="TYPE")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema,
+                "ops": cmd_ops}[args.command](args)
+    except KeyboardInterrupt:
+        print("nnspec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # a bug in nnspec: say so, and how to report it
+        print(f"nnspec: internal error: {type(e).__name__}: {e}\n"
+              f"This is a bug in nnspec, not in your spec. Please report it at {BUG_URL} with the spec and this "
+              f"line: nnspec {__version__}, Python {platform.python_version()}, {platform.system()}, "
+              f"argv={sys.argv[1:]!r}", file=sys.stderr)
+        if "NNSPEC_DEBUG" in __import__("os").environ:
+            raise
+        return EXIT_BUG
+
+
+def _usage_error(message: str) -> int:
+    print(f"nnspec: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_validate(args) -> int:
+    files, missing = api.find_specs(args.paths)
+    if missing:
+        return _usage_error("no such file or directory: " + ", ".join(missing))
+    if not files:
+        return _usage_error("no *.yaml or *.yml specs under " + ", ".join(args.paths))
+    all_diags, bad = [], 0
+    for f in files:
+        _, diags = api.check_file(f)
+        all_diags += diags
+        failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
+        bad += failed
+        if args.format == "text":
+            if diags:
+                print(report.text(diags))
+            if not args.quiet and not failed:
+                print(f"{f}: ok")
+    if args.format != "text":
+        out = report.FORMATS[args.format](all_diags)
+        if out:
+            print(out)
+    if args.format == "text" and not args.quiet:
+        n_err = sum(d.severity == ERROR for d in all_diags)
+        n_warn = sum(d.severity == WARNING for d in all_diags)
+        print(f"{len(files)} spec{'s' if len(files) != 1 else ''}: {len(files) - bad} valid, {bad} invalid "
+              f"({n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''})",
+              file=sys.stderr)
+    return EXIT_INVALID if bad else EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    from . import summary
+    files, missing = api.find_specs([args.path])
+    if missing:
+        return _usage_error(f"no such file: {args.path}")
+    spec, diags = api.check_file(args.path)
+    if diags:
+        print(report.text(diags), file=sys.stderr)
+    if spec is None or any(d.severity == ERROR for d in diags):
+        return EXIT_INVALID
+    if args.format == "json":
+        rows = [dict(zip(("name", "type", "output_shape", "params", "inputs"), r)) for r in summary.rows(spec)]
+        trainable, frozen = summary.totals(spec)
+        print(json.dumps({"name": spec.name, "layers": rows, "total_params": trainable + frozen,
+                          "trainable_params": trainable, "non_trainable_params": frozen}, indent=2))
+    else:
+        print(summary.render(spec))
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from . import schema
+    text = schema.dumps()
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_ops(args) -> int:
+    from .diagnostics import did_you_mean
+    from .ops import CATALOG
+    from .ops.base import REQUIRED
+    if args.name is None:
+        fams: dict[str, list] = {}
+        for op in CATALOG.values():
+            fams.setdefault(op.family or "other", []).append(op.name)
+        for fam, names in sorted(fams.items()):
+            print(f"{fam}: {', '.join(sorted(names))}")
+        return EXIT_OK
+    op = CATALOG.get(args.name)
+    if op is None:
+        hint = did_you_mean(args.name, CATALOG)
+        return _usage_error(f"unknown layer type '{args.name}'" + (f"; {hint}" if hint else ""))
+    module = op.shape.__module__ if op.shape else "?"
+    print(f"{op.name}  ({module.replace('.', '/')}.py)\n  {op.doc}")
+    n_in = op.inputs
+    print(f"  inputs: {n_in[0]}" + ("" if n_in[0] == n_in[1] else f" to {n_in[1] or 'many'}") +
+          (f" ({', '.join(op.input_names)})" if op.input_names else ""))
+    for a in op.args:
+        default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
+        print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The expression language shared by penalties, losses and constraints.
+
+``parse(text)`` turns text into a small tree of tuples (plain data):
+
+    ("num", value) | ("name", id, col) | ("neg", x)
+    ("bin", op, a, b)                       op in + - * / **
+    ("call", fn, [args], {kwarg: value}, col)
+
+Nothing is evaluated here. ``infer_rank`` checks names, function arity and
+axes against the ranks of the tensors an expression may use; the Keras side
+(compile) walks the same tree into ``keras.ops`` calls.
+"""
+from __future__ import annotations
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+MAX_LEN = 4000
+MAX_NODES = 500
+
+# name -> (kind, min positional, max positional, allowed kwargs)
+REDUCTIONS = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
+ELEMENTWISE = ("abs", "square", "sqrt", "exp", "log", "log1p", "tanh", "sigmoid", "relu",
+               "softplus", "sign", "sin", "cos")
+FUNCTIONS = {
+    **{f: ("reduce", 1, 1, ("axis", "keepdims")) for f in REDUCTIONS},
+    **{f: ("elementwise", 1, 1, ()) for f in ELEMENTWISE},
+    "maximum": ("broadcast", 2, 2, ()),
+    "minimum": ("broadcast", 2, 2, ()),
+    "clip": ("clip", 3, 3, ()),
+}
+
+
+class ExprError(Exception):
+    def __init__(self, message: str, col: int = 0, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.col, self.hint = message, col, hint
+
+
+_parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr", propagate_positions=False)
+
+
+@v_args(inline=True)
+class _ToTree(Transformer):
+    def number(self, tok):
+        text = str(tok)
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+        return ("num", value)
+
+    def name(self, tok):
+        return ("name", str(tok), tok.column)
+
+    def neg(self, x):
+        return ("neg", x)
+
+    def add(self, a, b):
+        return ("bin", "+", a, b)
+
+    def sub(self, a, b):
+        return ("bin", "-", a, b)
+
+    def mul(self, a, b):
+        return ("bin", "*", a, b)
+
+    def div(self, a, b):
+        return ("bin", "/", a, b)
+
+    def pow(self, a, b):
+        return ("bin", "**", a, b)
+
+    def bool(self, tok):
+        return ("bool", str(tok).lower() == "true")
+
+    def list(self, *items):
+        return ("list", [i for i in items if i is not None])
+
+    def kwarg(self, name, value):
+        return ("kwarg", str(name), value)
+
+    def args(self, *items):
+        return list(items)
+
+    def call(self, name, args=None):
+        pos, kw = [], {}
+        for a in args or []:
+            if a[0] == "kwarg":
+                if a[1] in kw:
+                    raise ExprError(f"keyword '{a[1]}' given twice", name.column)
+                kw[a[1]] = a[2]
+            elif kw:
+                raise ExprError("positional argument after a keyword argument", name.column)
+            else:
+                pos.append(a)
+        return ("call", str(name), pos, kw, name.column)
+
+
+def parse(text: str):
+    """Parse an expression; raises ExprError (with a 1-based column) on bad input."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("empty expression")
+    if len(text) > MAX_LEN:
+        raise ExprError(f"expression longer than {MAX_LEN} characters")
+    if "\n" in text.strip():
+        raise ExprError("an expression must fit on one line")
+    try:
+        tree = _parser.parse(text)
+    except UnexpectedCharacters as e:
+        raise ExprError(f"unexpected character {text[e.pos_in_stream]!r}", e.column,
+                        "expressions use numbers, tensor names, + - * / **, parentheses and function calls") from None
+    except UnexpectedEOF as e:
+        raise ExprError("the expression ends too early", len(text) + 1, "check for an unclosed parenthesis") from None
+    except UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            raise ExprError("the expression ends too early", len(text.rstrip()) + 1,
+                            _expected_hint(e.expected)) from None
+        raise ExprError(f"unexpected {str(tok)!r}", getattr(tok, "column", 0) or len(text) + 1,
+                        _expected_hint(e.expected)) from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark errors
+        raise ExprError(str(e).splitlines()[0], getattr(e, "column", 0)) from None
+    try:
+        result = _ToTree().transform(tree)
+    except Exception as e:  # lark wraps transformer errors in VisitError
+        orig = getattr(e, "orig_exc", e)
+        if isinstance(orig, ExprError):
+            raise orig from None
+        raise
+    if _count(result) > MAX_NODES:
+        raise ExprError(f"expression has more than {MAX_NODES} terms")
+    return result
+
+
+_TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'",
+                "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "COMMA": "','", "RSQB": "']'", "LSQB": "'['",
+                "EQUAL": "'='", "BOOL": "true/false", "__ANON_0": "'**'", "$END": "the end"}
+
+
+def _expected_hint(expected) -> str:
+    words = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
+    return "expected " + ", ".join(words[:6]) if words else None
+
+
+def _count(node) -> int:
+    if not isinstance(node, tuple):
+        return 0
+    n = 1
+    for part in node[1:]:
+        if isinstance(part, tuple):
+            n += _count(part)
+        elif isinstance(part, list):
+            n += sum(_count(p) for p in part)
+        elif isinstance(part, dict):
+            n += sum(_count(p) for p in part.values())
+    return n
+
+
+def names(node) -> list[tuple[str, int]]:
+    """Every tensor name the expression uses, with its column."""
+    out = []
+
+    def walk(n):
+        if n[0] == "name":
+            out.append((n[1], n[2]))
+        elif n[0] == "neg":
+            walk(n[1])
+        elif n[0] == "bin":
+            walk(n[2]), walk(n[3])
+        elif n[0] == "call":
+            for a in n[2]:
+                walk(a)
+        elif n[0] == "list":
+            for a in n[1]:
+                walk(a)
+
+    walk(node)
+    return out
+
+
+def _const_int(node):
+    if node[0] == "num" and isinstance(node[1], int):
+        return node[1]
+    if node[0] == "neg" and node[1][0] == "num" and isinstance(node[1][1], int):
+        return -node[1][1]
+    return None
+
+
+def infer_rank(node, ranks: dict) -> int:
+    """The rank of the expression's value given each name's rank.
+
+    Raises ExprError for unknown names or functions, wrong arity, bad axes.
+    """
+    kind = node[0]
+    if kind == "num":
+        return 0
+    if kind == "bool" or kind == "list":
+        raise ExprError("booleans and lists are only allowed as keyword values (axis=[0, 1], keepdims=true)")
+    if kind == "name":
+        if node[1] not in ranks:
+            raise ExprError(f"unknown name '{node[1]}'", node[2], _names_hint(node[1], ranks))
+        return ranks[node[1]]
+    if kind == "neg":
+        return infer_rank(node[1], ranks)
+    if kind == "bin":
+        return max(infer_rank(node[2], ranks), infer_rank(node[3], ranks))
+    if kind == "call":
+        _, fn, pos, kw, col = node
+        if fn not in FUNCTIONS:
+            from ..diagnostics import did_you_mean
+            hint = did_you_mean(fn, FUNCTIONS) or "functions: " + ", ".join(sorted(FUNCTIONS))
+            raise ExprError(f"unknown function '{fn}'", col, hint)
+        fkind, lo, hi, allowed = FUNCTIONS[fn]
+        if not lo <= len(pos) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise ExprError(f"{fn}() takes {want} positional argument{'s' if hi > 1 else ''}, got {len(pos)}", col)
+        for k in kw:
+            if k not in allowed:
+                raise ExprError(f"{fn}() has no keyword '{k}'", col,
+                                f"{fn}() takes {', '.join(allowed)}" if allowed else f"{fn}() takes no keywords")
+        rank_args = [infer_rank(a, ranks) for a in pos]
+        if fkind != "reduce":
+            return max(rank_args)
+        r = rank_args[0]
+        keep = kw.get("keepdims", ("bool", False))
+        if keep[0] != "bool":
+            raise ExprError(f"{fn}(): keepdims must be true or false", col)
+        if "axis" not in kw:
+            return r if keep[1] else 0
+        axis = kw["axis"]
+        axes = [axis] if axis[0] != "list" else axis[1]
+        if not axes:
+            raise ExprError(f"{fn}(): axis list is empty", col)
+        seen = set()
+        for a in axes:
+            v = _const_int(a)
+            if v is None:
+                raise ExprError(f"{fn}(): axis must be an integer or a list of integers", col)
+            if not -r <= v < r:
+                raise ExprError(f"{fn}(): axis {v} is out of range for a tensor of rank {r}", col,
+                                f"axes run from {-r} to {r - 1} (axis 0 is the batch)")
+            if v % r in seen:
+                raise ExprError(f"{fn}(): axis {v} repeated", col)
+            seen.add(v % r)
+        return r if keep[1] else r - len(axes)
+    raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
+
+
+def _names_hint(name, ranks):
+    from ..diagnostics import did_you_mean
+    return did_you_mean(name, ranks) or ("names here: " + ", ".join(sorted(ranks)[:12]) if ranks else None)

@@ -1,0 +1,83 @@
+"""The intermediate representation: plain records, no behaviour.
+
+A ``Spec`` is what every front end (YAML now, the DSL later) produces and what
+the checks, the summary and the Keras builder consume. Shapes are tuples with
+the batch axis first (``None``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Span
+
+
+@dataclass
+class Input:
+    name: str
+    shape: tuple  # with batch: (None, 1, 64)
+    dtype: str
+    span: Span
+
+
+@dataclass
+class Node:
+    """One layer call. A reused (shared) layer gives several nodes with one ``layer``."""
+
+    name: str  # the output tensor's name (== layer name for the first call)
+    op: str  # catalog op name
+    args: dict  # given args over the op's defaults
+    given: dict  # args as written in the spec
+    inputs: list  # input tensor names, in the op's order
+    span: Span  # the type key (or `reuse`)
+    arg_spans: dict = field(default_factory=dict)
+    from_span: Span | None = None
+    trainable: bool = True
+    activity_regularizer: object = None
+    layer: str = ""  # the layer whose weights this call uses
+    reuse: bool = False
+
+    def __post_init__(self):
+        if not self.layer:
+            self.layer = self.name
+
+
+@dataclass
+class Output:
+    name: str
+    loss: object = None  # name, {name: args} or {expr: text}
+    weight: float = 1.0
+    metrics: list = field(default_factory=list)
+    span: Span | None = None
+
+
+@dataclass
+class Penalty:
+    kind: str  # l1 | l2 | l1_l2 | expr
+    on: list  # tensor names (expr: the names it uses)
+    coef: object = None  # float, or {l1, l2} for l1_l2
+    reduce: str = "sum"
+    text: str | None = None  # expr source
+    tree: object = None  # parsed expr
+    span: Span | None = None
+
+
+@dataclass
+class Spec:
+    file: str
+    name: str
+    version: int = 1
+    description: str = ""
+    seed: int | None = None
+    inputs: dict = field(default_factory=dict)  # name -> Input
+    nodes: list = field(default_factory=list)  # Node, in topological order once resolved
+    outputs: dict = field(default_factory=dict)  # name -> Output
+    penalties: list = field(default_factory=list)
+    training: dict = field(default_factory=dict)
+    shapes: dict = field(default_factory=dict)  # tensor name -> shape (after the shapes pass)
+    params: dict = field(default_factory=dict)  # node name -> (trainable, non_trainable)
+
+    def node(self, name: str) -> Node | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None

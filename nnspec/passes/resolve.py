@@ -1,0 +1,309 @@
+"""Schema-valid document -> IR: names, references, inputs of each layer, cycles,
+outputs and penalties that name real tensors, layers that reach nothing.
+
+Collects every problem instead of stopping at the first.
+"""
+from __future__ import annotations
+
+import re
+
+from .. import expr as expr_lang
+from ..diagnostics import WARNING, Diagnostic, did_you_mean
+from ..ir import Input, Node, Output, Penalty, Spec
+from ..ops import CATALOG
+
+_COMMON = ("name", "from", "trainable", "activity_regularizer")
+
+
+def snake_case(name: str) -> str:
+    """Keras's own layer auto-naming (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def build_ir(doc) -> tuple[Spec, list[Diagnostic]]:
+    data = doc.data
+    diags: list[Diagnostic] = []
+    spec = Spec(file=doc.file, name=data["name"], description=data.get("description", ""),
+                seed=data.get("seed"), training=data.get("training") or {})
+    defined: dict[str, object] = {}  # tensor name -> Span of its definition
+
+    def define(name, span, path):
+        if name in defined:
+            diags.append(Diagnostic("duplicate-name", f"name '{name}' is already used", span,
+                                    "give each input and layer a unique name",
+                                    related=(("first defined here", defined[name]),)))
+            return False
+        defined[name] = span
+        return True
+
+    for name, value in data["inputs"].items():
+        shape, dtype = (value["shape"], value.get("dtype", "float32")) if isinstance(value, dict) else (value, "float32")
+        span = doc.span(("inputs", name), key=True)
+        define(name, span, ("inputs", name))
+        spec.inputs[name] = Input(name, (None, *shape), dtype, span)
+
+    # names first (explicit ones), so auto names avoid them, like Keras's uniquify
+    taken = {e[k].get("name") for e in data["layers"] for k in e if isinstance(e[k], dict) and e[k].get("name")}
+    taken |= set(data["inputs"])
+    counters: dict[str, int] = {}
+
+    def auto_name(type_name: str) -> str:
+        base = snake_case(type_name)
+        while True:
+            n = counters.get(base, 0)
+            counters[base] = n + 1
+            candidate = base if n == 0 else f"{base}_{n}"
+            if candidate not in taken:
+                taken.add(candidate)
+                return candidate
+
+    previous = None  # the previous item's output tensor
+    layer_nodes: dict[str, Node] = {}
+    pending_reuse = []
+    for i, entry in enumerate(data["layers"]):
+        (key, args), = entry.items()
+        args = args or {}
+        path = ("layers", i, key)
+        span = doc.span(path, key=True)
+        name = args.get("name") or auto_name(key if key != "reuse" else args["layer"])
+        if "from" in args:
+            inputs, roles = args["from"], None
+            if isinstance(inputs, str):
+                inputs = [inputs]
+            elif isinstance(inputs, dict):
+                roles = inputs
+            from_span = doc.span(path + ("from",))
+        else:
+            if previous is None:
+                if len(spec.inputs) == 1:
+                    inputs = [next(iter(spec.inputs))]
+                else:
+                    diags.append(Diagnostic("missing-from",
+                                            f"the first layer has no input: the model has {len(spec.inputs)} inputs",
+                                            span, "say which with from: <input name>"))
+                    inputs = []
+            else:
+                inputs = [previous]
+            roles, from_span = None, None
+        given = {k: v for k, v in args.items() if k not in _COMMON and not (key == "reuse" and k == "layer")}
+        if key == "reuse":
+            node = Node(name=name, op="", args={}, given={}, inputs=inputs, span=span, from_span=from_span,
+                        layer=args["layer"], reuse=True)
+            pending_reuse.append((node, doc.span(path + ("layer",)), roles))
+        else:
+            op = CATALOG[key]
+            node = Node(name=name, op=key, args=op.fill(given), given=given, inputs=inputs, span=span,
+                        arg_spans={k: doc.span(path + (k,)) for k in args}, from_span=from_span,
+                        trainable=args.get("trainable", True),
+                        activity_regularizer=args.get("activity_regularizer"))
+            if roles is not None:
+                node.inputs = _order_roles(op, roles, node, diags)
+            layer_nodes[name] = node
+        define(name, doc.span(path + ("name",)) if "name" in args else span, path)
+        spec.nodes.append(node)
+        previous = name
+
+    for node, layer_span, roles in pending_reuse:
+        target = layer_nodes.get(node.layer)
+        if target is None:
+            hint = did_you_mean(node.layer, layer_nodes) or "reuse names a layer defined in layers:"
+            what = "an input, not a layer" if node.layer in spec.inputs else "not a layer in this spec"
+            diags.append(Diagnostic("unknown-layer", f"reuse: '{node.layer}' is {what}", layer_span, hint))
+            continue
+        node.op, node.args, node.given = target.op, target.args, target.given
+        node.trainable, node.activity_regularizer = target.trainable, target.activity_regularizer
+        node.arg_spans = {"layer": layer_span}
+        if roles is not None:
+            node.inputs = _order_roles(CATALOG[target.op], roles, node, diags)
+
+    # every input reference exists; input counts fit the op
+    for node in spec.nodes:
+        for ref in node.inputs:
+            if ref not in defined:
+                hint = did_you_mean(ref, defined) or "from: names an input or a layer"
+                diags.append(Diagnostic("unknown-reference", f"'{node.name}' takes input from '{ref}', "
+                                        "which is not defined", node.from_span or node.span, hint))
+        if node.op and node.inputs:
+            lo, hi = CATALOG[node.op].inputs
+            n = len(node.inputs)
+            if n < lo or (hi is not None and n > hi):
+                want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+                hint = "list them: from: [a, b]" if lo > 1 else "give it one input"
+                diags.append(Diagnostic("input-count", f"{node.op} '{node.name}' takes {want} input"
+                                        f"{'s' if lo != 1 or hi != 1 else ''}; found {n}",
+                                        node.from_span or node.span, hint))
+
+    for name, value in data["outputs"].items():
+        value = value or {}
+        span = doc.span(("outputs", name), key=True)
+        if name not in defined:
+            diags.append(Diagnostic("unknown-output", f"output '{name}' is not a layer or input of this spec",
+                                    span, did_you_mean(name, defined) or "outputs name tensors defined in layers:"))
+        if "weight" in value and "loss" not in value:
+            diags.append(Diagnostic("weight-without-loss", f"output '{name}' has a loss weight but no loss",
+                                    doc.span(("outputs", name, "weight"), key=True), "add loss: ... or drop weight"))
+        if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
+            _check_expr(value["loss"]["expr"], {"y_true": None, "y_pred": None},
+                        doc.span(("outputs", name, "loss", "expr")), diags, scalar=False)
+        spec.outputs[name] = Output(name, value.get("loss"), value.get("weight", 1.0),
+                                    list(value.get("metrics", [])), span)
+
+    for i, p in enumerate(data.get("penalties") or []):
+        spec_p = _penalty(p, ("penalties", i), doc, defined, diags)
+        if spec_p:
+            spec.penalties.append(spec_p)
+
+    if any(d.code in ("unknown-reference", "unknown-layer", "missing-from", "duplicate-name") for d in diags):
+        return spec, diags
+    spec.nodes = _toposort(spec, diags)
+    if not diags:
+        _unreachable(spec, diags)
+    return spec, diags
+
+
+def _order_roles(op, roles: dict, node: Node, diags) -> list:
+    names = op.input_names
+    if not names:
+        diags.append(Diagnostic("bad-from", f"{op.name} has no named inputs; from: takes a name or a list here",
+                                node.from_span or node.span, f"write from: [{', '.join(roles.values())}]"))
+        return list(roles.values())
+    unknown = [r for r in roles if r not in names]
+    for r in unknown:
+        diags.append(Diagnostic("bad-from", f"{op.name} has no input '{r}'", node.from_span or node.span,
+                                did_you_mean(r, names) or f"its inputs are: {', '.join(names)}"))
+    ordered = []
+    for r in names:
+        if r in roles:
+            ordered.append(roles[r])
+        else:
+            break
+    missing = [r for r in names[: op.inputs[0]] if r not in roles]
+    for r in missing:
+        diags.append(Diagnostic("bad-from", f"{op.name} '{node.name}' needs input '{r}'", node.from_span or node.span,
+                                f"add {r}: <tensor> to from:"))
+    return ordered if not unknown and not missing else list(roles.values())
+
+
+def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
+    span = doc.span(path)
+    kinds = [k for k in ("l1", "l2", "l1_l2", "expr") if k in p]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) if kinds else "none"
+        diags.append(Diagnostic("bad-penalty", f"a penalty has exactly one of l1, l2, l1_l2, expr; found {found}",
+                                span, "e.g. {on: trunk, l2: 0.01} or {expr: 0.01 * mean(abs(trunk))}"))
+        return None
+    kind = kinds[0]
+    if kind == "expr":
+        for extra in ("on", "reduce"):
+            if extra in p:
+                diags.append(Diagnostic("bad-penalty", f"'{extra}' does not go with expr: the expression names "
+                                        "its tensors and reductions itself", doc.span(path + (extra,), key=True),
+                                        f"remove {extra}"))
+        tree = _check_expr(p["expr"], {n: None for n in defined}, doc.span(path + ("expr",)), diags, scalar=None)
+        if tree is None:
+            return None
+        used = [n for n, _ in expr_lang.names(tree)]
+        return Penalty("expr", list(dict.fromkeys(used)), text=p["expr"], tree=tree, span=span)
+    if "on" not in p:
+        diags.append(Diagnostic("bad-penalty", f"a {kind} penalty needs on: <tensor name>", span,
+                                f"e.g. {{on: trunk, {kind}: 0.01}}"))
+        return None
+    on = [p["on"]] if isinstance(p["on"], str) else list(p["on"])
+    ok = True
+    for j, name in enumerate(on):
+        if name not in defined:
+            sub = path + ("on",) + ((j,) if isinstance(p["on"], list) else ())
+            diags.append(Diagnostic("unknown-tensor", f"penalty on '{name}': no such tensor", doc.span(sub),
+                                    did_you_mean(name, defined) or "name a layer or input of this spec"))
+            ok = False
+    if not ok:
+        return None
+    return Penalty(kind, on, coef=p[kind], reduce=p.get("reduce", "sum"), span=span)
+
+
+def _check_expr(text, names, span, diags, scalar):
+    try:
+        tree = expr_lang.parse(text)
+    except expr_lang.ExprError as e:
+        diags.append(Diagnostic("bad-expression", f"expression: {e.message} (column {e.col} of {text!r})"
+                                if e.col else f"expression: {e.message}", span, e.hint))
+        return None
+    for name, col in expr_lang.names(tree):
+        if name not in names:
+            diags.append(Diagnostic("unknown-tensor", f"expression: unknown name '{name}' (column {col} of {text!r})",
+                                    span, did_you_mean(name, names) or
+                                    ("here the names are " + ", ".join(sorted(names)) if len(names) < 8 else None)))
+            return None
+    return tree
+
+
+def _toposort(spec: Spec, diags) -> list:
+    """Nodes in dependency order (stable: spec order where free). Reports cycles."""
+    by_name = {n.name: n for n in spec.nodes}
+    order_index = {n.name: i for i, n in enumerate(spec.nodes)}
+    deps = {n.name: [r for r in n.inputs if r in by_name] for n in spec.nodes}
+    # a reuse call must come after the layer it reuses is built
+    for n in spec.nodes:
+        if n.reuse and n.layer in by_name:
+            deps[n.name].append(n.layer)
+    indeg = {k: len(v) for k, v in deps.items()}
+    users: dict[str, list] = {k: [] for k in deps}
+    for k, v in deps.items():
+        for d in v:
+            users[d].append(k)
+    import heapq
+    ready = [(order_index[k], k) for k, d in indeg.items() if d == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, k = heapq.heappop(ready)
+        out.append(by_name[k])
+        for u in users[k]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, (order_index[u], u))
+    if len(out) < len(spec.nodes):
+        left = {k for k, d in indeg.items() if d > 0}
+        cycle = _find_cycle(left, deps)
+        first = by_name[cycle[0]]
+        diags.append(Diagnostic("cycle", "layers form a cycle: " + " -> ".join(cycle + [cycle[0]]),
+                                first.from_span or first.span, "a layer cannot take input from its own output; "
+                                "check the from: of these layers"))
+        out += [n for n in spec.nodes if n.name in left]
+    return out
+
+
+def _find_cycle(left, deps):
+    start = min(left)
+    path, seen = [start], {start}
+    while True:
+        nxt = next(d for d in deps[path[-1]] if d in left)
+        if nxt in seen:
+            return path[path.index(nxt):]
+        path.append(nxt)
+        seen.add(nxt)
+
+
+def _unreachable(spec: Spec, diags) -> None:
+    by_name = {n.name: n for n in spec.nodes}
+    needed = set()
+    stack = list(spec.outputs) + [t for p in spec.penalties for t in p.on]
+    while stack:
+        t = stack.pop()
+        if t in needed:
+            continue
+        needed.add(t)
+        n = by_name.get(t)
+        if n is not None:
+            stack.extend(n.inputs)
+    for n in spec.nodes:
+        if n.name not in needed:
+            diags.append(Diagnostic("unused-layer", f"layer '{n.name}' does not reach any output or penalty",
+                                    n.span, "add it to outputs:, use it as an input, or remove it",
+                                    severity=WARNING))
+    for name, inp in spec.inputs.items():
+        if name not in needed:
+            diags.append(Diagnostic("unused-input", f"input '{name}' is not used", inp.span,
+                                    "remove it or feed it to a layer with from:", severity=WARNING))

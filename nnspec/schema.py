@@ -1,0 +1,393 @@
+"""The JSON Schema of a spec, generated from the op catalog and the vocabulary,
+and the translation of jsonschema's errors into positioned diagnostics.
+
+``schemas/nnspec-v1.schema.json`` is this module's output, committed; a test
+fails when they differ (regenerate with ``nnspec schema > schemas/nnspec-v1.schema.json``).
+
+Layer arguments are dispatched on the layer type key (``properties`` of a
+one-key mapping), never ``oneOf``: a wrong argument yields "Dense has no
+argument 'unit'", not "is not valid under any of the given schemas".
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+from . import vocab
+from .diagnostics import Diagnostic, did_you_mean
+from .ops import CATALOG
+from .ops.base import REQUIRED
+
+SCHEMA_ID = "https://raw.githubusercontent.com/nnspec/nnspec/main/schemas/nnspec-v1.schema.json"
+IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 128,
+         "description": "a name: letters, digits and _, not starting with a digit"}
+DTYPES = ["float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool"]
+STRUCTURAL = ("reuse",)  # lowercase entry keys that are not layer types
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/definitions/{name}"}
+
+
+FROM = {
+    "description": "input tensor(s): a name, a list of names, or a mapping {input role: name}",
+    "anyOf": [
+        IDENT,
+        {"type": "array", "items": IDENT, "minItems": 1, "maxItems": 64},
+        {"type": "object", "additionalProperties": IDENT, "minProperties": 1},
+    ],
+}
+
+COMMON_LAYER_ARGS = {
+    "name": {**IDENT, "description": "the layer's (and its output tensor's) name; default: Keras-style, e.g. dense_1"},
+    "from": {**FROM, "description": "input tensor(s); default: the previous layer's output"},
+    "trainable": {"type": "boolean", "description": "false freezes the layer's weights"},
+    "activity_regularizer": {"anyOf": [_ref("regularizer"), {"type": "null"}],
+                             "description": "a penalty on the layer's output (Keras divides it by the batch size)"},
+}
+
+
+def op_schema(op) -> dict:
+    props = {}
+    for arg in op.args:
+        s = dict(arg.schema)
+        if arg.doc and "description" not in s:
+            s["description"] = arg.doc
+        if arg.default is not REQUIRED and "$ref" not in s:
+            s["default"] = arg.default
+        props[arg.name] = s
+    props.update(COMMON_LAYER_ARGS)
+    required = [a.name for a in op.args if a.required]
+    out = {"description": op.doc, "type": ["object", "null"] if not required else "object",
+           "properties": props, "additionalProperties": False, "x-nnspec": f"args:{op.name}"}
+    if required:
+        out["required"] = required
+    return out
+
+
+def _dispatch(keys: dict, kind: str, description: str) -> dict:
+    return {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": keys,
+            "additionalProperties": False, "x-nnspec": kind, "description": description}
+
+
+@functools.lru_cache(maxsize=1)
+def generate() -> dict:
+    defs = vocab.definitions()
+    for name in sorted(CATALOG):
+        defs[f"op_{name}"] = op_schema(CATALOG[name])
+    ops = {name: _ref(f"op_{name}") for name in sorted(CATALOG)}
+    defs["layer_item"] = _dispatch(ops, "layer", "a layer: a one-key mapping {Type: {args}}")
+    defs["layer_entry"] = _dispatch(
+        {**ops, "reuse": _ref("reuse")}, "layer",
+        "a layer {Type: {args}}, or {reuse: {layer, from, name}} to call an existing layer again")
+    defs["reuse"] = {
+        "type": "object", "required": ["layer"], "additionalProperties": False, "x-nnspec": "args:reuse",
+        "description": "call an already defined layer again (shared weights) on another tensor",
+        "properties": {"layer": {**IDENT, "description": "the name of the layer to call again"},
+                       "from": COMMON_LAYER_ARGS["from"], "name": COMMON_LAYER_ARGS["name"]},
+    }
+    shape = {"type": "array", "maxItems": 8,
+             "items": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, {"type": "null"}],
+                       "description": "a positive size, or null for unknown"},
+             "description": "a shape without the batch axis, e.g. [1, 64]; null for an unknown size"}
+    defs["input"] = {
+        "description": "a shape without the batch axis ([1, 64]) or {shape, dtype}",
+        "anyOf": [shape, {"type": "object", "required": ["shape"], "additionalProperties": False,
+                          "x-nnspec": "input", "description": "{shape, dtype}",
+                          "properties": {"shape": shape, "dtype": {"enum": DTYPES}}}],
+    }
+    defs["output"] = {
+        "type": ["object", "null"], "additionalProperties": False, "x-nnspec": "output",
+        "description": "null (returned, no loss) or {loss, weight, metrics}",
+        "properties": {"loss": _ref("loss"),
+                       "weight": {"type": "number", "minimum": 0, "description": "loss weight (default 1)"},
+                       "metrics": {"type": "array", "items": _ref("metric")}},
+    }
+    names = {"anyOf": [IDENT, {"type": "array", "items": IDENT, "minItems": 1}],
+             "description": "a tensor name or a list of names"}
+    defs["penalty"] = {
+        "type": "object", "additionalProperties": False, "x-nnspec": "penalty",
+        "description": "{on, l1|l2|l1_l2, reduce} or {expr}: a term added to the training loss",
+        "properties": {"on": names, "l1": vocab.NONNEG_NUM, "l2": vocab.NONNEG_NUM,
+                       "l1_l2": vocab.REGULARIZERS["l1_l2"],
+                       "reduce": {"enum": ["sum", "mean"], "default": "sum"},
+                       "expr": vocab.EXPR},
+    }
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": SCHEMA_ID,
+        "title": "nnspec model spec, format 1",
+        "type": "object",
+        "required": ["nnspec", "name", "inputs", "layers", "outputs"],
+        "additionalProperties": False,
+        "x-nnspec": "spec",
+        "properties": {
+            "nnspec": {"const": 1, "description": "format version: 1"},
+            "name": {**IDENT, "description": "the model's name"},
+            "description": {"type": "string", "maxLength": 10000},
+            "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
+                     "description": "makes initial weights reproducible"},
+            "inputs": {"type": "object", "minProperties": 1, "propertyNames": IDENT,
+                       "additionalProperties": _ref("input"), "description": "name -> shape"},
+            "layers": {"type": "array", "minItems": 1, "items": _ref("layer_entry"),
+                       "description": "ordered; each item's input defaults to the previous item"},
+            "outputs": {"type": "object", "minProperties": 1, "propertyNames": IDENT,
+                        "additionalProperties": _ref("output"),
+                        "description": "tensor name -> {loss, weight, metrics} or null"},
+            "penalties": {"type": "array", "items": _ref("penalty")},
+            "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
+                         "properties": {"optimizer": _ref("optimizer")}},
+        },
+        "definitions": defs,
+    }
+
+
+def dumps() -> str:
+    return json.dumps(generate(), indent=2, sort_keys=False) + "\n"
+
+
+@functools.lru_cache(maxsize=1)
+def validator():
+    from jsonschema import Draft7Validator
+    return Draft7Validator(generate())
+
+
+# ------------------------------------------------------------ error translation
+_TYPE_WORDS = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "an integer",
+               float: "a number", type(None): "null"}
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int,
+               "number": (int, float), "null": type(None)}
+
+
+def _found(value) -> str:
+    word = _TYPE_WORDS.get(type(value), type(value).__name__)
+    if isinstance(value, (dict, list)):
+        return word
+    text = json.dumps(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{word} {text}" if not isinstance(value, type(None)) else "null"
+
+
+def _expected(schema: dict) -> str:
+    if "description" in schema and ("anyOf" in schema or "enum" in schema or "pattern" in schema
+                                    or "minimum" in schema or "exclusiveMinimum" in schema):
+        return schema["description"]
+    if "enum" in schema:
+        vals = schema["enum"]
+        shown = ", ".join(json.dumps(v) for v in vals[:8]) + (", ..." if len(vals) > 8 else "")
+        return f"one of {shown}"
+    t = schema.get("type")
+    if isinstance(t, list):
+        return " or ".join(_type_word(x) for x in t)
+    if t:
+        return _type_word(t)
+    return schema.get("description", "a valid value")
+
+
+def _type_word(t: str) -> str:
+    return {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
+            "integer": "an integer", "number": "a number", "null": "null"}.get(t, t)
+
+
+def _matches_type(schema: dict, value) -> bool:
+    t = schema.get("type")
+    if t is None:
+        if "enum" in schema:
+            return any(type(v) is type(value) or (isinstance(v, (int, float)) and isinstance(value, (int, float)))
+                       for v in schema["enum"])
+        if "$ref" in schema or "anyOf" in schema:
+            return True
+        return True
+    types = t if isinstance(t, list) else [t]
+    for name in types:
+        py = _JSON_TYPES[name]
+        if isinstance(value, bool) and name in ("integer", "number"):
+            continue
+        if isinstance(value, py):
+            return True
+    return False
+
+
+def translate(error, doc) -> list[Diagnostic]:
+    """One jsonschema error -> diagnostics with positions from ``doc``."""
+    path = tuple(error.absolute_path)
+    v = error.validator
+    inst = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = schema.get("x-nnspec", "")
+    span = doc.span(path)
+    where = _where(path)
+
+    if v in ("anyOf", "oneOf"):
+        return _translate_any(error, doc)
+    if v == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in allowed:
+                continue
+            kspan = doc.span(path + (key,), key=True)
+            if kind == "layer":
+                hint = did_you_mean(key, allowed) or "see `nnspec ops` for the layer types"
+                if key[:1].islower() and key.title() not in allowed and key not in STRUCTURAL:
+                    hint = did_you_mean(key, allowed) or "layer types are Keras class names, e.g. Dense, Conv2D"
+                out.append(Diagnostic("unknown-layer-type", f"unknown layer type '{key}'", kspan, hint))
+            elif kind.startswith("args:"):
+                owner = kind[5:]
+                hint = did_you_mean(key, allowed)
+                if hint is None:
+                    hint = f"{owner} takes: " + ", ".join(a for a in allowed if a not in COMMON_LAYER_ARGS)
+                out.append(Diagnostic("unknown-argument", f"{owner} has no argument '{key}'", kspan, hint))
+            else:
+                what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
+                        "training": "training key", "input": "input key"}.get(kind, "key")
+                hint = did_you_mean(key, allowed) or ("expected one of: " + ", ".join(allowed) if allowed else None)
+                where_text = "" if kind == "spec" else f" in {_label(path, error)}"
+                out.append(Diagnostic("unknown-key", f"unknown {what} '{key}'{where_text}", kspan, hint))
+        return out
+    if v == "required":
+        missing = [k for k in error.validator_value if k not in inst]
+        owner = kind[5:] if kind.startswith("args:") else None
+        kspan = doc.span(path, key=True)
+        out = []
+        for k in missing:
+            if owner:
+                msg = f"{owner} needs argument '{k}'"
+                hint = f"add {k}: ... to its arguments"
+            else:
+                msg = f"missing required key '{k}'{_in(where)}"
+                hint = None
+            out.append(Diagnostic("missing-argument" if owner else "missing-key", msg, kspan, hint))
+        return out
+    if v == "maxProperties" and kind == "layer":
+        keys = list(inst)
+        return [Diagnostic("layer-item-keys",
+                           f"a layer item has one key, its type; found {len(keys)} keys: {', '.join(keys[:5])}",
+                           doc.span(path + (keys[1],), key=True),
+                           f"indent the arguments under '{keys[0]}:' (e.g. - {keys[0]}: {{...}})")]
+    if v == "minProperties" and kind == "layer":
+        return [Diagnostic("layer-item-keys", "empty layer item", span, "write a layer as - Type: {args}")]
+    if v == "propertyNames":
+        return [Diagnostic("bad-name", f"invalid name {json.dumps(inst)}{_in(where)}: expected {IDENT['description']}",
+                           doc.span(path + (inst,), key=True), None)]
+    if v == "const":
+        if path == ("nnspec",):
+            return [Diagnostic("bad-version", f"unsupported format version {json.dumps(inst)}; this nnspec reads format 1",
+                               span, "write nnspec: 1")]
+        return [Diagnostic("bad-value", f"expected {json.dumps(error.validator_value)}, found {_found(inst)}", span)]
+    if v == "enum":
+        hint = did_you_mean(inst, [str(x) for x in error.validator_value]) if isinstance(inst, str) else None
+        return [Diagnostic("bad-value", f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
+                           span, hint)]
+    if v == "type":
+        hint = None
+        if isinstance(inst, str) and schema.get("type") in ("integer", "number"):
+            hint = "write the number without quotes"
+        if path and path[-1] == "layers" and isinstance(inst, dict):
+            hint = "layers is a list: start each layer with '- '"
+        return [Diagnostic("bad-type", f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
+                           span, hint)]
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
+        want = schema.get("description") or f"a number {bound} {error.validator_value}"
+        return [Diagnostic("out-of-range", f"{_label(path, error)}: expected {want}, found {_found(inst)}", span)]
+    if v in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+        what = {"minItems": "at least {} items", "maxItems": "at most {} items", "minLength": "at least {} characters",
+                "maxLength": "at most {} characters", "minProperties": "at least {} entries",
+                "maxProperties": "at most {} entries"}[v].format(error.validator_value)
+        return [Diagnostic("bad-size", f"{_label(path, error)}: expected {what}, found {_size(inst)}", span)]
+    if v == "pattern":
+        return [Diagnostic("bad-name", f"{_label(path, error)}: expected {schema.get('description', 'a valid name')}, "
+                           f"found {_found(inst)}", span)]
+    return [Diagnostic("schema", f"{_label(path, error)}: {error.message}", span)]
+
+
+def _size(inst) -> str:
+    n = len(inst)
+    return f"{n}" if not isinstance(inst, str) else f"{n} characters"
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _in(where: str) -> str:
+    return f" in {where}" if where else " at the top level"
+
+
+def _label(path, error) -> str:
+    """A short name for the offending value: 'Dense units', 'outputs.ttf.weight'."""
+    path = [str(p) for p in path]
+    if len(path) >= 3 and path[0] == "layers":
+        rest = path[3:]
+        return f"{path[2]} {'.'.join(rest)}" if rest else path[2]
+    return ".".join(path) or "spec"
+
+
+def _translate_any(error, doc) -> list[Diagnostic]:
+    """anyOf/oneOf: report the branch that fits the value's type, else what was expected."""
+    inst = error.instance
+    branches: dict[int, list] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)
+    alternatives = error.validator_value
+    fitting = []
+    for i, alt in enumerate(alternatives):
+        if _matches_type(_resolve(alt), inst) and i in branches:
+            fitting.append(i)
+    if len(fitting) == 1:
+        out = []
+        subs = branches[fitting[0]]
+        deepest = max(len(s.absolute_path) for s in subs)
+        for sub in subs:
+            if len(sub.absolute_path) == deepest or sub.validator not in ("type",):
+                out.extend(translate(sub, doc))
+        if out:
+            return _dedupe(out)
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    want = schema.get("description") or " or ".join(_expected(_resolve(a)) for a in alternatives)
+    return [Diagnostic("bad-type", f"{_label(path, error)}: expected {want}, found {_found(inst)}", doc.span(path))]
+
+
+def _resolve(schema: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/definitions/"):
+        return generate()["definitions"][ref.split("/")[-1]]
+    return schema
+
+
+def _dedupe(diags):
+    seen, out = set(), []
+    for d in diags:
+        key = (d.code, d.message, d.span)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def check(doc) -> list[Diagnostic]:
+    """Validate a loaded document against the schema; every problem, positioned.
+
+    Follow-on errors are dropped: inside a malformed layer item only the
+    item's own error; a required argument that a misspelt one stands for."""
+    pairs = []
+    for error in validator().iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        pairs.extend((path, d) for d in translate(error, doc))
+    broken = [p for p, d in pairs if d.code == "layer-item-keys"]
+    misspelt = {(d.span.line, h) for _, d in pairs if d.code == "unknown-argument"
+                for h in [d.hint or ""] if h.startswith("did you mean")}
+    out = []
+    for path, d in pairs:
+        if d.code != "layer-item-keys" and any(path[:len(b)] == b for b in broken):
+            continue
+        if d.code == "missing-argument" and any(
+                line == d.span.line and f"'{d.message.split(chr(39))[1]}'" in hint for line, hint in misspelt):
+            continue
+        out.append(d)
+    out = _dedupe(out)
+    out.sort(key=lambda d: (d.span.line, d.span.col))
+    return out

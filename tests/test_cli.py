@@ -1,0 +1,64 @@
+"""The command line: exit codes, formats, usage errors."""
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_validate_ok_and_summary():
+    r = run("validate", "specs/")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "specs/lab_quake.yaml: ok" in r.stdout
+    s = run("summary", "specs/lab_quake.yaml")
+    assert s.returncode == 0
+    assert "Total params:" in s.stdout and "trunk" in s.stdout
+
+
+def test_validate_invalid_exit_1_text():
+    r = run("validate", "tests/invalid/lstm_after_lstm.yaml")
+    assert r.returncode == 1
+    assert ("tests/invalid/lstm_after_lstm.yaml:7:5: error: LSTM 'lstm2' needs (batch, time, features) "
+            "but 'lstm1' gives (batch, 4); hint: return_sequences: true on 'lstm1'") in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_json_format():
+    r = run("validate", "--format", "json", "tests/invalid/dangling_from.yaml")
+    assert r.returncode == 1
+    diags = json.loads(r.stdout)
+    assert diags[0]["code"] == "unknown-reference" and diags[0]["line"] == 7 and diags[0]["hint"]
+
+
+def test_github_format():
+    r = run("validate", "--format", "github", "tests/invalid/cycle.yaml")
+    assert r.returncode == 1
+    assert r.stdout.startswith("::error file=tests/invalid/cycle.yaml,line=6,col=35,title=nnspec cycle::")
+
+
+def test_strict_makes_warnings_fail():
+    assert run("validate", "tests/invalid/unused_layer.yaml").returncode == 0
+    assert run("validate", "--strict", "tests/invalid/unused_layer.yaml").returncode == 1
+
+
+def test_usage_errors_exit_2():
+    assert run("validate", "no/such/file.yaml").returncode == 2
+    assert run("frobnicate").returncode == 2
+    r = run("ops", "Dens")
+    assert r.returncode == 2 and "did you mean 'Dense'" in r.stderr
+
+
+def test_schema_command_prints_committed_file():
+    r = run("schema")
+    assert r.stdout == (ROOT / "schemas" / "nnspec-v1.schema.json").read_text()
+
+
+def test_ops_shows_where_an_op_lives():
+    r = run("ops", "Conv2D")
+    assert r.returncode == 0 and "nnspec/ops/conv.py" in r.stdout and "filters: required" in r.stdout
