@@ -56,7 +56,7 @@ def op_schema(op) -> dict:
         if arg.default is not REQUIRED and "$ref" not in s:
             s["default"] = arg.default
         props[arg.name] = s
-    props.update(COMMON_LAYER_ARGS)
+    props.update({k: _ref(f"common_{k}") for k in COMMON_LAYER_ARGS})
     required = [a.name for a in op.args if a.required]
     out = {"description": op.doc, "type": ["object", "null"] if not required else "object",
            "properties": props, "additionalProperties": False, "x-nnspec": f"args:{op.name}"}
@@ -73,6 +73,7 @@ def _dispatch(keys: dict, kind: str, description: str) -> dict:
 @functools.lru_cache(maxsize=1)
 def generate() -> dict:
     defs = vocab.definitions()
+    defs.update({f"common_{k}": v for k, v in COMMON_LAYER_ARGS.items()})
     for name in sorted(CATALOG):
         defs[f"op_{name}"] = op_schema(CATALOG[name])
     ops = {name: _ref(f"op_{name}") for name in sorted(CATALOG)}
@@ -368,11 +369,22 @@ def _dedupe(diags):
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def fast_check():
+    from .fastcheck import compile_schema
+    return compile_schema(generate())
+
+
 def check(doc) -> list[Diagnostic]:
     """Validate a loaded document against the schema; every problem, positioned.
 
+    Valid documents take the compiled fast check only (see fastcheck.py);
+    jsonschema runs on the ones that fail it, for complete positioned errors.
+
     Follow-on errors are dropped: inside a malformed layer item only the
     item's own error; a required argument that a misspelt one stands for."""
+    if fast_check()(doc.data):
+        return []
     pairs = []
     for error in validator().iter_errors(doc.data):
         path = tuple(error.absolute_path)

@@ -39,7 +39,7 @@ def test_json_format():
 def test_github_format():
     r = run("validate", "--format", "github", "tests/invalid/cycle.yaml")
     assert r.returncode == 1
-    assert r.stdout.startswith("::error file=tests/invalid/cycle.yaml,line=6,col=35,title=nnspec cycle::")
+    assert r.stdout.startswith("::error file=tests/invalid/cycle.yaml,line=6,col=38,title=nnspec cycle::")
 
 
 def test_strict_makes_warnings_fail():

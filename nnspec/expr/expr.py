@@ -37,7 +37,14 @@ class ExprError(Exception):
         self.message, self.col, self.hint = message, col, hint
 
 
-_parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr", propagate_positions=False)
+_parser = None
+
+
+def _get_parser() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr")
+    return _parser
 
 
 @v_args(inline=True)
@@ -103,7 +110,7 @@ def parse(text: str):
     if "\n" in text.strip():
         raise ExprError("an expression must fit on one line")
     try:
-        tree = _parser.parse(text)
+        tree = _get_parser().parse(text)
     except UnexpectedCharacters as e:
         raise ExprError(f"unexpected character {text[e.pos_in_stream]!r}", e.column,
                         "expressions use numbers, tensor names, + - * / **, parentheses and function calls") from None

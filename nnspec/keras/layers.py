@@ -62,6 +62,9 @@ def constraint(value):
     name, args = _one(value)
     if name in _CONSTRAINT_CLASSES:
         return getattr(keras.constraints, _CONSTRAINT_CLASSES[name])(**(args or {}))
+    if name == "weight_norm":
+        from .objects import WeightNormConstraint
+        return WeightNormConstraint(**(args or {}))
     raise NotImplementedError(f"constraint {name!r} is built by `nnspec compile` (not yet implemented)")
 
 

@@ -1,6 +1,155 @@
-"""Ops of the activations family."""
+"""Ops of the activations family: Activation, ReLU, LeakyReLU, PReLU, ELU, Softmax."""
 from __future__ import annotations
 
-from .base import Arg, Op, ShapeError  # noqa: F401
+from .base import (ACTIVATION, CONSTRAINT, INITIALIZER, NUM, REGULARIZER, Arg, Op,
+                   ShapeError, fmt_shape, need_known, prod)
+from .normalization import AXES, resolve_axes
 
-OPS: tuple[Op, ...] = ()
+NONNEG_NUM = {"type": "number", "minimum": 0, "description": "a non-negative number"}
+
+
+def _same_shape(args, shapes):
+    return tuple(shapes[0])
+
+
+# ---------------------------------------------------------------- Activation
+def _activation_shape(args, shapes):
+    (s,) = shapes
+    if args["activation"] == "glu":
+        # glu splits the last axis in two halves (a * sigmoid(b)): the output's last axis
+        # is half the input's. Keras's symbolic shape keeps the input shape; this is the
+        # shape the layer really produces.
+        if len(s) < 2:
+            raise ShapeError(f"with activation glu needs at least (batch, features) but gets {fmt_shape(s)}",
+                             "glu halves the last axis; give the input a features axis", code="rank")
+        n = need_known(s, -1, "last (features) dimension for glu")
+        if n % 2:
+            raise ShapeError(f"with activation glu needs an even last dimension but gets {fmt_shape(s)}",
+                             "glu halves the last axis: give it an even size, or use another activation",
+                             arg="activation", code="arg")
+        return tuple(s[:-1]) + (n // 2,)
+    return tuple(s)
+
+
+ACTIVATION_OP = Op(
+    name="Activation",
+    family="activations",
+    doc="Applies an activation function element-wise (glu halves the last axis).",
+    args=(Arg("activation", ACTIVATION, doc="the activation function"),),
+    shape=_activation_shape,
+)
+
+
+# ---------------------------------------------------------------- ReLU family
+RELU = Op(
+    name="ReLU",
+    family="activations",
+    doc="Rectified linear unit with optional cap (max_value), leak (negative_slope) and threshold.",
+    args=(
+        Arg("max_value", {"anyOf": [NONNEG_NUM, {"type": "null"}],
+                          "description": "a non-negative number, or null for no cap"}, None,
+            "the largest output value"),
+        Arg("negative_slope", NONNEG_NUM, 0.0, "slope below the threshold"),
+        Arg("threshold", NONNEG_NUM, 0.0, "values below it are zeroed (or leaked)"),
+    ),
+    shape=_same_shape,
+)
+
+LEAKY_RELU = Op(
+    name="LeakyReLU",
+    family="activations",
+    doc="Leaky ReLU: x if x > 0 else negative_slope * x.",
+    args=(Arg("negative_slope", NONNEG_NUM, 0.3, "slope for negative inputs"),),
+    shape=_same_shape,
+)
+
+ELU = Op(
+    name="ELU",
+    family="activations",
+    doc="Exponential linear unit: x if x > 0 else alpha * (exp(x) - 1).",
+    args=(Arg("alpha", NUM, 1.0, "scale of the negative part"),),
+    shape=_same_shape,
+)
+
+
+# ---------------------------------------------------------------- PReLU
+_SHARED_AXIS = {"type": "integer", "minimum": 1, "maximum": 64, "description": "a non-batch axis (1 or more)"}
+SHARED_AXES = {
+    "anyOf": [{"type": "null"}, _SHARED_AXIS,
+              {"type": "array", "items": _SHARED_AXIS, "minItems": 1, "maxItems": 64, "uniqueItems": True}],
+    "description": "null, an axis, or a list of axes (1 = the first non-batch axis) sharing one alpha",
+}
+
+
+def _shared(args) -> list:
+    v = args["shared_axes"]
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _alpha_shape(args, s) -> list:
+    """The shape of PReLU's alpha: the input shape without batch, 1 on the shared axes."""
+    shared = _shared(args)
+    for a in shared:
+        if a >= len(s):
+            raise ShapeError(f"has shared_axes {a} but the input {fmt_shape(s)} has axes 1..{len(s) - 1}",
+                             f"use axes between 1 and {len(s) - 1} (axis 0 is the batch)" if len(s) > 1 else
+                             "drop shared_axes: the input has no axis besides the batch",
+                             arg="shared_axes", code="arg")
+    dims = []
+    for i in range(1, len(s)):
+        if i in shared:
+            dims.append(1)
+            continue
+        if s[i] is None:
+            raise ShapeError(f"needs a known size on axis {i} (alpha has one value per entry) but gets "
+                             f"{fmt_shape(s)}",
+                             f"add {i} to shared_axes, or give the input a fixed size on that axis",
+                             code="unknown-dim")
+        dims.append(s[i])
+    return dims
+
+
+def _prelu_shape(args, shapes):
+    (s,) = shapes
+    _alpha_shape(args, s)
+    return tuple(s)
+
+
+def _prelu_params(args, shapes):
+    return prod(_alpha_shape(args, shapes[0]))
+
+
+PRELU = Op(
+    name="PReLU",
+    family="activations",
+    doc="Parametric ReLU: x if x > 0 else alpha * x, with a learned alpha per entry (or shared over axes).",
+    args=(
+        # Keras's default is "Zeros" (the class name); "zeros" is the same initializer.
+        Arg("alpha_initializer", INITIALIZER, "zeros"),
+        Arg("alpha_regularizer", REGULARIZER, None),
+        Arg("alpha_constraint", CONSTRAINT, None),
+        Arg("shared_axes", SHARED_AXES, None, "axes along which alpha is shared, e.g. [1, 2] for images"),
+    ),
+    shape=_prelu_shape,
+    params=_prelu_params,
+)
+
+
+# ---------------------------------------------------------------- Softmax
+def _softmax_shape(args, shapes):
+    (s,) = shapes
+    resolve_axes(args["axis"], s)  # Keras only fails at run time; refuse here
+    return tuple(s)
+
+
+SOFTMAX = Op(
+    name="Softmax",
+    family="activations",
+    doc="Softmax over the given axis (or axes).",
+    args=(Arg("axis", AXES, -1, "the axis or axes to normalize over"),),
+    shape=_softmax_shape,
+)
+
+OPS: tuple[Op, ...] = (ACTIVATION_OP, RELU, LEAKY_RELU, PRELU, ELU, SOFTMAX)

@@ -1,6 +1,163 @@
-"""Ops of the attention family."""
+"""Ops of the attention family: Attention (dot-product) and MultiHeadAttention.
+
+Both take ``from: [query, value]`` or ``[query, value, key]`` (key defaults to
+value), or by name ``from: {query: q, value: v, key: k}``.
+"""
 from __future__ import annotations
 
-from .base import Arg, Op, ShapeError  # noqa: F401
+from .base import (BOOL, INT_MAX, POS_INT, RATE, Arg, Op, ShapeError, enum, fmt_shape,
+                   need_known, prod, weight_args)
 
-OPS: tuple[Op, ...] = ()
+SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": INT_MAX}, {"type": "null"}],
+        "description": "a random seed (a non-negative integer) or null"}
+NAMES = ("query", "value", "key")
+
+
+def _qvk(shapes):
+    q, v = shapes[0], shapes[1]
+    return q, v, (shapes[2] if len(shapes) > 2 else v)
+
+
+def _same_rank(shapes, low: int, what: str):
+    for name, s in zip(NAMES, shapes):
+        if len(s) < low:
+            raise ShapeError(f"needs {name} of at least {what} but gets {fmt_shape(s)}",
+                             "add a time axis with Reshape", code="rank")
+    ranks = {len(s) for s in shapes}
+    if len(ranks) > 1:
+        got = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(NAMES, shapes))
+        raise ShapeError(f"needs query, value and key of one rank but gets {got}",
+                         "reshape them to the same number of axes", code="merge")
+
+
+def _agree(a, b, a_name: str, b_name: str, axes, hint: str, broadcast: bool = False):
+    """Raise unless known sizes of ``a`` and ``b`` agree on ``axes`` (or one is 1, if ``broadcast``)."""
+    for i in axes:
+        if a[i] is not None and b[i] is not None and a[i] != b[i] and not (broadcast and 1 in (a[i], b[i])):
+            raise ShapeError(f"needs {a_name} and {b_name} to agree on axis {i} but gets "
+                             f"{a_name} {fmt_shape(a)} and {b_name} {fmt_shape(b)}", hint, code="merge")
+
+
+# ---------------------------------------------------------------- Attention
+def _attention_shape(args, shapes):
+    _same_rank(shapes, 3, "(batch, time, features)")
+    q, v, k = _qvk(shapes)
+    r = len(q)
+    # Keras's static shape never looks past query and value; these fail when the model runs.
+    # 'concat' adds query and key, so a feature size of 1 broadcasts there
+    _agree(q, k, "query", "key", [r - 1], "query and key need the same feature size to be compared",
+           broadcast=args["score_mode"] == "concat")
+    _agree(v, k, "value", "key", [r - 2], "value and key need the same number of time steps")
+    for other, name in ((v, "value"), (k, "key")):
+        _agree(q, other, "query", name, range(1, r - 2), "the axes before time must match")
+    return q[:-1] + (v[-1],)
+
+
+def _attention_params(args, shapes):
+    return int(args["use_scale"]) + int(args["score_mode"] == "concat")
+
+
+ATTENTION = Op(
+    name="Attention",
+    family="attention",
+    doc="Dot-product (Luong-style) attention: softmax(query . key^T) . value.",
+    args=(
+        Arg("use_scale", BOOL, False, doc="learn a scalar that scales the scores"),
+        Arg("score_mode", enum("dot", "concat"), "dot",
+            doc="'dot': query . key; 'concat': sum(tanh(query + key))"),
+        Arg("dropout", RATE, 0.0, doc="dropout rate on the attention weights"),
+        Arg("seed", SEED, None, doc="seed of the dropout"),
+    ),
+    shape=_attention_shape,
+    params=_attention_params,
+    inputs=(2, 3),
+    input_names=NAMES,
+)
+
+
+# ---------------------------------------------------------------- MultiHeadAttention
+def _mha_axes(args, rank: int):
+    """attention_axes as non-negative input axes, or None if absent."""
+    axes = args["attention_axes"]
+    if axes is None:
+        return None
+    axes = [axes] if isinstance(axes, int) else list(axes)
+    return [a + rank if a < 0 else a for a in axes]
+
+
+def _mha_shape(args, shapes):
+    _same_rank(shapes, 3, "(batch, time, features)")
+    q, v, k = _qvk(shapes)
+    r = len(q)
+    for name, s in zip(NAMES, (q, v, k)):
+        need_known(s, -1, f"last (features) dimension of {name}")
+    if v[1:-1] != k[1:-1]:
+        raise ShapeError(f"needs value and key to agree on every axis but the last, but gets value "
+                         f"{fmt_shape(v)} and key {fmt_shape(k)}", "give key the value's time steps",
+                         code="merge")
+    axes = _mha_axes(args, r)
+    if axes is not None:
+        bad = [a for a in axes if not 1 <= a <= r - 2]
+        if bad:
+            raise ShapeError(f"attention_axes {args['attention_axes']} must name axes between the batch "
+                             f"and the features of {fmt_shape(q)}, i.e. among 1..{r - 2} (or -{r - 1}..-2)",
+                             "leave attention_axes null to attend over all of them",
+                             arg="attention_axes", code="arg")
+        batch_like = [i for i in range(1, r - 1) if i not in axes]
+        _agree(q, v, "query", "value", batch_like, "axes outside attention_axes must match")
+    out = args["output_shape"]
+    if out:
+        return q[:-1] + ((out,) if isinstance(out, int) else tuple(out))
+    return q
+
+
+def _mha_params(args, shapes):
+    q, v, k = _qvk(shapes)
+    h, kd = args["num_heads"], args["key_dim"]
+    vd = args["value_dim"] or kd
+    out = args["output_shape"]
+    out = prod([out] if isinstance(out, int) else out) if out else q[-1]
+    bias = args["use_bias"]
+
+    def dense(fan_in, units):
+        return fan_in * units + (units if bias else 0)
+
+    n = dense(q[-1], h * kd) + dense(k[-1], h * kd) + dense(v[-1], h * vd) + dense(h * vd, out)
+    if args["use_gate"]:
+        n += dense(q[-1], h * vd)
+    return n
+
+
+AXES_OR_NULL = {"anyOf": [{"type": "integer", "minimum": -64, "maximum": 64},
+                          {"type": "array", "items": {"type": "integer", "minimum": -64, "maximum": 64},
+                           "minItems": 1},
+                          {"type": "null"}],
+                "description": "an axis or a list of axes (not batch, not features), or null for all"}
+
+MULTI_HEAD_ATTENTION = Op(
+    name="MultiHeadAttention",
+    family="attention",
+    doc="Multi-head attention (Vaswani et al., 2017): projects query/key/value per head, attends, projects back.",
+    args=(
+        Arg("num_heads", POS_INT, doc="number of attention heads"),
+        Arg("key_dim", POS_INT, doc="size of each head for query and key"),
+        Arg("value_dim", {"anyOf": [POS_INT, {"type": "null"}], "description": "a positive integer or null"},
+            None, doc="size of each head for value; null: key_dim"),
+        Arg("dropout", RATE, 0.0, doc="dropout rate on the attention weights"),
+        *weight_args(),
+        Arg("output_shape", {"anyOf": [POS_INT, {"type": "array", "items": POS_INT, "minItems": 1},
+                                       {"type": "null"}],
+                             "description": "a size or a list of sizes, or null for the query's last size"},
+            None, doc="the output's last axes (replacing the query's last); null: the query's last size"),
+        Arg("attention_axes", AXES_OR_NULL, None, doc="axes attended over; null: all but batch and features"),
+        Arg("use_gate", BOOL, False, doc="gate each head's output with a sigmoid of the query"),
+        Arg("seed", SEED, None, doc="seed of the dropout"),
+    ),
+    shape=_mha_shape,
+    params=_mha_params,
+    inputs=(2, 3),
+    input_names=NAMES,
+    keras_call=lambda layer, tensors: layer(*tensors),  # layer(query, value[, key])
+)
+
+OPS: tuple[Op, ...] = (ATTENTION, MULTI_HEAD_ATTENTION)

@@ -68,11 +68,14 @@ class Op:
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
+    _defaults: dict = field(default_factory=dict, compare=False, repr=False)
+
     def __post_init__(self):
         object.__setattr__(self, "arg_index", {a.name: a for a in self.args})
+        object.__setattr__(self, "_defaults", {a.name: a.default for a in self.args if not a.required})
 
     def defaults(self) -> dict:
-        return {a.name: a.default for a in self.args if not a.required}
+        return dict(self._defaults)
 
     def fill(self, given: dict) -> dict:
         """The given args over the defaults."""

@@ -1,8 +1,10 @@
 """Core ops: Dense and friends."""
 from __future__ import annotations
 
-from .base import (ACTIVATION, POS_INT, Arg, Op, ShapeError, fmt_shape, need_known,
-                   weight_args)
+import re
+
+from .base import (ACTIVATION, BOOL, CONSTRAINT, INITIALIZER, POS_INT, REGULARIZER, Arg,
+                   Op, ShapeError, fmt_shape, need_known, prod, weight_args)
 
 
 def _dense_shape(args, shapes):
@@ -31,4 +33,163 @@ DENSE = Op(
     params=_dense_params,
 )
 
-OPS: tuple[Op, ...] = (DENSE,)
+
+
+# ---------------------------------------------------------------- EinsumDense
+# Keras's three forms: 'ab,bc->ac', '...b,bc->...c' and 'ab...,bc->ac...' (no '...' in the weight).
+_EQUATION_PATTERN = (r"^(\.\.\.[a-zA-Z]+,[a-zA-Z]+->\.\.\.[a-zA-Z]+"
+                     r"|[a-zA-Z]{2,}\.\.\.,[a-zA-Z]+->[a-zA-Z]+\.\.\."
+                     r"|[a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+)$")  # JSON Schema (ECMA) pattern
+_EQUATION = re.compile(r"^(?:\.\.\.(?P<li>[a-zA-Z]+),(?P<lw>[a-zA-Z]+)->\.\.\.(?P<lo>[a-zA-Z]+)"
+                       r"|(?P<ri>[a-zA-Z]{2,})\.\.\.,(?P<rw>[a-zA-Z]+)->(?P<ro>[a-zA-Z]+)\.\.\."
+                       r"|(?P<ni>[a-zA-Z]+),(?P<nw>[a-zA-Z]+)->(?P<no>[a-zA-Z]+))$")
+
+
+def _einsum_parts(equation: str):
+    """'...ab,bc->...ac' -> ('left', 'ab', 'bc', 'ac'); mode is None, 'left' or 'right'."""
+    m = _EQUATION.match(equation)
+    for mode, key in ((None, "n"), ("left", "l"), ("right", "r")):
+        if m.group(key + "i"):
+            return mode, m.group(key + "i"), m.group(key + "w"), m.group(key + "o")
+
+
+def _einsum_validate(args):
+    mode, inp, weight, out = _einsum_parts(args["equation"])
+    for name, spec in (("input", inp), ("weight", weight), ("output", out)):
+        if len(set(spec)) != len(spec):
+            raise ShapeError(f"equation {args['equation']!r} repeats a letter in its {name} part",
+                             "give each axis its own letter", arg="equation", code="arg")
+    for c in out:
+        if c not in inp and c not in weight:
+            raise ShapeError(f"equation {args['equation']!r}: output axis '{c}' is in neither the input nor "
+                             "the weight", "every output letter must come from the input or the weight",
+                             arg="equation", code="arg")
+    for c in weight:
+        if c not in inp and c not in out:
+            raise ShapeError(f"equation {args['equation']!r}: weight axis '{c}' is in neither the input nor "
+                             "the output", "every weight letter must be an input or an output axis",
+                             arg="equation", code="arg")
+    size = out if mode == "left" else out[1:]
+    given = args["output_shape"]
+    given = [given] if isinstance(given, int) else list(given)
+    if len(given) != len(size):
+        raise ShapeError(f"output_shape {given} has {len(given)} sizes, but equation {args['equation']!r} "
+                         f"has {len(size)} output axes besides the batch" + (" and '...'" if mode else ""),
+                         f"give one size (or null) for each of the axes {', '.join(size)}",
+                         arg="output_shape", code="arg")
+    for c in args["bias_axes"] or "":
+        if c not in out:
+            raise ShapeError(f"bias_axes '{c}' is not an output axis of {args['equation']!r}",
+                             f"choose bias_axes among {out!r}", arg="bias_axes", code="arg")
+
+
+def _einsum_analyse(args, s):
+    """Keras's shape analysis: (kernel_shape, bias_shape, output_shape); bias_shape None without bias.
+
+    One difference: a leading '...' keeps its axes in order. Keras 3.15's
+    symbolic shape reverses them (its computed outputs do not).
+    """
+    mode, inp, weight, out = _einsum_parts(args["equation"])
+    elided = len(s) - len(inp)
+    axes = ", ".join(inp)
+    if mode is None and elided != 0:
+        raise ShapeError(f"needs rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                         f"{args['equation']!r} but gets {fmt_shape(s)}",
+                         "change the equation to match the input, or use '...'", code="rank")
+    if mode == "left" and elided < 1:
+        raise ShapeError(f"needs at least (batch, {axes}) for equation {args['equation']!r} but gets "
+                         f"{fmt_shape(s)}", "add '...' axes only where the input has them", code="rank")
+    if mode == "right" and elided < 0:
+        raise ShapeError(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                         f"{args['equation']!r} but gets {fmt_shape(s)}",
+                         "change the equation to match the input", code="rank")
+    given = args["output_shape"]
+    full = [s[0]] + ([given] if isinstance(given, int) else list(given))
+    if mode == "left":
+        full[1:1] = list(s[1:elided])
+        in_at = {c: i + elided for i, c in enumerate(inp)}
+        out_at = {c: i + elided for i, c in enumerate(out)}
+    else:
+        if mode == "right":
+            full += list(s[len(s) - elided:])
+        in_at = {c: i for i, c in enumerate(inp)}
+        out_at = {c: i for i, c in enumerate(out)}
+    for c in inp:
+        if c in out_at and full[out_at[c]] is not None and full[out_at[c]] != s[in_at[c]]:
+            hint = ("the batch axis keeps its size" if out_at[c] == 0
+                    else f"set output_shape to {s[in_at[c]]} (or null) on axis '{c}'")
+            raise ShapeError(f"keeps axis '{c}' of size {s[in_at[c]]} from the input {fmt_shape(s)} but "
+                             f"output_shape gives it {full[out_at[c]]}", hint, arg="output_shape", code="arg")
+    kernel = [full[out_at[c]] if c in out_at else s[in_at[c]] for c in weight]
+    if None in kernel:
+        c = weight[kernel.index(None)]
+        raise ShapeError(f"needs a known size for weight axis '{c}' but it is unknown (input {fmt_shape(s)})",
+                         "give the input a fixed size there, or a size in output_shape", code="unknown-dim")
+    bias = None
+    if args["bias_axes"]:
+        start = min(out.find(c) for c in args["bias_axes"])
+        bias = [full[out_at[c]] if c in args["bias_axes"] else 1 for c in out[start:]]
+        if None in bias:
+            raise ShapeError(f"needs known sizes on bias_axes '{args['bias_axes']}' but gets output "
+                             f"{fmt_shape(tuple(full))}", "give those axes a size in output_shape",
+                             code="unknown-dim")
+    return kernel, bias, tuple(full)
+
+
+def _einsum_shape(args, shapes):
+    return _einsum_analyse(args, shapes[0])[2]
+
+
+def _einsum_params(args, shapes):
+    kernel, bias, _ = _einsum_analyse(args, shapes[0])
+    return prod(kernel) + (prod(bias) if bias else 0)
+
+
+_SIZE_OR_NULL = {"anyOf": [POS_INT, {"type": "null"}]}
+
+EINSUM_DENSE = Op(
+    name="EinsumDense",
+    family="core",
+    doc="A dense layer of any rank: `einsum(equation, x, kernel) + bias`, e.g. 'abc,cde->abde'.",
+    args=(
+        Arg("equation", {"type": "string", "pattern": _EQUATION_PATTERN,
+                         "description": "an einsum equation 'in,weight->out' over letters, e.g. 'abc,cd->abd'; "
+                                        "'...' may lead the input and output, or end both"},
+            doc="the einsum equation; the input's first letter is the batch axis unless '...' leads"),
+        Arg("output_shape", {"anyOf": [POS_INT, {"type": "array", "items": _SIZE_OR_NULL, "minItems": 1}],
+                             "description": "the output sizes without the batch axis (and without the '...' "
+                                            "axes); null keeps the input's size"},
+            doc="the output shape without the batch axis; null for an axis of unknown size"),
+        Arg("activation", ACTIVATION, None),
+        Arg("bias_axes", {"anyOf": [{"type": "string", "pattern": "^[a-zA-Z]+$"}, {"type": "null"}],
+                          "description": "output letters that get a bias, or null for no bias"}, None),
+        *weight_args(bias=False),
+        Arg("bias_initializer", INITIALIZER, "zeros"),
+        Arg("bias_regularizer", REGULARIZER, None),
+        Arg("bias_constraint", CONSTRAINT, None),
+    ),
+    shape=_einsum_shape,
+    params=_einsum_params,
+    validate=_einsum_validate,
+)
+
+
+# ---------------------------------------------------------------- Embedding
+EMBEDDING = Op(
+    name="Embedding",
+    family="core",
+    doc="Turns integer indices in [0, input_dim) into dense vectors of size output_dim.",
+    args=(
+        Arg("input_dim", POS_INT, doc="vocabulary size: the largest index + 1"),
+        Arg("output_dim", POS_INT, doc="size of each embedding vector"),
+        # Keras's default is "uniform", its alias of RandomUniform() (-0.05..0.05): the same thing.
+        Arg("embeddings_initializer", INITIALIZER, "random_uniform"),
+        Arg("embeddings_regularizer", REGULARIZER, None),
+        Arg("embeddings_constraint", CONSTRAINT, None),
+        Arg("mask_zero", BOOL, False, doc="treat index 0 as padding and mask it downstream"),
+    ),
+    shape=lambda args, shapes: tuple(shapes[0]) + (args["output_dim"],),
+    params=lambda args, shapes: args["input_dim"] * args["output_dim"],
+)
+
+OPS: tuple[Op, ...] = (DENSE, EINSUM_DENSE, EMBEDDING)

@@ -1,6 +1,154 @@
-"""Ops of the merging family."""
+"""Ops of the merging family: the elementwise merges (Add, Subtract, Multiply,
+Average, Maximum, Minimum), Concatenate and Dot. They take a list of inputs."""
 from __future__ import annotations
 
-from .base import Arg, Op, ShapeError  # noqa: F401
+from .base import AXIS, BOOL, Arg, Op, ShapeError, fmt_shape
 
-OPS: tuple[Op, ...] = ()
+
+def _join(shapes) -> str:
+    """[(None, 8), (None, 16)] -> '(batch, 8) and (batch, 16)'."""
+    texts = [fmt_shape(s) for s in shapes]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def _batch(shapes):
+    """The common batch size (None if unknown); distinct known sizes are an error."""
+    sizes = {s[0] for s in shapes} - {None}
+    if len(sizes) > 1:
+        raise ShapeError(f"needs inputs of one batch size but gets {_join(shapes)}",
+                         "give all inputs the same batch size", code="merge")
+    return sizes.pop() if sizes else None
+
+
+# ---------------------------------------------------------------- elementwise
+def _broadcast(a: tuple, b: tuple):
+    """Keras's elementwise output shape (non-batch axes), or the first (axis, i, j)
+    that clashes. Shorter shapes line up on the last axes; size 1 stretches;
+    an unknown size on either side gives an unknown size."""
+    if len(a) < len(b):
+        a, b = b, a
+    out = list(a[:len(a) - len(b)])
+    for axis, (i, j) in enumerate(zip(a[len(a) - len(b):], b), start=len(a) - len(b) + 1):
+        if i is None or j is None:
+            out.append(None)
+        elif i == 1 or j == 1 or i == j:
+            out.append(j if i == 1 else i)
+        else:
+            return None, (axis, i, j)
+    return tuple(out), None
+
+
+def _elementwise_shape(args, shapes):
+    batch = _batch(shapes)
+    out = shapes[0][1:]
+    for s in shapes[1:]:
+        out, clash = _broadcast(out, s[1:])
+        if clash:
+            axis, i, j = clash
+            ranks = {len(s) for s in shapes}
+            hint = (f"sizes {i} and {j} clash on axis {axis} (counted from the batch axis of the "
+                    "highest-rank input); make them equal (e.g. with a Dense) or 1 to broadcast")
+            if len(ranks) > 1:
+                hint += "; inputs of lower rank line up on their last axes, as in numpy"
+            raise ShapeError(f"needs inputs of equal shape but gets {_join(shapes)}", hint, code="merge")
+    return (batch, *out)
+
+
+def _elementwise(name, doc, inputs=(2, None)):
+    return Op(name=name, family="merging", doc=doc, shape=_elementwise_shape, inputs=inputs)
+
+
+ADD = _elementwise("Add", "Adds its inputs elementwise.")
+SUBTRACT = _elementwise("Subtract", "Subtracts its second input from its first, elementwise.", inputs=(2, 2))
+MULTIPLY = _elementwise("Multiply", "Multiplies its inputs elementwise.")
+AVERAGE = _elementwise("Average", "Averages its inputs elementwise.")
+MAXIMUM = _elementwise("Maximum", "The elementwise maximum of its inputs.")
+MINIMUM = _elementwise("Minimum", "The elementwise minimum of its inputs.")
+
+
+# ---------------------------------------------------------------- Concatenate
+def _concatenate_shape(args, shapes):
+    ranks = {len(s) for s in shapes}
+    if len(ranks) > 1:
+        raise ShapeError(f"needs inputs of equal rank but gets {_join(shapes)}",
+                         "Reshape or Flatten the inputs to the same number of axes", code="merge")
+    (rank,) = ranks
+    axis = args["axis"]
+    if not -rank <= axis < rank:
+        raise ShapeError(f"needs an axis within the {rank} axes (batch included) of its inputs "
+                         f"but gets axis {axis} for {_join(shapes)}",
+                         f"use an axis from 1 to {rank - 1}, or from {-rank + 1} to -1",
+                         arg="axis", code="arg")
+    axis %= rank
+    if axis == 0:
+        # Keras accepts this, but a model whose batch grows in the middle is a mistake.
+        raise ShapeError(f"needs a non-batch axis but gets axis {args['axis']}, the batch axis",
+                         "concatenate along a feature axis, e.g. -1", arg="axis", code="arg")
+    for i in range(rank):
+        sizes = {s[i] for s in shapes} - {None}
+        if i != axis and len(sizes) > 1:
+            raise ShapeError(
+                f"needs inputs of equal shape except on axis {axis} but gets {_join(shapes)}",
+                f"axis {i} has sizes {', '.join(map(str, sorted(sizes)))}; make them equal, or "
+                "concatenate along the axis where they differ", code="merge")
+    out = list(shapes[0])  # Keras takes the other axes from the first input
+    lengths = [s[axis] for s in shapes]
+    out[axis] = None if None in lengths else sum(lengths)
+    return tuple(out)
+
+
+CONCATENATE = Op(
+    name="Concatenate",
+    family="merging",
+    doc="Joins its inputs along one axis; the other axes must agree.",
+    args=(Arg("axis", AXIS, -1, doc="the axis to join along"),),
+    shape=_concatenate_shape,
+    inputs=(2, None),
+)
+
+
+# ---------------------------------------------------------------- Dot
+def _dot_shape(args, shapes):
+    s1, s2 = shapes
+    for s in shapes:
+        if len(s) < 2:
+            raise ShapeError(f"needs inputs of at least (batch, features) but gets {_join(shapes)}",
+                             code="rank")
+    axes = args["axes"]
+    pair = (axes, axes) if isinstance(axes, int) else tuple(axes)
+    norm = []
+    for a, s in zip(pair, shapes):
+        if not -len(s) <= a < len(s):
+            raise ShapeError(f"needs axes within the inputs' axes but gets axes {axes} for {_join(shapes)}",
+                             "count axes from the batch axis (0), or from the end (-1)",
+                             arg="axes", code="arg")
+        if a % len(s) == 0:
+            # Keras builds this symbolically but fails when called (batch_dot).
+            raise ShapeError(f"needs axes off the batch axis but gets axes {axes}",
+                             "take the dot product over a feature axis, e.g. -1", arg="axes", code="arg")
+        norm.append(a % len(s))
+    a1, a2 = norm
+    d1, d2 = s1[a1], s2[a2]
+    if d1 != d2:  # Keras refuses an unknown size against a known one, too
+        hint = ("give the input a fixed size on that axis" if None in (d1, d2)
+                else "make the two sizes equal, or choose other axes")
+        raise ShapeError(f"needs equal sizes on the dot axes but gets {'?' if d1 is None else d1} "
+                         f"(axis {a1} of {fmt_shape(s1)}) and {'?' if d2 is None else d2} "
+                         f"(axis {a2} of {fmt_shape(s2)})", hint, code="merge")
+    out = [d for i, d in enumerate(s1) if i != a1] + [d for i, d in enumerate(s2) if i not in (0, a2)]
+    return tuple(out) if len(out) > 1 else (out[0], 1)
+
+
+DOT = Op(
+    name="Dot",
+    family="merging",
+    doc="The dot product of two inputs over one axis of each (per sample).",
+    args=(Arg("axes", {"anyOf": [AXIS, {"type": "array", "items": AXIS, "minItems": 2, "maxItems": 2}],
+                       "description": "an axis, or a list of 2 (one per input)"},
+              doc="the axis to reduce over, or one per input"),
+          Arg("normalize", BOOL, False, doc="L2-normalise along the axes first (cosine similarity)")),
+    shape=_dot_shape,
+    inputs=(2, 2),
+)
+
+OPS: tuple[Op, ...] = (ADD, SUBTRACT, MULTIPLY, AVERAGE, MAXIMUM, MINIMUM, CONCATENATE, DOT)

@@ -1,6 +1,54 @@
-"""Ops of the pooling family."""
+"""Ops of the pooling family: Max/AveragePooling1D/2D/3D and their Global variants.
+
+Two generators, ``_pool(mode, rank)`` and ``_global_pool(mode, rank)``, each called
+once per mode and rank; the window arithmetic is the conv family's.
+"""
 from __future__ import annotations
 
-from .base import Arg, Op, ShapeError  # noqa: F401
+from .base import BOOL, PADDING, REQUIRED, Arg, Op, as_tuple, int_or_tuple
+from .conv import axis_default, layout, need_spatial, window_dims
 
-OPS: tuple[Op, ...] = ()
+_MODES = {"Max": "maximum", "Average": "average"}
+
+
+def _pool(mode: str, rank: int) -> Op:
+    family = mode + "Pooling{}D"
+    strides = {"anyOf": [*int_or_tuple(rank)["anyOf"], {"type": "null"}],
+               "description": "null (= pool_size), or a positive integer"
+                              + ("" if rank == 1 else f" or a list of {rank}")}
+
+    def shape(args, shapes):
+        (s,) = shapes
+        need_spatial(s, rank, family)
+        size = as_tuple(args["pool_size"], rank)
+        step = size if args["strides"] is None else as_tuple(args["strides"], rank)
+        return (s[0], *window_dims(s, size, step, args["padding"], what="pool_size"), s[-1])
+
+    # Keras 3 gives MaxPooling a default pool_size of 2 but AveragePooling none.
+    default = axis_default(rank, 2) if mode == "Max" else REQUIRED
+    return Op(name=family.format(rank), family="pooling",
+              doc=f"{_MODES[mode].capitalize()} over windows of pool_size on {layout(rank)}, stepping by strides.",
+              args=(Arg("pool_size", int_or_tuple(rank), default, doc="window size"),
+                    Arg("strides", strides, None, doc="step of the window; null means pool_size"),
+                    Arg("padding", PADDING, "valid")),
+              shape=shape)
+
+
+def _global_pool(mode: str, rank: int) -> Op:
+    family = "Global" + mode + "Pooling{}D"
+
+    def shape(args, shapes):
+        (s,) = shapes
+        need_spatial(s, rank, family)
+        return (s[0], *((1,) * rank if args["keepdims"] else ()), s[-1])
+
+    return Op(name=family.format(rank), family="pooling",
+              doc=f"{_MODES[mode].capitalize()} over all spatial axes of {layout(rank)}: (batch, channels).",
+              args=(Arg("keepdims", BOOL, False, doc="keep the spatial axes with size 1"),),
+              shape=shape)
+
+
+OPS: tuple[Op, ...] = (
+    *(_pool(mode, r) for mode in _MODES for r in (1, 2, 3)),
+    *(_global_pool(mode, r) for mode in _MODES for r in (1, 2, 3)),
+)

@@ -1,6 +1,279 @@
-"""Ops of the recurrent family."""
+"""Ops of the recurrent family: SimpleRNN, LSTM, GRU, ConvLSTM2D and the
+Bidirectional / TimeDistributed wrappers.
+
+``return_state`` and ``stateful`` are left out: nnspec v1 layers have one
+output and no state carried between batches.
+"""
 from __future__ import annotations
 
-from .base import Arg, Op, ShapeError  # noqa: F401
+from .base import (ACTIVATION, BOOL, INT_MAX, PADDING, POS_INT, RATE, Arg, Op, ShapeError,
+                   as_tuple, conv_length, enum, fmt_shape, int_or_tuple, need_known, need_rank,
+                   prod, weight_args)
 
-OPS: tuple[Op, ...] = ()
+SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": INT_MAX}, {"type": "null"}],
+        "description": "a random seed (a non-negative integer) or null"}
+
+
+def _rnn_args(gates: bool, forget_bias: bool = False) -> tuple:
+    """The arguments of SimpleRNN, LSTM and GRU (``gates``: LSTM/GRU; ``forget_bias``: LSTM)."""
+    out = [Arg("units", POS_INT, doc="dimensionality of the output (and of the state)"),
+           Arg("activation", ACTIVATION, "tanh")]
+    if gates:
+        out.append(Arg("recurrent_activation", ACTIVATION, "sigmoid", doc="activation of the gates"))
+    out += weight_args()
+    if forget_bias:
+        out.append(Arg("unit_forget_bias", BOOL, True, doc="add 1 to the forget gate's bias at initialization"))
+    out += [*weight_args("recurrent", bias=False, kernel_init="orthogonal"),
+            Arg("dropout", RATE, 0.0, doc="dropout rate on the inputs"),
+            Arg("recurrent_dropout", RATE, 0.0, doc="dropout rate on the recurrent state"),
+            Arg("seed", SEED, None, doc="seed of the dropout"),
+            Arg("return_sequences", BOOL, False, doc="output every step (batch, time, units), not only the last"),
+            Arg("go_backwards", BOOL, False, doc="process the sequence backwards (and return it reversed)"),
+            Arg("unroll", BOOL, False, doc="unroll the loop (faster for short sequences, needs a known time)")]
+    return tuple(out)
+
+
+def _rnn_shape(args, shapes):
+    (s,) = shapes
+    need_rank(s, 3, "(batch, time, features)",
+              "put a Reshape before it, or wrap it in TimeDistributed for an extra axis")
+    need_known(s, -1, "last (features) dimension")
+    if args["return_sequences"]:
+        return (s[0], s[1], args["units"])
+    return (s[0], args["units"])
+
+
+def _gated_params(gates: int):
+    def params(args, shapes):
+        fan_in, u = shapes[0][-1], args["units"]
+        n = gates * (fan_in * u + u * u)
+        if args["use_bias"]:
+            n += gates * u * (2 if args.get("reset_after") else 1)
+        return n
+    return params
+
+
+SIMPLE_RNN = Op(
+    name="SimpleRNN",
+    family="recurrent",
+    doc="Fully connected RNN: the output of each step is fed back as the next step's state.",
+    args=_rnn_args(gates=False),
+    shape=_rnn_shape,
+    params=_gated_params(1),
+)
+
+LSTM = Op(
+    name="LSTM",
+    family="recurrent",
+    doc="Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997).",
+    args=_rnn_args(gates=True, forget_bias=True),
+    shape=_rnn_shape,
+    params=_gated_params(4),
+)
+
+GRU = Op(
+    name="GRU",
+    family="recurrent",
+    doc="Gated Recurrent Unit (Cho et al., 2014).",
+    args=(*_rnn_args(gates=True),
+          Arg("reset_after", BOOL, True,
+              doc="apply the reset gate after the matrix multiplication (separate input and recurrent biases)")),
+    shape=_rnn_shape,
+    params=_gated_params(3),
+)
+
+RNN_OPS = {op.name: op for op in (SIMPLE_RNN, LSTM, GRU)}
+
+
+# ---------------------------------------------------------------- nested items
+def _args_object(op: Op) -> dict:
+    """The JSON Schema of an op's args mapping (for a nested `{Type: {args}}`)."""
+    return {"type": "object",
+            "properties": {a.name: a.schema for a in op.args},
+            "required": [a.name for a in op.args if a.required],
+            "additionalProperties": False}
+
+
+def _item(value) -> tuple:
+    """`{Type: {args}}` -> (Op, filled args)."""
+    from . import CATALOG  # lazily: the registry imports this module
+
+    (type_name, given), = value.items()
+    op = CATALOG[type_name]
+    given = dict(given or {})
+    given.pop("name", None)
+    return op, op.fill(given)
+
+
+def _inner_error(wrapper_note: str, type_name: str, e: ShapeError) -> ShapeError:
+    return ShapeError(f"wraps {type_name}, which {e.message}{wrapper_note}", e.hint,
+                      arg="layer" if e.arg else None, code=e.code)
+
+
+def _validate_inner(op: Op, args: dict) -> None:
+    if op.validate:
+        try:
+            op.validate(args)
+        except ShapeError as e:
+            raise _inner_error("", op.name, e) from None
+
+
+# ---------------------------------------------------------------- Bidirectional
+RECURRENT_LAYER = {
+    "type": "object",
+    "properties": {name: _args_object(op) for name, op in RNN_OPS.items()},
+    "minProperties": 1,
+    "maxProperties": 1,
+    "additionalProperties": False,
+    "description": "a recurrent layer, e.g. {LSTM: {units: 8}} (SimpleRNN, LSTM or GRU)",
+}
+
+
+def _bidi_validate(args):
+    op, inner = _item(args["layer"])
+    _validate_inner(op, inner)
+    if inner["go_backwards"]:
+        raise ShapeError("gets a layer with go_backwards: true, but Bidirectional makes the backward copy itself",
+                         "remove go_backwards from the wrapped layer", arg="layer", code="arg")
+
+
+def _bidi_shape(args, shapes):
+    op, inner = _item(args["layer"])
+    try:
+        out = op.shape(inner, shapes)
+    except ShapeError as e:
+        raise _inner_error("", op.name, e) from None
+    if args["merge_mode"] == "concat":
+        out = out[:-1] + (out[-1] * 2,)
+    return out
+
+
+def _bidi_params(args, shapes):
+    op, inner = _item(args["layer"])
+    trainable, frozen = op.count_params(inner, shapes)
+    return (2 * trainable, 2 * frozen) if frozen else 2 * trainable
+
+
+def _bidi_kwargs(args, make_item):
+    return {"layer": make_item(args["layer"]), "merge_mode": args["merge_mode"]}
+
+
+BIDIRECTIONAL = Op(
+    name="Bidirectional",
+    family="recurrent",
+    doc="Runs a recurrent layer forwards and a copy backwards, and merges their outputs.",
+    args=(
+        Arg("layer", RECURRENT_LAYER, doc="the recurrent layer to run both ways, e.g. {LSTM: {units: 8}}"),
+        # merge_mode null (two separate outputs) is left out: nnspec v1 layers have one output.
+        Arg("merge_mode", enum("concat", "sum", "mul", "ave"), "concat",
+            doc="how to combine the two directions ('concat' doubles the last axis)"),
+    ),
+    shape=_bidi_shape,
+    params=_bidi_params,
+    keras_kwargs=_bidi_kwargs,
+    validate=_bidi_validate,
+)
+
+
+# ---------------------------------------------------------------- TimeDistributed
+def _td_validate(args):
+    op, inner = _item(args["layer"])
+    if op.inputs != (1, 1):
+        raise ShapeError(f"wraps {op.name}, which takes {op.inputs[0]} or more inputs; "
+                         "TimeDistributed wraps one-input layers only", arg="layer", code="arg")
+    _validate_inner(op, inner)
+
+
+def _td_shape(args, shapes):
+    (s,) = shapes
+    need_rank(s, range(3, 65), "at least (batch, time, features)",
+              "TimeDistributed applies its layer to every step of axis 1; add that axis with Reshape")
+    op, inner = _item(args["layer"])
+    try:
+        out = op.shape(inner, [(s[0],) + s[2:]])
+    except ShapeError as e:
+        raise _inner_error(" (per time step, without the time axis)", op.name, e) from None
+    return (out[0], s[1]) + tuple(out[1:])
+
+
+def _td_params(args, shapes):
+    (s,) = shapes
+    op, inner = _item(args["layer"])
+    return op.count_params(inner, [(s[0],) + s[2:]])
+
+
+TIME_DISTRIBUTED = Op(
+    name="TimeDistributed",
+    family="recurrent",
+    doc="Applies one layer (one set of weights) to every step of axis 1 of its input.",
+    args=(Arg("layer", {"$ref": "#/definitions/layer_item"},
+              doc="the layer to apply to each time step, e.g. {Dense: {units: 8}}"),),
+    shape=_td_shape,
+    params=_td_params,
+    keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
+    validate=_td_validate,
+)
+
+
+# ---------------------------------------------------------------- ConvLSTM2D
+def _conv_lstm_validate(args):
+    if max(as_tuple(args["strides"], 2)) > 1 and max(as_tuple(args["dilation_rate"], 2)) > 1:
+        raise ShapeError("cannot take both strides > 1 and dilation_rate > 1",
+                         "set strides: 1 or dilation_rate: 1", arg="dilation_rate", code="arg")
+
+
+def _conv_lstm_shape(args, shapes):
+    (s,) = shapes
+    need_rank(s, 5, "(batch, time, rows, cols, channels)",
+              "ConvLSTM2D takes a sequence of images; for plain sequences use LSTM")
+    need_known(s, 2, "rows dimension")
+    need_known(s, 3, "cols dimension")
+    need_known(s, 4, "last (channels) dimension")
+    kernel, strides = as_tuple(args["kernel_size"], 2), as_tuple(args["strides"], 2)
+    dilation = as_tuple(args["dilation_rate"], 2)
+    spatial = []
+    for axis, length in (("rows", s[2]), ("cols", s[3])):
+        i = len(spatial)
+        out = conv_length(length, kernel[i], args["padding"], strides[i], dilation[i])
+        if out < 1:
+            span = (kernel[i] - 1) * dilation[i] + 1
+            raise ShapeError(f"would shrink {axis} to {out}: a kernel spanning {span} does not fit in "
+                             f"{length} ({fmt_shape(s)})", "use padding: same or a smaller kernel_size",
+                             code="shrink")
+        spatial.append(out)
+    step = (*spatial, args["filters"])
+    return (s[0], s[1], *step) if args["return_sequences"] else (s[0], *step)
+
+
+def _conv_lstm_params(args, shapes):
+    k, f, c = prod(as_tuple(args["kernel_size"], 2)), args["filters"], shapes[0][-1]
+    return k * c * 4 * f + k * f * 4 * f + (4 * f if args["use_bias"] else 0)
+
+
+CONV_LSTM_2D = Op(
+    name="ConvLSTM2D",
+    family="recurrent",
+    doc="LSTM whose input and recurrent transformations are 2D convolutions, over a sequence of images.",
+    args=(
+        Arg("filters", POS_INT, doc="number of output channels"),
+        Arg("kernel_size", int_or_tuple(2), doc="height and width of the convolution window"),
+        Arg("strides", int_or_tuple(2), 1),
+        Arg("padding", PADDING, "valid"),
+        Arg("dilation_rate", int_or_tuple(2), 1),
+        Arg("activation", ACTIVATION, "tanh"),
+        Arg("recurrent_activation", ACTIVATION, "sigmoid", doc="activation of the gates"),
+        *weight_args(),
+        Arg("unit_forget_bias", BOOL, True, doc="add 1 to the forget gate's bias at initialization"),
+        *weight_args("recurrent", bias=False, kernel_init="orthogonal"),
+        Arg("dropout", RATE, 0.0, doc="dropout rate on the inputs"),
+        Arg("recurrent_dropout", RATE, 0.0, doc="dropout rate on the recurrent state"),
+        Arg("seed", SEED, None, doc="seed of the dropout"),
+        Arg("return_sequences", BOOL, False, doc="output every step, not only the last"),
+        Arg("go_backwards", BOOL, False, doc="process the sequence backwards"),
+    ),
+    shape=_conv_lstm_shape,
+    params=_conv_lstm_params,
+    validate=_conv_lstm_validate,
+)
+
+OPS: tuple[Op, ...] = (SIMPLE_RNN, LSTM, GRU, BIDIRECTIONAL, TIME_DISTRIBUTED, CONV_LSTM_2D)

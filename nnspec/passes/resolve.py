@@ -7,12 +7,28 @@ from __future__ import annotations
 
 import re
 
-from .. import expr as expr_lang
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
 from ..ir import Input, Node, Output, Penalty, Spec
 from ..ops import CATALOG
 
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
+
+
+class LazySpans:
+    """arg name -> Span, computed when a diagnostic asks (most never do)."""
+
+    __slots__ = ("doc", "path")
+
+    def __init__(self, doc, path):
+        self.doc, self.path = doc, path
+
+    def get(self, key, default=None):
+        if self.path + (key,) in self.doc.pos:
+            return self.doc.span(self.path + (key,))
+        return default
+
+    def __getitem__(self, key):
+        return self.doc.span(self.path + (key,))
 
 
 def snake_case(name: str) -> str:
@@ -95,7 +111,7 @@ def build_ir(doc) -> tuple[Spec, list[Diagnostic]]:
         else:
             op = CATALOG[key]
             node = Node(name=name, op=key, args=op.fill(given), given=given, inputs=inputs, span=span,
-                        arg_spans={k: doc.span(path + (k,)) for k in args}, from_span=from_span,
+                        arg_spans=LazySpans(doc, path), from_span=from_span,
                         trainable=args.get("trainable", True),
                         activity_regularizer=args.get("activity_regularizer"))
             if roles is not None:
@@ -204,7 +220,8 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
         tree = _check_expr(p["expr"], {n: None for n in defined}, doc.span(path + ("expr",)), diags, scalar=None)
         if tree is None:
             return None
-        used = [n for n, _ in expr_lang.names(tree)]
+        from ..expr import names as expr_names
+        used = [n for n, _ in expr_names(tree)]
         return Penalty("expr", list(dict.fromkeys(used)), text=p["expr"], tree=tree, span=span)
     if "on" not in p:
         diags.append(Diagnostic("bad-penalty", f"a {kind} penalty needs on: <tensor name>", span,
@@ -224,6 +241,7 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
 
 
 def _check_expr(text, names, span, diags, scalar):
+    from .. import expr as expr_lang  # lark loads only for specs with expressions
     try:
         tree = expr_lang.parse(text)
     except expr_lang.ExprError as e:

@@ -6,7 +6,6 @@ naming the layer, its producer, both shapes and a hint.
 """
 from __future__ import annotations
 
-from .. import expr as expr_lang
 from ..diagnostics import Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG
@@ -104,6 +103,7 @@ def _rank_hint(node, in_shape, by_name, message) -> str | None:
 
 def _check_penalties(spec: Spec, diags) -> None:
     for p in spec.penalties:
+        from .. import expr as expr_lang
         if p.kind != "expr":
             continue
         ranks = {n: len(s) for n, s in spec.shapes.items() if s is not None}

@@ -161,76 +161,85 @@ _NO_KEY = object()
 
 def _compose(text: str):
     loader = _Loader(text)
+    get_event = loader.get_event
     pos: dict = {}
     anchors: dict = {}  # name -> (value, {relative path: pos}, node count)
-    budget = [MAX_NODES]
+    budget = MAX_NODES
     stack: list[_Frame] = []
     root = _NO_KEY
     docs = 0
-    try:
-        while True:
-            event = loader.get_event()
-            if isinstance(event, ev.StreamEndEvent):
-                break
-            if isinstance(event, ev.DocumentStartEvent):
-                docs += 1
-                if docs > 1:
-                    raise _Refused("multiple-documents", "the file holds more than one YAML document",
-                                   event.start_mark, "put one spec per file; remove the '---' separator")
-                continue
-            if isinstance(event, (ev.StreamStartEvent, ev.DocumentEndEvent)):
-                continue
-            if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
-                frame = stack.pop()
-                if frame.kind == "map" and frame.merges:
-                    _apply_merges(frame, pos)
-                value, path = frame.value, frame.path
-                if frame.anchor:
-                    anchors[frame.anchor] = _snapshot(value, path, pos)
-                root = _deliver(stack, value, path, frame.start, pos, root)
-                continue
-            # a node starts: scalar, alias, mapping or sequence
-            parent = stack[-1] if stack else None
-            if parent is not None and parent.kind == "map" and parent.key is None:
-                _take_key(parent, event)
-                continue
-            path = _child_path(parent)
-            start = _mark(event.start_mark)
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise _Refused("too-many-nodes", f"the document expands to more than {MAX_NODES:,} nodes",
-                               event.start_mark, "avoid deeply nested aliases")
-            if isinstance(event, ev.AliasEvent):
-                if event.anchor not in anchors:
-                    raise _Refused("yaml-syntax", f"unknown alias '*{event.anchor}'", event.start_mark,
-                                   "define the anchor (&name) before using it")
-                value, rel, count = anchors[event.anchor]
-                budget[0] -= count
-                if budget[0] < 0:
-                    raise _Refused("too-many-nodes",
-                                   f"aliases expand the document to more than {MAX_NODES:,} nodes",
-                                   event.start_mark, "this looks like an alias bomb; avoid nested aliases")
-                for r, p in rel.items():
-                    pos[path + r] = p
-                root = _deliver(stack, value, path, start, pos, root)
-                continue
-            if isinstance(event, ev.ScalarEvent):
-                value = _scalar(loader, event)
+    plain: dict = {}  # memo: plain scalar text -> value (specs repeat "64", "relu", ...)
+    Scalar, MapStart, SeqStart, Alias = ev.ScalarEvent, ev.MappingStartEvent, ev.SequenceStartEvent, ev.AliasEvent
+    Ends = (ev.MappingEndEvent, ev.SequenceEndEvent)
+    while True:
+        event = get_event()
+        cls = type(event)
+        parent = stack[-1] if stack else None
+        if cls is Scalar and parent is not None and parent.kind == "map" and parent.key is None:
+            _take_key(parent, event)
+            continue
+        if cls is Scalar or cls is MapStart or cls is SeqStart or cls is Alias:
+            if parent is None:
+                path = ()
+            elif parent.kind == "seq":
+                path = parent.path + (len(parent.value),)
+            else:
+                if parent.key is None:
+                    _take_key(parent, event)  # refuses non-scalar keys
+                path = parent.path + (parent.key,)
+            m = event.start_mark
+            start = (m.line + 1, m.column + 1)
+            budget -= 1
+            if cls is Scalar:
+                if event.tag is None and event.implicit[0] and not event.style:
+                    value = plain.get(event.value, _NO_KEY)
+                    if value is _NO_KEY:
+                        value = plain[event.value] = _scalar(loader, event)
+                else:
+                    value = _scalar(loader, event)
                 if event.anchor:
                     anchors[event.anchor] = (value, {}, 1)
-                root = _deliver(stack, value, path, start, pos, root)
+            elif cls is Alias:
+                if event.anchor not in anchors:
+                    raise _Refused("yaml-syntax", f"unknown alias '*{event.anchor}'", m,
+                                   "define the anchor (&name) before using it")
+                value, rel, count = anchors[event.anchor]
+                budget -= count
+                if budget < 0:
+                    raise _Refused("too-many-nodes",
+                                   f"aliases expand the document to more than {MAX_NODES:,} nodes",
+                                   m, "this looks like an alias bomb; avoid nested aliases")
+                for r, p in rel.items():
+                    pos[path + r] = p
+            else:
+                if event.tag not in (None, "!", _SEQ, _MAP):
+                    raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", m,
+                                   "remove the tag; specs hold plain mappings, lists and scalars")
+                if len(stack) >= MAX_DEPTH:
+                    raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", m, "flatten the document")
+                if budget < 0:
+                    raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
+                                   "split the spec")
+                kind = "map" if cls is MapStart else "seq"
+                stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
                 continue
-            # collections
-            if event.tag not in (None, "!", _SEQ, _MAP):
-                raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", event.start_mark,
-                               "remove the tag; specs hold plain mappings, lists and scalars")
-            if len(stack) >= MAX_DEPTH:
-                raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", event.start_mark,
-                               "flatten the document")
-            kind = "map" if isinstance(event, ev.MappingStartEvent) else "seq"
-            stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
-    except RecursionError:  # defensive: nothing above recurses on depth
-        raise _Refused("too-deep", "nesting too deep", None, "flatten the document")
+            root = _deliver(stack, value, path, start, pos, root)
+            continue
+        if cls in Ends:
+            frame = stack.pop()
+            if frame.merges:
+                _apply_merges(frame, pos)
+            if frame.anchor:
+                anchors[frame.anchor] = _snapshot(frame.value, frame.path, pos)
+            root = _deliver(stack, frame.value, frame.path, frame.start, pos, root)
+            continue
+        if cls is ev.StreamEndEvent:
+            break
+        if cls is ev.DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                raise _Refused("multiple-documents", "the file holds more than one YAML document",
+                               event.start_mark, "put one spec per file; remove the '---' separator")
     if root is _NO_KEY:
         root = None
     return root, pos

@@ -1,0 +1,172 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnspec.ops import CATALOG
+from nnspec.ops.base import REQUIRED, ShapeError, as_tuple
+
+from .harness import check, keras_result, static
+
+# Mostly known sizes, sometimes an unknown one.
+size = st.sampled_from([None, *range(1, 13)])
+
+
+def per_axis(rank, values):
+    """An int, or a list of `rank` ints (Keras accepts both)."""
+    return st.one_of(values, st.lists(values, min_size=rank, max_size=rank))
+
+
+def input_shape(data, rank, channels=st.integers(1, 6)):
+    """(batch, *spatial, channels), usually of the op's rank, sometimes one off (a refusal)."""
+    r = data.draw(st.sampled_from([rank] * 6 + [rank - 1, rank + 1]), label="spatial rank")
+    spatial = data.draw(st.lists(size, min_size=max(r, 0), max_size=max(r, 0)), label="spatial")
+    # a rare unknown channel count: Keras cannot build the kernel, nnspec refuses it
+    c = data.draw(st.one_of(channels, st.none()) if data.draw(st.integers(0, 9)) == 0 else channels)
+    return [(None, *spatial, c)]
+
+
+def window(data, rank, kernel=st.integers(1, 5)):
+    """kernel_size, strides, dilation_rate, use_bias: strided or dilated, and now and then both
+    (refused by Keras and nnspec alike)."""
+    steps, rates = per_axis(rank, st.integers(1, 3)), per_axis(rank, st.sampled_from([1, 2, 3]))
+    how = data.draw(st.sampled_from(["strided"] * 5 + ["dilated"] * 4 + ["both"]), label="window")
+    return {"kernel_size": data.draw(per_axis(rank, kernel), label="kernel_size"),
+            "strides": data.draw(steps, label="strides") if how != "dilated" else 1,
+            "dilation_rate": data.draw(rates, label="dilation_rate") if how != "strided" else 1,
+            "use_bias": data.draw(st.booleans())}
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_conv(data, rank):
+    padding = ["valid", "same", "causal"] if rank == 1 else ["valid", "same"]
+    groups = data.draw(st.sampled_from([1, 1, 2, 3]), label="groups")
+    # filters and channels mostly multiples of groups; otherwise a refusal
+    multiple = st.integers(1, 3).map(lambda n: n * groups)
+    args = {"filters": data.draw(st.one_of(multiple, multiple, st.integers(1, 6)), label="filters"),
+            **window(data, rank), "padding": data.draw(st.sampled_from(padding)), "groups": groups}
+    check(f"Conv{rank}D", args, input_shape(data, rank, channels=st.one_of(multiple, multiple, st.integers(1, 6))))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_conv_transpose(data, rank):
+    args = {"filters": data.draw(st.integers(1, 6), label="filters"), **window(data, rank),
+            "padding": data.draw(st.sampled_from(["valid", "same"]))}
+    # output_padding: unset, below strides, or now and then anything (refused unless below strides)
+    below = min(as_tuple(args["strides"], rank)) - 1
+    args["output_padding"] = data.draw(st.one_of(st.none(), per_axis(rank, st.integers(0, below)),
+                                                 per_axis(rank, st.integers(0, below)),
+                                                 per_axis(rank, st.integers(0, 2))), label="output_padding")
+    shapes = input_shape(data, rank)
+    try:
+        static(f"Conv{rank}DTranspose", args, shapes)
+    except ShapeError as e:
+        # Keras returns a size-0 axis here (padding same, even kernel, output_padding 0, size 1):
+        # nnspec refuses it, as no later layer can use it.
+        check(f"Conv{rank}DTranspose", args, shapes, strict_ok=e.code == "shrink")
+        return
+    check(f"Conv{rank}DTranspose", args, shapes)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_separable_conv(data, rank):
+    args = {"filters": data.draw(st.integers(1, 6), label="filters"), **window(data, rank),
+            "padding": data.draw(st.sampled_from(["valid", "same"])),
+            "depth_multiplier": data.draw(st.integers(1, 3), label="depth_multiplier")}
+    check(f"SeparableConv{rank}D", args, input_shape(data, rank))
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_depthwise_conv(data, rank):
+    args = {**window(data, rank), "padding": data.draw(st.sampled_from(["valid", "same"])),
+            "depth_multiplier": data.draw(st.integers(1, 3), label="depth_multiplier")}
+    check(f"DepthwiseConv{rank}D", args, input_shape(data, rank))
+
+
+# ---------------------------------------------------------------- examples
+@pytest.mark.parametrize("op, args, shape, out, params", [
+    ("Conv2D", {"filters": 32, "kernel_size": 3}, (None, 28, 28, 1), (None, 26, 26, 32), 320),
+    ("Conv2D", {"filters": 8, "kernel_size": [3, 1], "strides": 2, "padding": "same", "groups": 2},
+     (None, 9, 9, 4), (None, 5, 5, 8), 3 * 2 * 8 + 8),
+    ("Conv1D", {"filters": 8, "kernel_size": 3, "dilation_rate": 2, "padding": "causal"},
+     (None, 10, 3), (None, 10, 8), 3 * 3 * 8 + 8),
+    ("Conv3D", {"filters": 2, "kernel_size": 2, "use_bias": False}, (None, 4, 5, 6, 3), (None, 3, 4, 5, 2), 48),
+    ("Conv2DTranspose", {"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same", "output_padding": 1},
+     (None, 7, 7, 16), (None, 14, 14, 8), 3 * 3 * 8 * 16 + 8),
+    ("Conv1DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2}, (None, 5, 2), (None, 11, 4), 3 * 4 * 2 + 4),
+    ("SeparableConv2D", {"filters": 16, "kernel_size": 3, "depth_multiplier": 2},
+     (None, 32, 32, 3), (None, 30, 30, 16), 9 * 6 + 6 * 16 + 16),
+    ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2}, (None, 8, None, 4), (None, 6, None, 8), 9 * 8 + 8),
+])
+def test_examples(op, args, shape, out, params):
+    assert check(op, args, [shape]) == out
+    assert static(op, args, [shape])[1] == (params, 0)
+
+
+def refusal(op, args, shape):
+    with pytest.raises(ShapeError) as info:
+        static(op, args, [shape])
+    check(op, args, [shape])  # Keras fails too
+    return info.value
+
+
+def test_rank_error_points_to_conv1d():
+    e = refusal("Conv2D", {"filters": 4, "kernel_size": 3}, (None, 64, 1))
+    assert (e.code, e.message) == ("rank", "needs (batch, height, width, channels) but gets (batch, 64, 1)")
+    assert e.hint == "use Conv1D for sequences, or add a channels axis with Reshape: {target_shape: [64, 1, 1]}"
+    e = refusal("Conv1D", {"filters": 4, "kernel_size": 3}, (None, 16))
+    assert e.message == "needs (batch, steps, channels) but gets (batch, 16)"
+    assert e.hint == "add a channels axis with Reshape: {target_shape: [16, 1]}"
+
+
+def test_kernel_larger_than_input():
+    e = refusal("Conv2D", {"filters": 4, "kernel_size": 5}, (None, 8, 4, 3))
+    assert (e.code, e.arg) == ("shrink", "kernel_size")
+    assert e.message == "would shrink width below 1: kernel_size 5 is larger than width 4 of (batch, 8, 4, 3)"
+    assert "padding: same" in e.hint
+    e = refusal("Conv1D", {"filters": 4, "kernel_size": 3, "dilation_rate": 4}, (None, 8, 3))
+    assert "dilated kernel (kernel_size 3 with dilation_rate 4 spans 9)" in e.message
+
+
+def test_arg_refusals():
+    e = refusal("Conv2D", {"filters": 4, "kernel_size": 3, "strides": [2, 1], "dilation_rate": [1, 2]},
+                (None, 8, 8, 3))
+    assert (e.code, e.arg) == ("arg", "dilation_rate")
+    e = refusal("Conv2D", {"filters": 5, "kernel_size": 3, "groups": 2}, (None, 8, 8, 4))
+    assert e.arg == "groups" and "filters 5" in e.message
+    e = refusal("Conv2D", {"filters": 4, "kernel_size": 3, "groups": 2}, (None, 8, 8, 3))
+    assert e.arg == "groups" and e.hint == "use groups that divide 3"
+    e = refusal("Conv2DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2, "output_padding": 2},
+                (None, 8, 8, 3))
+    assert e.arg == "output_padding"
+    e = refusal("Conv2D", {"filters": 4, "kernel_size": 3}, (None, 8, 8, None))
+    assert e.code == "unknown-dim"
+
+
+def test_transpose_zero_size_is_refused():
+    # Keras gives (None, 0, 4): 'same' with an even kernel and output_padding 0 on a size-1 axis.
+    args = {"filters": 4, "kernel_size": 2, "padding": "same", "output_padding": 0}
+    with pytest.raises(ShapeError) as info:
+        static("Conv1DTranspose", args, [(None, 1, 3)])
+    assert info.value.code == "shrink" and "steps to 0" in info.value.message
+    assert keras_result("Conv1DTranspose", args, [(None, 1, 3)])[0] == (None, 0, 4)
+
+
+def test_defaults_match_keras():
+    import inspect
+
+    import keras
+    for name in ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                 "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D"):
+        params = inspect.signature(getattr(keras.layers, name)).parameters
+        for arg in CATALOG[name].args:
+            assert arg.name in params, (name, arg.name)
+            default = params[arg.name].default
+            assert arg.default == (REQUIRED if default is inspect.Parameter.empty else default), (name, arg.name)

@@ -1,0 +1,21 @@
+"""The validate path must not import TensorFlow or Keras."""
+import subprocess
+import sys
+
+CODE = r"""
+import sys
+from nnspec.cli import main
+rc = main(["validate", "-q", "specs", "tests/invalid"])
+main(["summary", "specs/lab_quake.yaml"])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "numpy", "jax", "torch"))
+print("HEAVY", heavy)
+sys.exit(0 if rc == 1 else 10)
+"""
+
+
+def test_validate_imports_no_tensorflow():
+    import pathlib
+    root = pathlib.Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", CODE], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "HEAVY []" in out.stdout, out.stdout[-500:]
