@@ -5,11 +5,10 @@ value), or by name ``from: {query: q, value: v, key: k}``.
 """
 from __future__ import annotations
 
-from .base import (BOOL, INT_MAX, POS_INT, RATE, Arg, Op, ShapeError, enum, fmt_shape,
+from .base import (BOOL, POS_INT, RATE, Arg, Op, ShapeError, enum, fmt_shape,
                    need_known, prod, weight_args)
+from .regularization import SEED
 
-SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": INT_MAX}, {"type": "null"}],
-        "description": "a random seed (a non-negative integer) or null"}
 NAMES = ("query", "value", "key")
 
 
@@ -26,14 +25,17 @@ def _same_rank(shapes, low: int, what: str):
     ranks = {len(s) for s in shapes}
     if len(ranks) > 1:
         got = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(NAMES, shapes))
-        raise ShapeError(f"needs query, value and key of one rank but gets {got}",
+        names = " and ".join(NAMES[:len(shapes)]).replace(" and ", ", ", len(shapes) - 2)
+        raise ShapeError(f"needs {names} of one rank but gets {got}",
                          "reshape them to the same number of axes", code="merge")
 
 
-def _agree(a, b, a_name: str, b_name: str, axes, hint: str, broadcast: bool = False):
-    """Raise unless known sizes of ``a`` and ``b`` agree on ``axes`` (or one is 1, if ``broadcast``)."""
+def _agree(a, b, a_name: str, b_name: str, axes, hint: str, broadcast=None):
+    """Raise unless known sizes of ``a`` and ``b`` agree on ``axes``. ``broadcast``: a 1
+    also agrees, on either side ("both") or in ``b`` ("right")."""
+    ones = {None: (), "both": (a, b), "right": (b,)}[broadcast]
     for i in axes:
-        if a[i] is not None and b[i] is not None and a[i] != b[i] and not (broadcast and 1 in (a[i], b[i])):
+        if a[i] is not None and b[i] is not None and a[i] != b[i] and not any(x[i] == 1 for x in ones):
             raise ShapeError(f"needs {a_name} and {b_name} to agree on axis {i} but gets "
                              f"{a_name} {fmt_shape(a)} and {b_name} {fmt_shape(b)}", hint, code="merge")
 
@@ -46,10 +48,11 @@ def _attention_shape(args, shapes):
     # Keras's static shape never looks past query and value; these fail when the model runs.
     # 'concat' adds query and key, so a feature size of 1 broadcasts there
     _agree(q, k, "query", "key", [r - 1], "query and key need the same feature size to be compared",
-           broadcast=args["score_mode"] == "concat")
+           broadcast="both" if args["score_mode"] == "concat" else None)
     _agree(v, k, "value", "key", [r - 2], "value and key need the same number of time steps")
-    for other, name in ((v, "value"), (k, "key")):
-        _agree(q, other, "query", name, range(1, r - 2), "the axes before time must match")
+    for other, name in ((v, "value"), (k, "key")):  # axes before time: matmul broadcasts a 1 in value/key
+        _agree(q, other, "query", name, range(1, r - 2), "the axes before time must match (or be 1 in value and key)",
+               broadcast="right")
     return q[:-1] + (v[-1],)
 
 

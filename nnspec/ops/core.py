@@ -86,8 +86,9 @@ def _einsum_validate(args):
 def _einsum_analyse(args, s):
     """Keras's shape analysis: (kernel_shape, bias_shape, output_shape); bias_shape None without bias.
 
-    One difference: a leading '...' keeps its axes in order. Keras 3.15's
-    symbolic shape reverses them (its computed outputs do not).
+    Keras 3.15 puts the axes of a leading '...' in reverse order in its
+    symbolic shape (its computed outputs keep them in order). nnspec follows
+    the symbolic shape, which is what the Keras model is built on.
     """
     mode, inp, weight, out = _einsum_parts(args["equation"])
     elided = len(s) - len(inp)
@@ -106,7 +107,7 @@ def _einsum_analyse(args, s):
     given = args["output_shape"]
     full = [s[0]] + ([given] if isinstance(given, int) else list(given))
     if mode == "left":
-        full[1:1] = list(s[1:elided])
+        full[1:1] = list(s[elided - 1:0:-1])  # reversed, as Keras does
         in_at = {c: i + elided for i, c in enumerate(inp)}
         out_at = {c: i + elided for i, c in enumerate(out)}
     else:

@@ -6,12 +6,10 @@ output and no state carried between batches.
 """
 from __future__ import annotations
 
-from .base import (ACTIVATION, BOOL, INT_MAX, PADDING, POS_INT, RATE, Arg, Op, ShapeError,
-                   as_tuple, conv_length, enum, fmt_shape, int_or_tuple, need_known, need_rank,
-                   prod, weight_args)
-
-SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": INT_MAX}, {"type": "null"}],
-        "description": "a random seed (a non-negative integer) or null"}
+from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, ShapeError,
+                   as_tuple, enum, int_or_tuple, need_known, need_rank, prod, weight_args)
+from .conv import _no_dilated_strides, _windows, window_dims
+from .regularization import SEED
 
 
 def _rnn_args(gates: bool, forget_bias: bool = False) -> tuple:
@@ -86,23 +84,14 @@ RNN_OPS = {op.name: op for op in (SIMPLE_RNN, LSTM, GRU)}
 
 
 # ---------------------------------------------------------------- nested items
-def _args_object(op: Op) -> dict:
-    """The JSON Schema of an op's args mapping (for a nested `{Type: {args}}`)."""
-    return {"type": "object",
-            "properties": {a.name: a.schema for a in op.args},
-            "required": [a.name for a in op.args if a.required],
-            "additionalProperties": False}
-
-
 def _item(value) -> tuple:
     """`{Type: {args}}` -> (Op, filled args)."""
     from . import CATALOG  # lazily: the registry imports this module
 
     (type_name, given), = value.items()
     op = CATALOG[type_name]
-    given = dict(given or {})
-    given.pop("name", None)
-    return op, op.fill(given)
+    # the op's own args only: not name, trainable, ... of the spec layer
+    return op, op.fill({k: v for k, v in (given or {}).items() if k in op.arg_index})
 
 
 def _inner_error(wrapper_note: str, type_name: str, e: ShapeError) -> ShapeError:
@@ -119,9 +108,11 @@ def _validate_inner(op: Op, args: dict) -> None:
 
 
 # ---------------------------------------------------------------- Bidirectional
+# One key among the recurrent ops, its value that op's args schema (as in the
+# catalog-wide `layer_item`; the schema generator defines `op_<Type>`).
 RECURRENT_LAYER = {
     "type": "object",
-    "properties": {name: _args_object(op) for name, op in RNN_OPS.items()},
+    "properties": {name: {"$ref": f"#/definitions/op_{name}"} for name in RNN_OPS},
     "minProperties": 1,
     "maxProperties": 1,
     "additionalProperties": False,
@@ -216,33 +207,21 @@ TIME_DISTRIBUTED = Op(
 
 
 # ---------------------------------------------------------------- ConvLSTM2D
-def _conv_lstm_validate(args):
-    if max(as_tuple(args["strides"], 2)) > 1 and max(as_tuple(args["dilation_rate"], 2)) > 1:
-        raise ShapeError("cannot take both strides > 1 and dilation_rate > 1",
-                         "set strides: 1 or dilation_rate: 1", arg="dilation_rate", code="arg")
-
-
 def _conv_lstm_shape(args, shapes):
     (s,) = shapes
-    need_rank(s, 5, "(batch, time, rows, cols, channels)",
+    need_rank(s, 5, "(batch, time, height, width, channels)",
               "ConvLSTM2D takes a sequence of images; for plain sequences use LSTM")
-    need_known(s, 2, "rows dimension")
-    need_known(s, 3, "cols dimension")
+    need_known(s, 2, "height dimension")
+    need_known(s, 3, "width dimension")
     need_known(s, 4, "last (channels) dimension")
-    kernel, strides = as_tuple(args["kernel_size"], 2), as_tuple(args["strides"], 2)
-    dilation = as_tuple(args["dilation_rate"], 2)
-    spatial = []
-    for axis, length in (("rows", s[2]), ("cols", s[3])):
-        i = len(spatial)
-        out = conv_length(length, kernel[i], args["padding"], strides[i], dilation[i])
-        if out < 1:
-            span = (kernel[i] - 1) * dilation[i] + 1
-            raise ShapeError(f"would shrink {axis} to {out}: a kernel spanning {span} does not fit in "
-                             f"{length} ({fmt_shape(s)})", "use padding: same or a smaller kernel_size",
-                             code="shrink")
-        spatial.append(out)
-    step = (*spatial, args["filters"])
-    return (s[0], s[1], *step) if args["return_sequences"] else (s[0], *step)
+    step = (s[0], *s[2:])
+    sizes, strides, dilation = _windows(args, 2)
+    try:
+        spatial = window_dims(step, sizes, strides, args["padding"], dilation)
+    except ShapeError as e:
+        raise ShapeError(e.message + " (each time step)", e.hint, e.arg, e.code) from None
+    out = (*spatial, args["filters"])
+    return (s[0], s[1], *out) if args["return_sequences"] else (s[0], *out)
 
 
 def _conv_lstm_params(args, shapes):
@@ -273,7 +252,7 @@ CONV_LSTM_2D = Op(
     ),
     shape=_conv_lstm_shape,
     params=_conv_lstm_params,
-    validate=_conv_lstm_validate,
+    validate=_no_dilated_strides,
 )
 
 OPS: tuple[Op, ...] = (SIMPLE_RNN, LSTM, GRU, BIDIRECTIONAL, TIME_DISTRIBUTED, CONV_LSTM_2D)

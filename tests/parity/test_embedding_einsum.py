@@ -8,7 +8,7 @@ from nnspec.keras.layers import make_layer
 from nnspec.ops import CATALOG
 from nnspec.ops.base import ShapeError
 
-from .harness import check, keras_result, static
+from .harness import check, static
 from .test_attention import check_lax
 
 dims = st.integers(1, 6)
@@ -40,14 +40,6 @@ def runtime_shape(op_name, args, shapes):
     return tuple(layer(data).shape)
 
 
-def _accepted(args, shape):
-    try:
-        static("EinsumDense", args, [shape])
-    except ShapeError:
-        return False
-    return True
-
-
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), template=st.sampled_from(TEMPLATES), rank_shift=st.sampled_from([0, 0, 0, 1, -1]),
        activation=st.sampled_from([None, "relu"]))
@@ -74,14 +66,6 @@ def test_einsum_dense(data, template, rank_shift, activation):
     except ShapeError as e:
         assert e.arg == "output_shape"  # the templates are valid equations
         return
-    if lead and len(shape) - len(in_spec) >= 3 and _accepted(args, shape):
-        # Keras 3.15 reverses the '...' axes in its symbolic shape; nnspec gives the real one.
-        out, params = static("EinsumDense", args, [shape])
-        _, kparams = keras_result("EinsumDense", args, [shape])
-        real = runtime_shape("EinsumDense", args, [shape])
-        assert out[1:] == tuple(3 if d is None else d for d in real[1:]) or None in out
-        assert params == kparams
-        return
     check_lax("EinsumDense", args, [shape], _deliberate)
 
 
@@ -104,9 +88,10 @@ def test_einsum_dense_examples():
 
 
 def test_einsum_dense_keras_reverses_leading_ellipsis():
+    # A Keras 3.15 quirk: the symbolic shape lists the '...' axes reversed, the
+    # computed output does not. nnspec follows the symbolic shape (the model is built on it).
     args = {"equation": "...b,bc->...c", "output_shape": 4}
-    assert static("EinsumDense", args, [(None, 2, 3, 5)])[0] == (None, 2, 3, 4)
-    assert keras_result("EinsumDense", args, [(None, 2, 3, 5)])[0] == (None, 3, 2, 4)  # the Keras bug
+    assert check("EinsumDense", args, [(None, 2, 3, 5)]) == (None, 3, 2, 4)
     assert runtime_shape("EinsumDense", args, [(None, 2, 3, 5)]) == (2, 2, 3, 4)
 
 

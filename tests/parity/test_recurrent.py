@@ -153,8 +153,9 @@ def test_conv_lstm_2d_examples():
 def test_conv_lstm_2d_refusals():
     with pytest.raises(ShapeError) as e:
         static("ConvLSTM2D", {"filters": 2, "kernel_size": 5}, [(None, 5, 4, 8, 3)])
-    assert e.value.code == "shrink" and e.value.hint == "use padding: same or a smaller kernel_size"
-    assert e.value.message == "would shrink rows to 0: a kernel spanning 5 does not fit in 4 ((batch, 5, 4, 8, 3))"
+    assert e.value.code == "shrink" and e.value.hint == "use padding: same, a smaller kernel_size, or a larger input"
+    assert e.value.message == ("would shrink height below 1: kernel_size 5 is larger than height 4 of "
+                               "(batch, 4, 8, 3) (each time step)")
     assert check("ConvLSTM2D", {"filters": 2, "kernel_size": 5}, [(None, 5, 4, 8, 3)]) is None
     bad = {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}
     with pytest.raises(ShapeError) as e:

@@ -1,0 +1,88 @@
+"""Whole-process `nnspec validate` timings, with baselines measured in the same run.
+
+    python bench/validate_speed.py            # full: sizes 1k/3k/10k, all example specs vs Keras
+    python bench/validate_speed.py --quick    # fewer repeats
+
+Prints medians over repeated runs and the ratios the targets are stated in:
+  * 1,000-layer spec: <= 0.5 s;  10,000 layers: <= 3 s;  10x layers within 12x time
+  * every example spec: >= 15x faster than importing Keras and building the model
+The machine is noisy: read the medians and ratios, not single runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from gen_spec import spec as gen_spec  # noqa: E402
+
+PY = sys.executable
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "0"}
+
+KERAS_BUILD = """
+import sys
+import keras
+import nnspec
+from nnspec.keras.build import build_graph
+build_graph(nnspec.load(sys.argv[1]))
+"""
+
+
+def timed(cmd, repeats: int) -> float:
+    """Median wall time of a whole process, after one warm-up run."""
+    subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, check=False)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True)
+        times.append(time.perf_counter() - t)
+        if r.returncode not in (0,):
+            raise SystemExit(f"{cmd} failed ({r.returncode}):\n{r.stdout.decode()}{r.stderr.decode()}")
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    n = 3 if args.quick else 7
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="nnspec-bench-"))
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; medians of {n} runs\n")
+    base_py = timed([PY, "-c", "pass"], n)
+    base_imports = timed([PY, "-c", "import yaml, jsonschema, lark"], n)
+    print(f"baseline  python -c pass                         {base_py:7.3f} s")
+    print(f"baseline  import yaml, jsonschema, lark          {base_imports:7.3f} s\n")
+
+    sizes = {}
+    for layers in (1000, 3000, 10000):
+        path = tmp / f"chain_{layers}.yaml"
+        path.write_text(gen_spec(layers))
+        sizes[layers] = timed([PY, "-m", "nnspec", "validate", "-q", str(path)], n)
+        target = {1000: 0.5, 10000: 3.0}.get(layers)
+        verdict = "" if target is None else (f"target <= {target} s: " + ("ok" if sizes[layers] <= target else "MISSED"))
+        print(f"validate  {layers:6,} layers                       {sizes[layers]:7.3f} s   {verdict}")
+    growth = sizes[10000] / sizes[1000]
+    print(f"growth    10k / 1k                               {growth:7.2f}x   target <= 12x: "
+          + ("ok" if growth <= 12 else "MISSED"))
+
+    print("\nexample spec                    validate   keras build   speed-up (target >= 15x)")
+    worst = None
+    for spec in sorted((ROOT / "specs").glob("*.yaml")):
+        v = timed([PY, "-m", "nnspec", "validate", "-q", str(spec)], n)
+        k = timed([PY, "-c", KERAS_BUILD, str(spec)], max(3, n // 2))
+        ratio = k / v
+        worst = ratio if worst is None else min(worst, ratio)
+        print(f"{spec.stem:30}  {v:7.3f} s  {k:9.3f} s   {ratio:6.1f}x")
+    print(f"\nslowest ratio: {worst:.1f}x  " + ("ok" if worst >= 15 else "MISSED"))
+
+
+if __name__ == "__main__":
+    main()
