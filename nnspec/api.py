@@ -8,6 +8,7 @@ Nothing here imports TensorFlow or Keras.
 from __future__ import annotations
 
 import os
+import time
 
 from . import schema
 from .diagnostics import Diagnostic, Span, SpecError, has_errors
@@ -18,9 +19,23 @@ from .source.yaml_loader import MAX_BYTES, load_yaml
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def check_text(raw: bytes | str, file: str = "<string>") -> tuple[Spec | None, list[Diagnostic]]:
-    """Every stage up to static shapes. Returns (IR or None, diagnostics)."""
+def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None
+               ) -> tuple[Spec | None, list[Diagnostic]]:
+    """Every stage up to static shapes. Returns (IR or None, diagnostics).
+    ``timings``, if given, receives seconds per stage (parse, validate)."""
+    t0 = time.perf_counter()
     doc, diags = load_yaml(raw, file)
+    if timings is not None:
+        timings["parse"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    try:
+        return _check_doc(doc, diags, file)
+    finally:
+        if timings is not None:
+            timings["validate"] = time.perf_counter() - t0
+
+
+def _check_doc(doc, diags, file):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -44,7 +59,7 @@ def _sorted(diags):
     return sorted(diags, key=lambda d: (d.span.file, d.span.line, d.span.col))
 
 
-def check_file(path: str | os.PathLike) -> tuple[Spec | None, list[Diagnostic]]:
+def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -52,11 +67,17 @@ def check_file(path: str | os.PathLike) -> tuple[Spec | None, list[Diagnostic]]:
             return None, [Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,}",
                                      Span(path), "split the spec")]
         with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+            return f.read(MAX_BYTES + 1), []
     except OSError as e:
         return None, [Diagnostic("unreadable", f"cannot read the spec: {e.strerror or e}", Span(path),
                                  "check the path and its permissions")]
-    return check_text(raw, path)
+
+
+def check_file(path: str | os.PathLike, timings: dict | None = None) -> tuple[Spec | None, list[Diagnostic]]:
+    raw, diags = read_spec(path)
+    if raw is None:
+        return None, diags
+    return check_text(raw, os.fspath(path), timings)
 
 
 def validate(path) -> list[Diagnostic]:

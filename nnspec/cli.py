@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 
@@ -35,6 +36,21 @@ def _parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
 
+    c = sub.add_parser("compile", help="build the Keras model and write a verified SavedModel")
+    c.add_argument("path", metavar="SPEC")
+    c.add_argument("-o", "--output", required=True, metavar="DIR", help="SavedModel directory (replaced atomically)")
+    c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+    k = sub.add_parser("check", help="build the model and run a few training steps on synthetic data")
+    k.add_argument("path", metavar="SPEC")
+    k.add_argument("--train-steps", type=int, default=3, metavar="N")
+    k.add_argument("--batch-size", type=int, default=8, metavar="N")
+
+    i = sub.add_parser("inspect", help="print the manifest of a SavedModel written by nnspec compile")
+    i.add_argument("path", metavar="DIR")
+    i.add_argument("--format", choices=["text", "json"], default="text")
+
     o = sub.add_parser("ops", help="list the layer types, or describe one")
     o.add_argument("name", nargs="?", metavar="TYPE")
     return p
@@ -43,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema,
-                "ops": cmd_ops}[args.command](args)
+        return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
+                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
@@ -112,6 +128,129 @@ def cmd_summary(args) -> int:
                           "trainable_params": trainable, "non_trainable_params": frozen}, indent=2))
     else:
         print(summary.render(spec))
+    return EXIT_OK
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _load_for_build(path: str, progress):
+    """Parse and validate with progress lines; (spec, source bytes) or (None, exit code)."""
+    if not os.path.isfile(path):
+        return None, _usage_error(f"no such file: {path}")
+    raw, diags = api.read_spec(path)
+    timings: dict = {}
+    spec = None
+    if raw is not None:
+        spec, diags = api.check_text(raw, path, timings)
+    for stage in ("parse", "validate"):
+        if stage in timings:
+            progress(f"{stage} {_fmt_time(timings[stage])}")
+    if diags:
+        print(report.text(diags), file=sys.stderr)
+    if spec is None or any(d.severity == ERROR for d in diags):
+        return None, EXIT_INVALID
+    return spec, raw
+
+
+def _timed(progress, label):
+    import contextlib
+    import time
+
+    @contextlib.contextmanager
+    def block():
+        t = time.perf_counter()
+        yield
+        progress(f"{label} {_fmt_time(time.perf_counter() - t)}")
+    return block()
+
+
+def cmd_compile(args) -> int:
+    progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    spec, raw = _load_for_build(args.path, progress)
+    if spec is None:
+        return raw
+    with _timed(progress, "load tensorflow"):
+        from .keras.build import build
+        from .keras.export import ExportError, export
+    with _timed(progress, "build"):
+        model = build(spec)
+    timings: dict = {}
+    try:
+        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings)
+    except ExportError as e:
+        print(f"nnspec: error: {e}; {args.output} was left as it was", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as e:
+        print(f"nnspec: error: cannot write {e.filename or args.output}: {e.strerror}; hint: check the path "
+              "and its permissions", file=sys.stderr)
+        return EXIT_INVALID
+    for stage in ("export", "verify"):
+        progress(f"{stage} {_fmt_time(timings[stage])}")
+    if not args.quiet:
+        extra = f" and {args.keras}" if args.keras else ""
+        print(f"wrote {args.output}{extra}: {manifest['params']['total']:,} params, outputs "
+              f"{', '.join(manifest['outputs'])}; reloaded and verified (max abs diff "
+              f"{manifest['verified_max_abs_diff']:.2g})")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    if args.train_steps < 1 or args.batch_size < 1:
+        return _usage_error("--train-steps and --batch-size must be at least 1")
+    spec, raw = _load_for_build(args.path, lambda line: None)
+    if spec is None:
+        return raw
+    from .keras.check import run_check
+    result = run_check(spec, steps=args.train_steps, batch=args.batch_size)
+    for i, step in enumerate(result["steps"], 1):
+        parts = [f"{k} {v:.4g}" for k, v in step["outputs"].items()]
+        parts += [f"{k} {v:.4g}" for k, v in step["penalties"].items()]
+        if abs(step["regularizers"]) > 0:
+            parts.append(f"regularizers {step['regularizers']:.4g}")
+        print(f"step {i}: total {step['total']:.4g} ({', '.join(parts) or 'no loss'})")
+    bad = False
+    if not result["finite"]:
+        print("error: a loss is not finite (NaN or inf); hint: lower the learning rate or check the "
+              "loss expression", file=sys.stderr)
+        bad = True
+    for w in result["no_gradient"]:
+        print(f"error: trainable weight {w} gets no gradient: nothing connects it to the loss; hint: "
+              "connect its layer to an output with a loss, or set trainable: false", file=sys.stderr)
+        bad = True
+    for w in result["zero_gradient"]:
+        print(f"warning: trainable weight {w} got only zero gradients in {args.train_steps} steps",
+              file=sys.stderr)
+    if not bad:
+        print(f"ok: {args.train_steps} training steps, every trainable weight gets a gradient")
+    return EXIT_INVALID if bad else EXIT_OK
+
+
+def cmd_inspect(args) -> int:
+    path = os.path.join(args.path, "assets", "nnspec", "manifest.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        return _usage_error(f"{args.path} is not a SavedModel written by nnspec compile (no {path})")
+    except (OSError, ValueError) as e:
+        print(f"nnspec: error: cannot read {path}: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.format == "json":
+        print(json.dumps(manifest, indent=2))
+        return EXIT_OK
+    p = manifest.get("params", {})
+    print(f"model {manifest.get('model')}  (spec {manifest.get('spec_file')}, sha256 {manifest.get('spec_sha256')})")
+    print(f"built with nnspec {manifest.get('nnspec')}, TensorFlow {manifest.get('tensorflow')}, "
+          f"Keras {manifest.get('keras')}")
+    print(f"params: {p.get('total', 0):,} ({p.get('trainable', 0):,} trainable, "
+          f"{p.get('non_trainable', 0):,} non-trainable)")
+    print(f"signature {manifest.get('signature')}:")
+    for name, i in manifest.get("inputs", {}).items():
+        print(f"  input  {name}: {i['dtype']} {i['shape']}")
+    for name, o in manifest.get("outputs", {}).items():
+        print(f"  output {name}: {o['shape']}")
     return EXIT_OK
 
 

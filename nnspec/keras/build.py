@@ -1,22 +1,74 @@
-"""IR -> keras.Model (Functional). The graph only: training configuration,
-penalties and export belong to `nnspec compile` (issue 3)."""
+"""IR -> keras.Model (Functional), compiled with the spec's training configuration.
+
+* one Keras layer per spec layer, named as in the spec; `reuse` calls the same
+  layer object again (shared weights);
+* outputs as a dict keyed by output name, so losses, weights, metrics and the
+  SavedModel signature all speak the spec's names;
+* penalties become pass-through `Penalty` layers inserted after the last of
+  the tensors they read, so they sit on the path to an output and Keras keeps
+  them (`add_loss` semantics: never divided by the batch size);
+* `seed` seeds Keras's global generators before any weight is created:
+  same spec + same seed = identical initial weights.
+"""
 from __future__ import annotations
 
-import keras
+import contextlib
+import sys
 
-from ..ir import Spec
-from ..ops import CATALOG
-from .layers import call_layer, make_layer, regularizer
+from . import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from ..ir import Spec  # noqa: E402
+from ..ops import CATALOG  # noqa: E402
+from .layers import call_layer, constraint, make_layer, regularizer  # noqa: E402,F401
+
+
+@contextlib.contextmanager
+def deep_recursion(n_nodes: int):
+    """Keras builds, traces and saves a Functional graph recursively: a chain of
+    1,000 layers overflows Python's default limit of 1,000 frames. Raise it for
+    the duration, in proportion to the graph."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 40 * n_nodes + 2000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def build_graph(spec: Spec) -> keras.Model:
-    """One Keras layer per spec layer (shared for `reuse`), named as in the spec;
-    outputs as a dict keyed by output name."""
+    """The uncompiled Functional model."""
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
+    if spec.penalties:
+        from .expr import Penalty
     tensors = {}
     for name, inp in spec.inputs.items():
         tensors[name] = keras.Input(shape=inp.shape[1:], dtype=inp.dtype, name=name)
+    model_inputs = dict(tensors)
+    order = list(spec.inputs) + [n.name for n in spec.nodes]
+    position = {name: i for i, name in enumerate(order)}
+    anchored: dict[str, list] = {}  # tensor -> penalties to insert right after it
+    for i, p in enumerate(spec.penalties):
+        anchor = max(p.on, key=position.__getitem__)
+        anchored.setdefault(anchor, []).append((i, p))
+    taken = set(order)
+
+    def add_penalties(name):
+        for i, p in anchored.get(name, ()):
+            reads = [name] + [t for t in p.on if t != name]
+            layer_name = _unique(f"penalty_{i}", taken)
+            if p.kind == "expr":
+                layer = Penalty("expr", expr=p.text, names=reads, name=layer_name)
+            else:
+                layer = Penalty(p.kind, coef=p.coef, reduce=p.reduce, name=layer_name)
+            tensors[name] = layer([tensors[t] for t in reads])
+
+    for name in spec.inputs:
+        add_penalties(name)
     layers = {}
     for node in spec.nodes:
         op = CATALOG[node.op]
@@ -28,5 +80,80 @@ def build_graph(spec: Spec) -> keras.Model:
             layer.trainable = node.trainable
             layers[node.name] = layer
         tensors[node.name] = call_layer(op, layer, [tensors[r] for r in node.inputs])
+        add_penalties(node.name)
     outputs = {name: tensors[name] for name in spec.outputs}
-    return keras.Model(inputs=[tensors[n] for n in spec.inputs], outputs=outputs, name=spec.name)
+    if len(model_inputs) == 1:
+        inputs = next(iter(model_inputs.values()))
+    else:
+        inputs = model_inputs  # called with a dict keyed by input name
+    return keras.Model(inputs=inputs, outputs=outputs, name=spec.name)
+
+
+def _unique(base: str, taken: set) -> str:
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    taken.add(name)
+    return name
+
+
+# ------------------------------------------------------------------ training config
+def _classes(module, base) -> dict:
+    from ..passes.resolve import snake_case
+    out = {}
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, base) and obj is not base:
+            out.setdefault(snake_case(obj.__name__), obj)
+    return out
+
+
+_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+                 "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence"}
+
+
+def loss_object(value):
+    """A spec loss: 'mae', {categorical_crossentropy: {label_smoothing: 0.1}} or {expr: '...'}."""
+    if value is None or isinstance(value, str):
+        return value
+    (name, args), = value.items()
+    if name == "expr":
+        from .expr import ExprLoss
+        return ExprLoss(args)
+    cls = _classes(keras.losses, keras.losses.Loss)[_LOSS_ALIASES.get(name, name)]
+    return cls(**(args or {}))
+
+
+def metric_object(value):
+    if isinstance(value, str):
+        return value
+    (name, args), = value.items()
+    return _classes(keras.metrics, keras.metrics.Metric)[name](**(args or {}))
+
+
+def optimizer_object(value):
+    if value is None:
+        return keras.optimizers.Adam()
+    if isinstance(value, str):
+        return keras.optimizers.get(value)
+    (name, args), = value.items()
+    return type(keras.optimizers.get(name))(**(args or {}))
+
+
+def compile_model(model: keras.Model, spec: Spec) -> keras.Model:
+    losses = {o.name: loss_object(o.loss) for o in spec.outputs.values() if o.loss is not None}
+    weights = {o.name: float(o.weight) for o in spec.outputs.values() if o.loss is not None}
+    metrics = {o.name: [metric_object(m) for m in o.metrics] for o in spec.outputs.values() if o.metrics}
+    model.compile(optimizer=optimizer_object(spec.training.get("optimizer")),
+                  loss=losses or None, loss_weights=weights or None, metrics=metrics or None)
+    return model
+
+
+def build(spec: Spec, strategy=None, compile: bool = True) -> keras.Model:
+    """The Keras model of a validated spec, compiled unless ``compile=False``.
+    Under ``strategy.scope()`` when a tf.distribute strategy is given."""
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with deep_recursion(len(spec.nodes)), scope:
+        model = build_graph(spec)
+        if compile:
+            compile_model(model, spec)
+    return model

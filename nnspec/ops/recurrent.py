@@ -90,6 +90,9 @@ def _item(value) -> tuple:
 
     (type_name, given), = value.items()
     op = CATALOG[type_name]
+    if given and "from" in given:
+        raise ShapeError(f"wraps {type_name}, which has from: {given['from']!r}; a wrapped layer takes its "
+                         "input from the wrapper", "remove from: inside layer:", arg="layer", code="arg")
     # the op's own args only: not name, trainable, ... of the spec layer
     return op, op.fill({k: v for k, v in (given or {}).items() if k in op.arg_index})
 

@@ -305,9 +305,11 @@ def _find_cycle(left, deps):
 
 
 def _unreachable(spec: Spec, diags) -> None:
+    """Layers that feed no output are dropped by Keras: warn. A penalty on such a
+    tensor would silently never apply: error."""
     by_name = {n.name: n for n in spec.nodes}
     needed = set()
-    stack = list(spec.outputs) + [t for p in spec.penalties for t in p.on]
+    stack = list(spec.outputs)
     while stack:
         t = stack.pop()
         if t in needed:
@@ -316,9 +318,18 @@ def _unreachable(spec: Spec, diags) -> None:
         n = by_name.get(t)
         if n is not None:
             stack.extend(n.inputs)
+            if n.reuse:
+                stack.append(n.layer)  # its weights are used even if its own output is not
+    for p in spec.penalties:
+        for t in p.on:
+            if t not in needed:
+                diags.append(Diagnostic("penalty-unreachable",
+                                        f"penalty on '{t}': '{t}' does not feed any output, so the model would "
+                                        "never compute it", p.span,
+                                        f"penalise a tensor on the way to an output, or add {t}: null to outputs:"))
     for n in spec.nodes:
         if n.name not in needed:
-            diags.append(Diagnostic("unused-layer", f"layer '{n.name}' does not reach any output or penalty",
+            diags.append(Diagnostic("unused-layer", f"layer '{n.name}' does not reach any output",
                                     n.span, "add it to outputs:, use it as an input, or remove it",
                                     severity=WARNING))
     for name, inp in spec.inputs.items():

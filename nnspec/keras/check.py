@@ -1,0 +1,91 @@
+"""`nnspec check`: build the model and take a few training steps on synthetic
+data shaped like the spec's inputs and outputs; report each output's loss,
+each penalty, and every trainable weight that gets no gradient."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from .build import build, loss_object  # noqa: E402
+from .export import model_inputs, random_batch  # noqa: E402
+
+_CLASS_SPARSE = ("sparse_categorical_crossentropy",)
+_CLASS_ONEHOT = ("categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge")
+_BINARY = ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge")
+
+
+def _loss_name(loss) -> str:
+    return loss if isinstance(loss, str) else next(iter(loss))
+
+
+def synthetic_targets(spec, batch: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed + 1)
+    out = {}
+    for name, o in spec.outputs.items():
+        if o.loss is None:
+            continue
+        shape = (batch,) + tuple(3 if d is None else d for d in spec.shapes[name][1:])
+        kind = _loss_name(o.loss)
+        if kind in _CLASS_SPARSE:
+            out[name] = rng.integers(0, shape[-1], size=shape[:-1]).astype("int32")
+        elif kind in _CLASS_ONEHOT:
+            out[name] = np.eye(shape[-1], dtype="float32")[rng.integers(0, shape[-1], size=shape[:-1])]
+        elif kind in _BINARY:
+            out[name] = rng.integers(0, 2, size=shape).astype("float32")
+        elif kind in ("poisson", "kl_divergence", "kld", "msle", "mean_squared_logarithmic_error"):
+            out[name] = rng.uniform(0.1, 1.0, size=shape).astype("float32")
+        else:
+            out[name] = rng.standard_normal(shape).astype("float32")
+    return out
+
+
+def run_check(spec, steps: int = 3, batch: int = 8) -> dict:
+    """Returns {"steps": [{"outputs": {...}, "penalties": {...}, "regularizers": x, "total": x}],
+    "no_gradient": [...], "zero_gradient": [...], "finite": bool}."""
+    model = build(spec)
+    x = model_inputs(spec, random_batch(spec, batch=batch))
+    y = synthetic_targets(spec, batch)
+    losses = {o.name: keras.losses.get(loss_object(o.loss)) if isinstance(o.loss, str) else loss_object(o.loss)
+              for o in spec.outputs.values() if o.loss is not None}
+    weights = {o.name: float(o.weight) for o in spec.outputs.values() if o.loss is not None}
+    penalty_layers = [layer for layer in model.layers if type(layer).__name__ == "Penalty"]
+    trainable = model.trainable_weights
+    seen_grad = [False] * len(trainable)
+    got_none = [True] * len(trainable)
+    report = {"steps": [], "finite": True}
+    opt = model.optimizer
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            out = model(x, training=True)
+            per_output = {k: fn(y[k], out[k]) for k, fn in losses.items()}
+            per_output = {k: tf.reduce_mean(v) for k, v in per_output.items()}
+            penalties = {layer.name: tf.add_n(layer.losses) if layer.losses else tf.constant(0.0)
+                         for layer in penalty_layers}
+            all_extra = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+            total = tf.add_n([weights[k] * v for k, v in per_output.items()] + [all_extra]) \
+                if per_output else all_extra
+        grads = tape.gradient(total, trainable)
+        for i, g in enumerate(grads):
+            if g is not None:
+                got_none[i] = False
+                if bool(tf.reduce_any(tf.not_equal(g, 0))):
+                    seen_grad[i] = True
+        opt.apply_gradients([(g, w) for g, w in zip(grads, trainable) if g is not None])
+        step = {"outputs": {k: float(v) for k, v in per_output.items()},
+                "penalties": {k: float(v) for k, v in penalties.items()},
+                "regularizers": float(all_extra) - sum(float(v) for v in penalties.values()),
+                "total": float(total)}
+        report["steps"].append(step)
+        if not all(math.isfinite(v) for v in [step["total"], *step["outputs"].values(), *step["penalties"].values()]):
+            report["finite"] = False
+    report["no_gradient"] = [w.path for w, n in zip(trainable, got_none) if n]
+    report["zero_gradient"] = [w.path for w, n, s in zip(trainable, got_none, seen_grad) if not n and not s]
+    return report
