@@ -19,7 +19,7 @@ from .source.yaml_loader import MAX_BYTES, load_yaml
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None
+def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=()
                ) -> tuple[Spec | None, list[Diagnostic]]:
     """Every stage up to static shapes. Returns (IR or None, diagnostics).
     ``timings``, if given, receives seconds per stage (parse, validate)."""
@@ -29,13 +29,13 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
     try:
-        return _check_doc(doc, diags, file)
+        return _check_doc(doc, diags, file, allow_import)
     finally:
         if timings is not None:
             timings["validate"] = time.perf_counter() - t0
 
 
-def _check_doc(doc, diags, file):
+def _check_doc(doc, diags, file, allow_import=()):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -48,7 +48,7 @@ def _check_doc(doc, diags, file):
     diags = schema.check(doc)
     if has_errors(diags):
         return None, diags
-    spec, diags = resolve.build_ir(doc)
+    spec, diags = resolve.build_ir(doc, allow_import)
     if has_errors(diags):
         return spec, _sorted(diags)
     diags += shapes.infer(spec)
@@ -73,21 +73,23 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
                                  "check the path and its permissions")]
 
 
-def check_file(path: str | os.PathLike, timings: dict | None = None) -> tuple[Spec | None, list[Diagnostic]]:
+def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=()
+               ) -> tuple[Spec | None, list[Diagnostic]]:
     raw, diags = read_spec(path)
     if raw is None:
         return None, diags
-    return check_text(raw, os.fspath(path), timings)
+    return check_text(raw, os.fspath(path), timings, allow_import)
 
 
-def validate(path) -> list[Diagnostic]:
+def validate(path, allow_import=()) -> list[Diagnostic]:
     """All diagnostics for one spec file."""
-    return check_file(path)[1]
+    return check_file(path, allow_import=allow_import)[1]
 
 
-def load(path) -> Spec:
-    """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors."""
-    spec, diags = check_file(path)
+def load(path, allow_import=()) -> Spec:
+    """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors.
+    ``allow_import``: module names whose objects `custom:` references may import."""
+    spec, diags = check_file(path, allow_import=allow_import)
     if spec is None or has_errors(diags):
         raise SpecError(diags)
     return spec

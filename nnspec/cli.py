@@ -28,10 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=sorted(report.FORMATS), default="text")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    v.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                   help="allow custom: objects from this module (repeatable)")
 
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
     s.add_argument("path", metavar="SPEC")
     s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                   help="allow custom: objects from this module (repeatable)")
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
@@ -41,11 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="SavedModel directory (replaced atomically)")
     c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    c.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                   help="allow custom: objects from this module (repeatable)")
 
     k = sub.add_parser("check", help="build the model and run a few training steps on synthetic data")
     k.add_argument("path", metavar="SPEC")
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
+    k.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                   help="allow custom: objects from this module (repeatable)")
 
     i = sub.add_parser("inspect", help="print the manifest of a SavedModel written by nnspec compile")
     i.add_argument("path", metavar="DIR")
@@ -89,7 +97,7 @@ def cmd_validate(args) -> int:
         return _usage_error("no *.yaml or *.yml specs under " + ", ".join(args.paths))
     all_diags, bad = [], 0
     for f in files:
-        _, diags = api.check_file(f)
+        _, diags = api.check_file(f, allow_import=args.allow_import)
         all_diags += diags
         failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
         bad += failed
@@ -116,7 +124,7 @@ def cmd_summary(args) -> int:
     files, missing = api.find_specs([args.path])
     if missing:
         return _usage_error(f"no such file: {args.path}")
-    spec, diags = api.check_file(args.path)
+    spec, diags = api.check_file(args.path, allow_import=args.allow_import)
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
@@ -135,7 +143,7 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def _load_for_build(path: str, progress):
+def _load_for_build(path: str, progress, allow_import=()):
     """Parse and validate with progress lines; (spec, source bytes) or (None, exit code)."""
     if not os.path.isfile(path):
         return None, _usage_error(f"no such file: {path}")
@@ -143,7 +151,7 @@ def _load_for_build(path: str, progress):
     timings: dict = {}
     spec = None
     if raw is not None:
-        spec, diags = api.check_text(raw, path, timings)
+        spec, diags = api.check_text(raw, path, timings, allow_import)
     for stage in ("parse", "validate"):
         if stage in timings:
             progress(f"{stage} {_fmt_time(timings[stage])}")
@@ -168,14 +176,22 @@ def _timed(progress, label):
 
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    spec, raw = _load_for_build(args.path, progress)
+    spec, raw = _load_for_build(args.path, progress, args.allow_import)
     if spec is None:
         return raw
     with _timed(progress, "load tensorflow"):
         from .keras.build import build
         from .keras.export import ExportError, export
-    with _timed(progress, "build"):
-        model = build(spec)
+    try:
+        with _timed(progress, "build"):
+            model = build(spec)
+    except Exception as e:
+        if not spec.allow_import:
+            raise  # a valid spec that Keras cannot build is a bug in nnspec
+        print(f"nnspec: error: building the model failed: {type(e).__name__}: {str(e).splitlines()[0]}; hint: the "
+              f"spec uses custom objects from {', '.join(spec.allow_import)}, which may be the cause",
+              file=sys.stderr)
+        return EXIT_INVALID
     timings: dict = {}
     try:
         manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings)
@@ -199,7 +215,7 @@ def cmd_compile(args) -> int:
 def cmd_check(args) -> int:
     if args.train_steps < 1 or args.batch_size < 1:
         return _usage_error("--train-steps and --batch-size must be at least 1")
-    spec, raw = _load_for_build(args.path, lambda line: None)
+    spec, raw = _load_for_build(args.path, lambda line: None, args.allow_import)
     if spec is None:
         return raw
     from .keras.check import run_check

@@ -73,6 +73,7 @@ class Spec:
     outputs: dict = field(default_factory=dict)  # name -> Output
     penalties: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
+    allow_import: tuple = ()  # modules `custom:` objects may be imported from
     shapes: dict = field(default_factory=dict)  # tensor name -> shape (after the shapes pass)
     params: dict = field(default_factory=dict)  # node name -> (trainable, non_trainable)
 

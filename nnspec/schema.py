@@ -136,6 +136,9 @@ def generate() -> dict:
                         "additionalProperties": _ref("output"),
                         "description": "tensor name -> {loss, weight, metrics} or null"},
             "penalties": {"type": "array", "items": _ref("penalty")},
+            "allow_import": {"type": "array", "items": vocab.MODULE, "uniqueItems": True,
+                             "description": "modules whose objects `custom:` references may import "
+                                            "(nothing is imported otherwise)"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
         },

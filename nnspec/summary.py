@@ -15,8 +15,9 @@ def rows(spec: Spec) -> list[tuple[str, str, str, int, str]]:
         out.append((name, "InputLayer", _shape_text(inp.shape), 0, ""))
     for n in spec.nodes:
         kind = n.op + (f" (reuses {n.layer})" if n.reuse else "")
-        params = sum(spec.params.get(n.name, (0, 0)))
-        out.append((n.name, kind, _shape_text(spec.shapes.get(n.name) or ()), params, ", ".join(n.inputs)))
+        shape = spec.shapes.get(n.name)
+        params = "?" if n.op == "Custom" else sum(spec.params.get(n.name, (0, 0)))
+        out.append((n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs)))
     return out
 
 
@@ -29,7 +30,7 @@ def totals(spec: Spec) -> tuple[int, int]:
 def render(spec: Spec) -> str:
     table = rows(spec)
     head = ("Layer", "Type", "Output shape", "Params", "Connected to")
-    cells = [head] + [(a, b, c, f"{d:,}", e) for a, b, c, d, e in table]
+    cells = [head] + [(a, b, c, d if isinstance(d, str) else f"{d:,}", e) for a, b, c, d, e in table]
     widths = [max(len(r[i]) for r in cells) for i in range(5)]
     line = "  ".join("{:<%d}" % w if i != 3 else "{:>%d}" % w for i, w in enumerate(widths))
     out = [f'Model "{spec.name}"' + (f": {spec.description}" if spec.description else "")]
@@ -39,7 +40,8 @@ def render(spec: Spec) -> str:
         out.append(line.format(*r).rstrip())
     trainable, frozen = totals(spec)
     out.append("-" * (sum(widths) + 8))
-    out.append(f"Total params: {trainable + frozen:,}")
+    custom = " (+ custom layers, not counted)" if any(n.op == "Custom" for n in spec.nodes) else ""
+    out.append(f"Total params: {trainable + frozen:,}{custom}")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {frozen:,}")
     if spec.outputs:

@@ -135,6 +135,12 @@ def _named(table: dict, what: str, value_schema=None, extra=None) -> dict:
 
 
 EXPR = {"type": "string", "minLength": 1, "maxLength": 4000, "description": "an nnspec expression"}
+MODULE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", "maxLength": 200,
+          "description": "a Python module name, e.g. mypkg or mypkg.layers"}
+CUSTOM_REF = {"type": "string", "maxLength": 300,
+              "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+              "description": "your own Python object as module:attribute, e.g. mypkg.losses:focal; "
+                             "its module must be allowed with allow_import or --allow-import"}
 
 
 def definitions() -> dict:
@@ -145,8 +151,8 @@ def definitions() -> dict:
                        "description": "an activation name (Keras's), or null for linear"},
         "initializer": _named(INITIALIZERS, "initializer"),
         "regularizer": _named(REGULARIZERS, "regularizer", value_schema=lambda s: s),
-        "constraint": _named(CONSTRAINTS, "constraint", extra={"expr": EXPR}),
-        "loss": _named(LOSSES, "loss", extra={"expr": EXPR}),
+        "constraint": _named(CONSTRAINTS, "constraint", extra={"expr": EXPR, "custom": CUSTOM_REF}),
+        "loss": _named(LOSSES, "loss", extra={"expr": EXPR, "custom": CUSTOM_REF}),
         "metric": _named({m: {} for m in METRICS}, "metric"),
         "optimizer": _named(OPTIMIZERS, "optimizer"),
     }

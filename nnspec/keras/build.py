@@ -119,6 +119,9 @@ def loss_object(value):
     if name == "expr":
         from .expr import ExprLoss
         return ExprLoss(args)
+    if name == "custom":
+        from .custom_objects import custom_object
+        return custom_object(args)
     cls = _classes(keras.losses, keras.losses.Loss)[_LOSS_ALIASES.get(name, name)]
     return cls(**(args or {}))
 
@@ -151,8 +154,9 @@ def compile_model(model: keras.Model, spec: Spec) -> keras.Model:
 def build(spec: Spec, strategy=None, compile: bool = True) -> keras.Model:
     """The Keras model of a validated spec, compiled unless ``compile=False``.
     Under ``strategy.scope()`` when a tf.distribute strategy is given."""
+    from .custom_objects import allowing
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with deep_recursion(len(spec.nodes)), scope:
+    with deep_recursion(len(spec.nodes)), scope, allowing(spec.allow_import):
         model = build_graph(spec)
         if compile:
             compile_model(model, spec)

@@ -26,13 +26,16 @@ def _loss_name(loss) -> str:
     return loss if isinstance(loss, str) else next(iter(loss))
 
 
-def synthetic_targets(spec, batch: int, seed: int = 0) -> dict:
+def synthetic_targets(spec, batch: int, seed: int = 0, model=None) -> dict:
+    """Targets for each output with a loss, shaped like the output (from the
+    static shapes, or from ``model`` where a custom layer hides them)."""
     rng = np.random.default_rng(seed + 1)
     out = {}
     for name, o in spec.outputs.items():
         if o.loss is None:
             continue
-        shape = (batch,) + tuple(3 if d is None else d for d in spec.shapes[name][1:])
+        static = spec.shapes.get(name) or tuple(model.output[name].shape)
+        shape = (batch,) + tuple(3 if d is None else d for d in static[1:])
         kind = _loss_name(o.loss)
         if kind in _CLASS_SPARSE:
             out[name] = rng.integers(0, shape[-1], size=shape[:-1]).astype("int32")
@@ -52,7 +55,7 @@ def run_check(spec, steps: int = 3, batch: int = 8) -> dict:
     "no_gradient": [...], "zero_gradient": [...], "finite": bool}."""
     model = build(spec)
     x = model_inputs(spec, random_batch(spec, batch=batch))
-    y = synthetic_targets(spec, batch)
+    y = synthetic_targets(spec, batch, model=model)
     losses = {o.name: keras.losses.get(loss_object(o.loss)) if isinstance(o.loss, str) else loss_object(o.loss)
               for o in spec.outputs.values() if o.loss is not None}
     weights = {o.name: float(o.weight) for o in spec.outputs.values() if o.loss is not None}

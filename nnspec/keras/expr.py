@@ -8,8 +8,10 @@ any Keras backend, eagerly or traced.
 Semantics:
 
 * names look ``env`` up; numbers stay Python floats (weakly typed, so they
-  take the tensor's dtype and ``1 / 2`` is 0.5); arithmetic between two
-  numbers is folded in Python.
+  take the tensor's dtype and ``1 / 2`` is 0.5); parts without names are
+  folded to a Python float at compile time (so ``exp(1) * x`` keeps x's
+  dtype and precision), except where that gives inf or nan (``1 / 0``),
+  which keras.ops then computes as NumPy would.
 * reductions ``sum mean max min prod std var logsumexp norm`` reduce over ALL
   axes, the batch axis included, unless ``axis=`` (an int or a list; axis 0 is
   the batch) is given; ``keepdims=true`` keeps the reduced axes. ``std`` and
@@ -64,25 +66,65 @@ def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def _fold(op: str, a: float, b: float):
-    """Arithmetic between two Python numbers, or None when Python would raise
-    or leave the reals (then keras.ops computes it, giving inf/nan like NumPy)."""
+class _NoFold(Exception):
+    pass
+
+
+def _finite(r):
+    if isinstance(r, complex) or math.isnan(r) or math.isinf(r):
+        raise _NoFold
+    return float(r)
+
+
+def _softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+_MATH = {
+    "abs": abs, "square": lambda x: x * x, "sqrt": math.sqrt, "exp": math.exp, "log": math.log,
+    "log1p": math.log1p, "tanh": math.tanh, "sigmoid": _sigmoid, "relu": lambda x: max(x, 0.0),
+    "softplus": _softplus, "sign": lambda x: float((x > 0) - (x < 0)), "sin": math.sin, "cos": math.cos,
+    # reductions of a number (no axis): the number itself, or 0 for the spread
+    "sum": lambda x: x, "mean": lambda x: x, "max": lambda x: x, "min": lambda x: x,
+    "prod": lambda x: x, "logsumexp": lambda x: x, "norm": abs, "std": lambda x: 0.0, "var": lambda x: 0.0,
+}
+assert set(_MATH) == set(ELEMENTWISE) | set(REDUCTIONS)
+
+
+def _const(node) -> float:
+    """The value of a subtree without names, in Python float64 arithmetic (so
+    constants stay weakly typed and exact); _NoFold where Python would raise or
+    leave the finite reals (keras.ops then gives inf/nan like NumPy)."""
+    kind = node[0]
     try:
-        if op == "+":
-            r = a + b
-        elif op == "-":
-            r = a - b
-        elif op == "*":
-            r = a * b
-        elif op == "/":
-            r = a / b
-        else:
-            r = a ** b
-    except (ZeroDivisionError, OverflowError):
-        return None
-    if not isinstance(r, float) or math.isnan(r) or math.isinf(r):
-        return None
-    return r
+        if kind == "num":
+            return float(node[1])
+        if kind == "neg":
+            return -_const(node[1])
+        if kind == "bin":
+            a, b = _const(node[2]), _const(node[3])
+            op = node[1]
+            r = (a + b if op == "+" else a - b if op == "-" else a * b if op == "*"
+                 else a / b if op == "/" else a ** b)
+            return _finite(r)
+        if kind == "call":
+            _, fn, pos, kw, _col = node
+            if kw.get("axis") is not None or set(kw) - {"axis", "keepdims"}:
+                raise _NoFold
+            args = [_const(a) for a in pos]
+            if fn in _MATH and len(args) == 1:
+                return _finite(_MATH[fn](args[0]))
+            if fn in ("maximum", "minimum") and len(args) == 2:
+                return max(args) if fn == "maximum" else min(args)
+            if fn == "clip" and len(args) == 3:
+                return min(max(args[0], args[1]), args[2])
+    except (ArithmeticError, ValueError, TypeError):
+        raise _NoFold from None
+    raise _NoFold
 
 
 _BIN_OPS = {"+": ops.add, "-": ops.subtract, "*": ops.multiply, "/": ops.divide, "**": ops.power}
@@ -106,6 +148,12 @@ def _axis(node):
 
 def _compile(node) -> Callable[[dict], object]:
     kind = node[0]
+    if kind in ("num", "neg", "bin", "call") and not expr_names(node):
+        try:
+            value = _const(node)
+            return lambda env: value
+        except _NoFold:
+            pass
     if kind == "num":
         value = float(node[1])
         return lambda env: value
@@ -134,11 +182,8 @@ def _compile(node) -> Callable[[dict], object]:
 
         def binary(env):
             x, y = fa(env), fb(env)
-            if _is_number(x) and _is_number(y):
-                r = _fold(op, float(x), float(y))
-                if r is not None:
-                    return r
-                x = ops.convert_to_tensor(x, dtype=keras.config.floatx())
+            if _is_number(x) and _is_number(y):  # not foldable (1 / 0): like NumPy
+                x = _tensor(x)
             return fop(x, y)
         return binary
     if kind == "call":

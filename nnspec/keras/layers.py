@@ -62,6 +62,12 @@ def constraint(value):
     name, args = _one(value)
     if name in _CONSTRAINT_CLASSES:
         return getattr(keras.constraints, _CONSTRAINT_CLASSES[name])(**(args or {}))
+    if name == "custom":
+        from .custom_objects import custom_object
+        return custom_object(args)
+    if name == "expr":
+        from .expr import ExprConstraint
+        return ExprConstraint(args)
     if name == "weight_norm":
         from .objects import WeightNormConstraint
         return WeightNormConstraint(**(args or {}))

@@ -14,6 +14,40 @@ from ..ops import CATALOG
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
 
 
+def module_allowed(ref: str, allowed) -> bool:
+    module = ref.split(":")[0]
+    return any(module == m or module.startswith(m + ".") for m in allowed)
+
+
+def _custom_refs(node, path=()):
+    """(path, module:attr) of every `custom` object under a spec node."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "custom" and isinstance(v, str):
+                yield path + (k,), v
+            else:
+                yield from _custom_refs(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _custom_refs(v, path + (i,))
+
+
+def _check_imports(doc, allowed, diags) -> None:
+    refs = list(_custom_refs(doc.data.get("outputs", {}), ("outputs",)))
+    refs += list(_custom_refs(doc.data["layers"], ("layers",)))
+    for i, entry in enumerate(doc.data["layers"]):
+        args = entry.get("Custom")
+        if isinstance(args, dict) and "class" in args:
+            refs.append((("layers", i, "Custom", "class"), args["class"]))
+    for path, ref in refs:
+        if not module_allowed(ref, allowed):
+            module = ref.split(":")[0]
+            diags.append(Diagnostic("import-not-allowed",
+                                    f"'{ref}' needs nnspec to import module '{module}', which is not allowed",
+                                    doc.span(path), f"add allow_import: [{module.split('.')[0]}] to the spec, or "
+                                    f"pass --allow-import {module.split('.')[0]}"))
+
+
 class LazySpans:
     """arg name -> Span, computed when a diagnostic asks (most never do)."""
 
@@ -38,11 +72,14 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def build_ir(doc) -> tuple[Spec, list[Diagnostic]]:
+def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
+    """``allow_import``: modules allowed from outside the spec (--allow-import)."""
     data = doc.data
     diags: list[Diagnostic] = []
     spec = Spec(file=doc.file, name=data["name"], description=data.get("description", ""),
-                seed=data.get("seed"), training=data.get("training") or {})
+                seed=data.get("seed"), training=data.get("training") or {},
+                allow_import=tuple(data.get("allow_import", ())) + tuple(allow_import))
+    _check_imports(doc, spec.allow_import, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
 
     def define(name, span, path):

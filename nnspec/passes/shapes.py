@@ -6,7 +6,7 @@ naming the layer, its producer, both shapes and a hint.
 """
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG
 from ..ops.base import ShapeError, fmt_shape
@@ -36,6 +36,12 @@ def infer(spec: Spec) -> list[Diagnostic]:
             params = op.count_params(node.args, in_shapes)
         except ShapeError as e:
             diags.append(_shape_diag(node, e, in_shapes, by_name, spec))
+            continue
+        if out is None:  # an opaque custom layer without a declared output_shape
+            diags.append(Diagnostic("opaque-shape", f"{node.op} '{node.name}': nnspec does not know its output "
+                                    "shape, so the layers after it are not shape-checked", node.span,
+                                    "declare output_shape: [...] (without the batch axis)", severity=WARNING))
+            spec.params[node.name] = params
             continue
         if not node.trainable:
             params = (0, params[0] + params[1])

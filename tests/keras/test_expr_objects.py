@@ -114,6 +114,12 @@ def test_literals_are_floats():
     out64 = compile_expr(parse("x / 3"))({"x": ENV32["x"].astype("float64")})
     assert keras.backend.standardize_dtype(out64.dtype) == "float64"
     np.testing.assert_allclose(run("1 / 0 + x", ENV32), np.full((4, 3), np.inf))
+    assert np.isnan(run("log(-1)", {}))
+    # name-free parts fold to Python floats: they take x's dtype and keep float64 precision
+    x64 = ENV32["x"].astype("float64")
+    np.testing.assert_allclose(run("exp(1) * x / sqrt(abs(-2))", {"x": x64}), np.e * x64 / np.sqrt(2), rtol=1e-15)
+    out = compile_expr(parse("log(3) * sigmoid(2) * x + max(2)"))(ENV32)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
 
 
 def test_compile_errors():
@@ -152,8 +158,8 @@ def _join(a, sa, b, sb):
 
 
 @st.composite
-def exprs(draw, depth=3):
-    if depth == 0 or draw(st.integers(0, 4)) == 0:
+def exprs(draw, depth=4):
+    if depth == 0 or draw(st.integers(0, 6)) == 0:
         return _leaf(draw)
     e, s = draw(exprs(depth=depth - 1))
     choice = draw(st.sampled_from(["bin", "bin", "div", "pow", "neg", "elem", "domain", "exp",
@@ -188,7 +194,8 @@ def exprs(draw, depth=3):
     if not s or draw(st.booleans()):
         keep = draw(st.booleans())
         return f"{fn}({e}{', keepdims=true' if keep else ''})", (tuple(1 for _ in s) if keep else ())
-    axis = draw(st.sampled_from([0, 1, -1, -2, [0, 1], [1, 0], [-1]]))
+    r = len(s)
+    axis = draw(st.sampled_from(list(range(-r, r)) + [[-1]] + ([[0, 1], [1, 0]] if r == 2 else [])))
     axes = {a % len(s) for a in (axis if isinstance(axis, list) else [axis])}
     keep = draw(st.booleans())
     shape = tuple(1 if i in axes else d for i, d in enumerate(s)) if keep else \
@@ -329,6 +336,8 @@ def test_expr_loss_values():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(summed(yt, yp)), np.abs(yt - yp).sum(), rtol=1e-5)
     scalar = ExprLoss("0.5 * mean(square(y_pred - y_true))")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(scalar(yt, yp)), 0.5 * np.mean((yp - yt) ** 2), rtol=1e-5)
+    skew = ExprLoss("mean(y_pred - 2 * y_true, axis=-1)")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(skew(yt, yp)), np.mean(yp - 2.0 * yt), rtol=1e-5)
     assert ExprLoss.from_config(per_sample.get_config()).expr == per_sample.expr
     with pytest.raises(ValueError, match="unknown name"):
         ExprLoss("mean(square(y - y_pred))")
