@@ -136,6 +136,18 @@ def _load_hand(name: str):
     return mod
 
 
+def _copy_weights(src, dst) -> None:
+    """By variable name within the layer ('kernel', 'bias', 'g') when both layers name their
+    variables uniquely (a hand-written layer may create them in another order), else by order."""
+    base = lambda layer: [w.path.rsplit("/", 1)[-1] for w in layer.weights]  # noqa: E731
+    bs, bd = base(src), base(dst)
+    if len(set(bs)) == len(bs) and sorted(bs) == sorted(bd):
+        by_name = dict(zip(bs, src.get_weights()))
+        dst.set_weights([by_name[n] for n in bd])
+    else:
+        dst.set_weights(src.get_weights())
+
+
 def _median_steps(fa, fb, steps: int) -> tuple[float, float]:
     ta, tb = [], []
     for i in range(steps):
@@ -167,7 +179,7 @@ def train_compare(name: str, steps: int, warmup: int, batch: int = 32) -> dict:
     res["layers_match"] = weighted_a == weighted_b
     for layer in a.layers:
         if layer.weights and layer.name in weighted_b:
-            b.get_layer(layer.name).set_weights(layer.get_weights())
+            _copy_weights(layer, b.get_layer(layer.name))
 
     x = model_inputs(spec, random_batch(spec, batch=batch))
     y = synthetic_targets(spec, batch)

@@ -154,9 +154,6 @@ def _compile(node) -> Callable[[dict], object]:
             return lambda env: value
         except _NoFold:
             pass
-    if kind == "num":
-        value = float(node[1])
-        return lambda env: value
     if kind == "name":
         name = node[1]
 

@@ -48,6 +48,21 @@ def _check_imports(doc, allowed, diags) -> None:
                                     f"pass --allow-import {module.split('.')[0]}"))
 
 
+def _check_constraint_exprs(doc, diags) -> None:
+    """`kernel_constraint: {expr: ...}` and friends: an expression over the weight `w`."""
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
+                    _check_expr(v["expr"], {"w": None}, doc.span(path + (k, "expr")), diags, scalar=False)
+                else:
+                    walk(v, path + (k,))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, path + (i,))
+    walk(doc.data["layers"], ("layers",))
+
+
 class LazySpans:
     """arg name -> Span, computed when a diagnostic asks (most never do)."""
 
@@ -80,6 +95,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 seed=data.get("seed"), training=data.get("training") or {},
                 allow_import=tuple(data.get("allow_import", ())) + tuple(allow_import))
     _check_imports(doc, spec.allow_import, diags)
+    _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
 
     def define(name, span, path):

@@ -128,7 +128,7 @@ def test_keras_file_round_trip_and_trains(tmp_path):
     kfile = tmp_path / "m.keras"
     export(model, spec, str(tmp_path / "sm"), path.read_bytes(), keras_file=str(kfile))
     code = f"""
-import numpy as np, keras, nnspec.keras.expr, nnspec.keras.objects
+import numpy as np, keras, nnspec.keras.registry
 m = keras.models.load_model({str(kfile)!r})
 assert m.loss is not None and m.optimizer is not None
 x = np.random.default_rng(0).random((8, 784)).astype("float32")

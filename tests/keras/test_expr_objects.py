@@ -98,6 +98,18 @@ def test_fixed_expressions_match_numpy(text):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+FOLDED = [f"{fn}({v}) * x" for fn in sorted(NP_ELEM) + sorted(NP_REDUCE) for v in ("0.7", "(-1.3)")
+          if not (fn in ("log", "sqrt", "log1p") and v.startswith("("))] + \
+    ["maximum(1, -2) * x", "minimum(1, -2) * x", "clip(3, -1, 2) * x", "clip(-3, -1, 2) * x",
+     "(2 ** 0.5 - 3 / 4) * x", "sum(2, keepdims=true) * x", "softplus(-50) + sigmoid(-40) * x + exp(-1)"]
+
+
+@pytest.mark.parametrize("text", FOLDED)
+def test_constant_parts_match_numpy(text):
+    env = {"x": ENV32["x"].astype("float64")}
+    np.testing.assert_allclose(run(text, env), ref(parse(text), env), rtol=1e-12)
+
+
 def test_readme_values_by_hand():
     h, zm, zv = ENV32["hidden4"], ENV32["z_mean"], ENV32["z_log_var"]
     np.testing.assert_allclose(run("0.01 * mean(abs(hidden4))", ENV32), 0.01 * np.abs(h).mean(), rtol=1e-5)
@@ -322,6 +334,17 @@ def test_penalty_is_identity():
     assert keras.backend.standardize_dtype(Penalty("l1", coef=1.0)([f64]).dtype) == "float64"
 
 
+def test_penalty_passes_the_mask_on():
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((5,), dtype="int32")
+    emb = keras.layers.Embedding(10, 4, mask_zero=True)(inp)
+    lstm = keras.layers.LSTM(3)
+    masked = keras.Model(inp, lstm(Penalty("l2", coef=0.1)([emb])))
+    direct = keras.Model(inp, lstm(emb))
+    x = np.array([[1, 2, 0, 0, 0], [3, 0, 0, 0, 0]])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(masked(x)), keras.ops.convert_to_numpy(direct(x)))
+
+
 # ---------------------------------------------------------------------------
 # ExprLoss, ExprConstraint, and a .keras round trip in safe mode
 # ---------------------------------------------------------------------------
@@ -370,6 +393,7 @@ def _roundtrip_model():
     return model
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras saving + NumPy 2
 def test_keras_file_round_trip_safe_mode(tmp_path):
     model = _roundtrip_model()
     path = tmp_path / "m.keras"
