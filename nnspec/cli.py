@@ -18,6 +18,11 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 BUG_URL = "https://github.com/nnspec/nnspec/issues"
 
 
+def _allow_import(parser) -> None:
+    parser.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                        help="allow custom: objects from this module (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
@@ -28,14 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=sorted(report.FORMATS), default="text")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.add_argument("-q", "--quiet", action="store_true", help="print only problems")
-    v.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                   help="allow custom: objects from this module (repeatable)")
+    _allow_import(v)
 
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
     s.add_argument("path", metavar="SPEC")
     s.add_argument("--format", choices=["text", "json"], default="text")
-    s.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                   help="allow custom: objects from this module (repeatable)")
+    _allow_import(s)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
@@ -45,15 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="SavedModel directory (replaced atomically)")
     c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    c.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                   help="allow custom: objects from this module (repeatable)")
+    _allow_import(c)
 
     k = sub.add_parser("check", help="build the model and run a few training steps on synthetic data")
     k.add_argument("path", metavar="SPEC")
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
-    k.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                   help="allow custom: objects from this module (repeatable)")
+    _allow_import(k)
 
     i = sub.add_parser("inspect", help="print the manifest of a SavedModel written by nnspec compile")
     i.add_argument("path", metavar="DIR")
