@@ -13,7 +13,7 @@ import time
 from . import schema
 from .diagnostics import Diagnostic, Span, SpecError, has_errors
 from .ir import Spec
-from .passes import resolve, shapes
+from .passes import blocks, resolve, shapes
 from .source.yaml_loader import MAX_BYTES, load_yaml
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -48,6 +48,13 @@ def _check_doc(doc, diags, file, allow_import=()):
     diags = schema.check(doc)
     if has_errors(diags):
         return None, diags
+    if blocks.needs_expansion(doc.data):
+        doc, diags = blocks.expand(doc)
+        if has_errors(diags):
+            return None, _sorted(diags)
+        diags = schema.check(doc)  # the expanded layers, with their arguments substituted
+        if has_errors(diags):
+            return None, diags
     spec, diags = resolve.build_ir(doc, allow_import)
     if has_errors(diags):
         return spec, _sorted(diags)

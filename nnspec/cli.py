@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
     s.add_argument("path", metavar="SPEC")
     s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--expand", action="store_true", help="show the layers inside block calls")
     _allow_import(s)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -131,12 +132,13 @@ def cmd_summary(args) -> int:
     if spec is None or any(d.severity == ERROR for d in diags):
         return EXIT_INVALID
     if args.format == "json":
-        rows = [dict(zip(("name", "type", "output_shape", "params", "inputs"), r)) for r in summary.rows(spec)]
+        rows = [dict(zip(("name", "type", "output_shape", "params", "inputs"), r))
+                for r in summary.rows(spec, args.expand)]
         trainable, frozen = summary.totals(spec)
         print(json.dumps({"name": spec.name, "layers": rows, "total_params": trainable + frozen,
                           "trainable_params": trainable, "non_trainable_params": frozen}, indent=2))
     else:
-        print(summary.render(spec))
+        print(summary.render(spec, args.expand))
     return EXIT_OK
 
 

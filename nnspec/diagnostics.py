@@ -19,6 +19,9 @@ class Span:
     file: str
     line: int = 0  # 1-based; 0 when unknown (e.g. a file that cannot be read)
     col: int = 0
+    # for code that came from a block: the call sites that instantiated it,
+    # innermost first, as (note, Span) pairs
+    via: tuple = field(default=(), compare=False)
 
     def __str__(self) -> str:
         if self.line:
@@ -40,7 +43,7 @@ class Diagnostic:
         if self.hint:
             text += f"; hint: {self.hint}"
         text += f" [{self.code}]"
-        for note, span in self.related:
+        for note, span in self.related + self.span.via:
             text += f"\n{span}: note: {note}"
         return text
 
@@ -55,9 +58,10 @@ class Diagnostic:
         }
         if self.hint:
             out["hint"] = self.hint
-        if self.related:
+        if self.related or self.span.via:
             out["related"] = [
-                {"message": n, "file": s.file, "line": s.line, "column": s.col} for n, s in self.related
+                {"message": n, "file": s.file, "line": s.line, "column": s.col}
+                for n, s in self.related + self.span.via
             ]
         return out
 

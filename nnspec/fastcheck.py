@@ -111,35 +111,38 @@ def _k_const(c, value, s):
 
 def _k_properties(c, props, s):
     compiled = {k: c.compile(v) for k, v in props.items()}
+    patterns = [(re.compile(p), c.compile(v)) for p, v in s.get("patternProperties", {}).items()]
     extra = s.get("additionalProperties", True)
-    if extra is False:
-        def check(v):
-            if not isinstance(v, dict):
-                return True
-            for k, x in v.items():
-                fn = compiled.get(k)
-                if fn is None or not fn(x):
-                    return False
-            return True
-        return check
-    extra_fn = c.compile(extra)
+    extra_fn = None if extra is False else c.compile(extra)
 
-    def check2(v):
+    def check(v):
         if not isinstance(v, dict):
             return True
         for k, x in v.items():
             fn = compiled.get(k)
-            if fn is None:
-                if not extra_fn(x):
-                    return False
-            elif not fn(x):
+            matched = fn is not None
+            if matched and not fn(x):
                 return False
+            for rx, pfn in patterns:
+                if rx.search(k):
+                    matched = True
+                    if not pfn(x):
+                        return False
+            if not matched:
+                if extra_fn is None or not extra_fn(x):
+                    return False
         return True
-    return check2
+    return check
+
+
+def _k_pattern_props(c, pats, s):
+    if "properties" in s:
+        return None  # handled with properties
+    return _k_properties(c, {}, s)
 
 
 def _k_additional(c, extra, s):
-    if "properties" in s:
+    if "properties" in s or "patternProperties" in s:
         return None  # handled with properties
     fn = c.compile(extra)
     return lambda v: not isinstance(v, dict) or all(fn(x) for x in v.values())
@@ -243,7 +246,8 @@ _KEYWORD_FNS = (
     ("minLength", _k_min_len), ("maxLength", _k_max_len), ("pattern", _k_pattern),
     ("minItems", _k_min_items), ("maxItems", _k_max_items), ("uniqueItems", _k_unique),
     ("minProperties", _k_min_props), ("maxProperties", _k_max_props), ("required", _k_required),
-    ("propertyNames", _k_property_names), ("properties", _k_properties), ("additionalProperties", _k_additional),
+    ("propertyNames", _k_property_names), ("properties", _k_properties),
+    ("patternProperties", _k_pattern_props), ("additionalProperties", _k_additional),
     ("items", _k_items), ("anyOf", _k_any), ("oneOf", _k_one), ("allOf", _k_all),
 )
 _KEYWORDS = {k for k, _ in _KEYWORD_FNS}

@@ -74,6 +74,9 @@ class Spec:
     penalties: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
     allow_import: tuple = ()  # modules `custom:` objects may be imported from
+    calls: dict = field(default_factory=dict)  # block call name -> block name
+    owner: dict = field(default_factory=dict)  # expanded layer -> its top-level block call
+    aliases: dict = field(default_factory=dict)  # block call -> its output layer, where the names differ
     shapes: dict = field(default_factory=dict)  # tensor name -> shape (after the shapes pass)
     params: dict = field(default_factory=dict)  # node name -> (trainable, non_trainable)
 

@@ -21,6 +21,10 @@ from .ops.base import REQUIRED
 SCHEMA_ID = "https://raw.githubusercontent.com/nnspec/nnspec/main/schemas/nnspec-v1.schema.json"
 IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 128,
          "description": "a name: letters, digits and _, not starting with a digit"}
+REF = IDENT  # names of layers inside block calls are prefixed: stem_conv2d
+BLOCK_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 128,
+              "description": "a block name: lowercase letters, digits and _ (layer types are capitalised)"}
+PARAM_TYPES = ["int", "float", "bool", "str", "any"]
 DTYPES = ["float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool"]
 STRUCTURAL = ("reuse",)  # lowercase entry keys that are not layer types
 
@@ -32,14 +36,14 @@ def _ref(name: str) -> dict:
 FROM = {
     "description": "input tensor(s): a name, a list of names, or a mapping {input role: name}",
     "anyOf": [
-        IDENT,
-        {"type": "array", "items": IDENT, "minItems": 1, "maxItems": 64},
-        {"type": "object", "additionalProperties": IDENT, "minProperties": 1},
+        REF,
+        {"type": "array", "items": REF, "minItems": 1, "maxItems": 64},
+        {"type": "object", "additionalProperties": REF, "minProperties": 1},
     ],
 }
 
 COMMON_LAYER_ARGS = {
-    "name": {**IDENT, "description": "the layer's (and its output tensor's) name; default: Keras-style, e.g. dense_1"},
+    "name": {**REF, "description": "the layer's (and its output tensor's) name; default: Keras-style, e.g. dense_1"},
     "from": {**FROM, "description": "input tensor(s); default: the previous layer's output"},
     "trainable": {"type": "boolean", "description": "false freezes the layer's weights"},
     "activity_regularizer": {"anyOf": [_ref("regularizer"), {"type": "null"}],
@@ -79,12 +83,38 @@ def generate() -> dict:
     ops = {name: _ref(f"op_{name}") for name in sorted(CATALOG)}
     defs["layer_item"] = _dispatch(ops, "layer", "a layer: a one-key mapping {Type: {args}}")
     defs["layer_entry"] = _dispatch(
-        {**ops, "reuse": _ref("reuse")}, "layer",
-        "a layer {Type: {args}}, or {reuse: {layer, from, name}} to call an existing layer again")
+        {**ops, "reuse": _ref("reuse"), "repeat": _ref("repeat")}, "layer",
+        "a layer {Type: {args}}, {reuse: {layer, from, name}} to call an existing layer again, "
+        "{repeat: {times, layers}}, or a call of a block defined under blocks:")
+    defs["layer_entry"]["patternProperties"] = {
+        BLOCK_NAME["pattern"]: {"type": ["object", "null"], "description": "a call of a block: {param: value, ...}"}}
+    defs["block_entry"] = {"type": "object", "minProperties": 1, "maxProperties": 1, "x-nnspec": "layer",
+                           "description": "a layer inside a block or repeat: {Type: {args}} where args may "
+                                          "use $param; checked once expanded"}
+    defs["repeat"] = {
+        "type": "object", "required": ["times", "layers"], "additionalProperties": False, "x-nnspec": "repeat",
+        "description": "times distinct copies of layers (own weights); $i is the copy's index",
+        "properties": {"times": {"type": "integer", "minimum": 1, "maximum": 10000},
+                       "layers": {"type": "array", "minItems": 1, "items": _ref("block_entry")}}}
+    param = {"anyOf": [{"enum": PARAM_TYPES, "description": "a type: " + ", ".join(PARAM_TYPES)},
+                       {"type": "object", "additionalProperties": False, "minProperties": 1,
+                        "properties": {"type": {"enum": PARAM_TYPES}, "default": {}},
+                        "description": "{type, default}"}],
+             "description": "a parameter: its type, or {type, default}"}
+    defs["block"] = {
+        "type": "object", "required": ["layers"], "additionalProperties": False, "x-nnspec": "block",
+        "description": "a reusable module: typed parameters, inputs, outputs and layers",
+        "properties": {"description": {"type": "string"},
+                       "params": {"type": "object", "propertyNames": IDENT, "additionalProperties": param},
+                       "inputs": {"type": "array", "items": IDENT, "minItems": 1, "uniqueItems": True,
+                                  "description": "input names, referred to as $name (default: [in], $in)"},
+                       "outputs": {"type": "array", "items": IDENT, "minItems": 1, "uniqueItems": True,
+                                   "description": "output layers (default: the last); the first takes the call's name"},
+                       "layers": {"type": "array", "minItems": 1, "items": _ref("block_entry")}}}
     defs["reuse"] = {
         "type": "object", "required": ["layer"], "additionalProperties": False, "x-nnspec": "args:reuse",
         "description": "call an already defined layer again (shared weights) on another tensor",
-        "properties": {"layer": {**IDENT, "description": "the name of the layer to call again"},
+        "properties": {"layer": {**REF, "description": "the name of the layer to call again"},
                        "from": COMMON_LAYER_ARGS["from"], "name": COMMON_LAYER_ARGS["name"]},
     }
     shape = {"type": "array", "maxItems": 8,
@@ -104,7 +134,7 @@ def generate() -> dict:
                        "weight": {"type": "number", "minimum": 0, "description": "loss weight (default 1)"},
                        "metrics": {"type": "array", "items": _ref("metric")}},
     }
-    names = {"anyOf": [IDENT, {"type": "array", "items": IDENT, "minItems": 1}],
+    names = {"anyOf": [REF, {"type": "array", "items": REF, "minItems": 1}],
              "description": "a tensor name or a list of names"}
     defs["penalty"] = {
         "type": "object", "additionalProperties": False, "x-nnspec": "penalty",
@@ -132,7 +162,9 @@ def generate() -> dict:
                        "additionalProperties": _ref("input"), "description": "name -> shape"},
             "layers": {"type": "array", "minItems": 1, "items": _ref("layer_entry"),
                        "description": "ordered; each item's input defaults to the previous item"},
-            "outputs": {"type": "object", "minProperties": 1, "propertyNames": IDENT,
+            "blocks": {"type": "object", "propertyNames": BLOCK_NAME, "additionalProperties": _ref("block"),
+                       "description": "reusable modules, called from layers: like a layer type"},
+            "outputs": {"type": "object", "minProperties": 1, "propertyNames": REF,
                         "additionalProperties": _ref("output"),
                         "description": "tensor name -> {loss, weight, metrics} or null"},
             "penalties": {"type": "array", "items": _ref("penalty")},

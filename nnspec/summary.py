@@ -9,16 +9,47 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def rows(spec: Spec) -> list[tuple[str, str, str, int, str]]:
+def rows(spec: Spec, expand: bool = True) -> list[tuple[str, str, str, int, str]]:
+    if not expand and spec.owner:
+        return _collapsed(spec)
     out = []
     for name, inp in spec.inputs.items():
         out.append((name, "InputLayer", _shape_text(inp.shape), 0, ""))
+    out.extend(rows_for(spec.nodes, spec))
+    return out
+
+
+def _collapsed(spec: Spec) -> list:
+    """One row per top-level block call (its output's shape, its layers' params)."""
+    owner = spec.owner
+    out = [(name, "InputLayer", _shape_text(inp.shape), 0, "") for name, inp in spec.inputs.items()]
+    done = set()
     for n in spec.nodes:
+        call = owner.get(n.name)
+        if call is None:
+            out.extend(rows_for([n], spec))
+            continue
+        if call in done:
+            continue
+        done.add(call)
+        members = [m for m in spec.nodes if owner.get(m.name) == call]
+        params = sum(sum(spec.params.get(m.name, (0, 0))) for m in members)
+        sources = [r for m in members for r in m.inputs if owner.get(r) != call]
+        output = call
+        while output in spec.aliases:
+            output = spec.aliases[output]
+        shape = spec.shapes.get(output) or spec.shapes.get(members[-1].name)
+        out.append((call, f"{spec.calls[call]} (block, {len(members)} layers)",
+                    "?" if shape is None else _shape_text(shape), params, ", ".join(dict.fromkeys(sources))))
+    return out
+
+
+def rows_for(nodes, spec):
+    for n in nodes:
         kind = n.op + (f" (reuses {n.layer})" if n.reuse else "")
         shape = spec.shapes.get(n.name)
         params = "?" if n.op == "Custom" else sum(spec.params.get(n.name, (0, 0)))
-        out.append((n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs)))
-    return out
+        yield (n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs))
 
 
 def totals(spec: Spec) -> tuple[int, int]:
@@ -27,8 +58,8 @@ def totals(spec: Spec) -> tuple[int, int]:
     return trainable, frozen
 
 
-def render(spec: Spec) -> str:
-    table = rows(spec)
+def render(spec: Spec, expand: bool = False) -> str:
+    table = rows(spec, expand)
     head = ("Layer", "Type", "Output shape", "Params", "Connected to")
     cells = [head] + [(a, b, c, d if isinstance(d, str) else f"{d:,}", e) for a, b, c, d, e in table]
     widths = [max(len(r[i]) for r in cells) for i in range(5)]

@@ -93,7 +93,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     spec = Spec(file=doc.file, name=data["name"], description=data.get("description", ""),
                 seed=data.get("seed"), training=data.get("training") or {},
-                allow_import=tuple(data.get("allow_import", ())) + tuple(allow_import))
+                allow_import=tuple(data.get("allow_import", ())) + tuple(allow_import),
+                calls=dict(doc.meta.get("calls", {})), owner=dict(doc.meta.get("owner", {})),
+                aliases=dict(doc.meta.get("aliases", {})))
     _check_imports(doc, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition

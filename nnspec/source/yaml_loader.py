@@ -52,8 +52,9 @@ class Document:
 
     file: str
     data: object
-    pos: dict = field(default_factory=dict)  # path -> (kline, kcol, vline, vcol), 1-based
+    pos: dict = field(default_factory=dict)  # path -> (kline, kcol, vline, vcol[, via]), 1-based
     text: str = ""
+    meta: dict = field(default_factory=dict)  # e.g. blocks: {"calls": {call name: block name}}
 
     def span(self, path=(), key: bool = False) -> Span:
         """The span of the node at ``path`` (its key with ``key=True``),
@@ -62,9 +63,10 @@ class Document:
         while True:
             p = self.pos.get(path)
             if p is not None:
+                via = p[4] if len(p) > 4 else ()
                 if key and p[0]:
-                    return Span(self.file, p[0], p[1])
-                return Span(self.file, p[2], p[3])
+                    return Span(self.file, p[0], p[1], via)
+                return Span(self.file, p[2], p[3], via)
             if not path:
                 return Span(self.file, 1, 1)
             path = path[:-1]

@@ -1,0 +1,530 @@
+"""Blocks and `repeat`: expand reusable modules into plain layers.
+
+    blocks:
+      conv_bn_relu:
+        params: {filters: int, kernel: {default: 3}, strides: {default: 1}}
+        layers:
+          - Conv2D: {filters: $filters, kernel_size: $kernel, strides: $strides, padding: same}
+          - BatchNormalization: {}
+          - ReLU: {}
+    layers:
+      - conv_bn_relu: {filters: 96, name: stem}
+      - repeat: {times: 4, layers: [GRU: {units: 64, return_sequences: true}]}
+
+Rules:
+* a block call names its layers under the call's name: `stem.conv2d`,
+  `stem.batch_normalization`; the block's output layer (its last layer, or
+  the first of `outputs:`) takes the call's own name, `stem`, so later layers
+  refer to the call by name. Keras forbids `/` in layer names, so the
+  separator is `.`.
+* `$param` stands for a parameter's value (a whole string `$filters` keeps
+  the value's type; inside a longer string it is text: `conv$i`);
+  `$in` (or `$<input>` for blocks with `inputs: [a, b]`) is the call's input.
+* inside a block, `from:` names the block's own layers or its inputs; a block
+  cannot reach outside itself.
+* `repeat` makes `times` distinct copies (own weights), `$i` = 0, 1, ...;
+  weights are shared only where the spec says `reuse`.
+* recursion between blocks is an error.
+
+Expansion works on the document (data + positions): each expanded layer keeps
+the positions of its definition, and its spans carry the call sites (`via`),
+so a diagnostic inside a block points at the definition line and notes where
+it was instantiated. The expanded document then goes through the schema and
+the other passes as if it had been written flat.
+"""
+from __future__ import annotations
+
+import re
+
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..ops import CATALOG
+from ..source.yaml_loader import Document
+from .resolve import snake_case
+
+MAX_EXPANDED = 100_000
+SEPARATOR = "_"  # stem_conv2d; keras.applications names its layers this way (conv2_block1_1_conv)
+MAX_DEPTH = 32
+_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "any": object}
+_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMON = ("name", "from", "trainable", "activity_regularizer")
+
+
+class _Stop(Exception):
+    pass
+
+
+def needs_expansion(data: dict) -> bool:
+    if data.get("blocks"):
+        return True
+    return any(isinstance(e, dict) and any(k == "repeat" or (k[:1].islower() and k != "reuse") for k in e)
+               for e in data.get("layers", ()))
+
+
+def expand(doc: Document) -> tuple[Document, list[Diagnostic]]:
+    """The document with every block call and repeat replaced by plain layers."""
+    ex = _Expander(doc)
+    try:
+        layers, _ = ex.items(doc.data["layers"], ("layers",), scope=None, via=())
+    except _Stop:
+        return doc, ex.diags
+    data = {k: v for k, v in doc.data.items() if k != "blocks"}
+    data["layers"] = layers
+    pos = {k: v for k, v in doc.pos.items() if not (k[:1] == ("layers",) and len(k) > 1)}
+    pos.update(ex.pos)
+    pos[("layers",)] = doc.pos.get(("layers",), (0, 0, 1, 1))
+    if ex.aliases:
+        _apply_aliases(data, pos, ex.aliases)
+    return Document(doc.file, data, pos, doc.text, {"calls": ex.calls, "owner": ex.owner, "aliases": ex.aliases}), ex.diags
+
+
+def _apply_aliases(data: dict, pos: dict, aliases: dict) -> None:
+    """A call's name where its output layer has its own name: point references at that layer."""
+    def target(name):
+        seen = set()
+        while isinstance(name, str) and name in aliases and name not in seen:
+            seen.add(name)
+            name = aliases[name]
+        return name
+
+    def remap(value):
+        if isinstance(value, list):
+            return [target(v) for v in value]
+        if isinstance(value, dict):
+            return {k: target(v) for k, v in value.items()}
+        return target(value)
+
+    for item in data["layers"]:
+        (key, args), = item.items()
+        if isinstance(args, dict):
+            if "from" in args:
+                args["from"] = remap(args["from"])
+            if key == "reuse" and "layer" in args:
+                args["layer"] = target(args["layer"])
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict):
+        renamed = {}
+        for k, v in outputs.items():
+            t = target(k)
+            if t != k:
+                for q in [q for q in pos if q[:2] == ("outputs", k)]:
+                    pos[("outputs", t) + q[2:]] = pos[q]
+            renamed[t] = v
+        data["outputs"] = renamed
+    for p in data.get("penalties") or ():
+        if isinstance(p, dict) and "on" in p:
+            p["on"] = remap(p["on"])
+
+
+class _Scope:
+    """One block instantiation: its prefix, parameters, inputs and local names."""
+
+    def __init__(self, block: str, prefix: str, params: dict, inputs: dict, outputs: list, span: Span,
+                 top: str, output_named: bool):
+        self.block, self.prefix, self.params, self.inputs = block, prefix, params, inputs
+        self.outputs = outputs  # local names of the block's outputs
+        # an unnamed output layer takes the call's own name; a named one is
+        # prefix_name like the others, and the call's name becomes an alias of it
+        self.output_named = output_named
+        self.top = top  # the top-level call this scope belongs to (for the summary)
+        self.local: dict[str, str] = {}  # local name -> global name
+        self.counters: dict[str, int] = {}
+        self.span = span
+
+
+class _Expander:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.blocks = doc.data.get("blocks") or {}
+        self.diags: list[Diagnostic] = []
+        self.pos: dict = {}
+        self.out_count = 0
+        self.stack: list[str] = []  # block names being expanded (recursion check)
+        self.taken = {e[k]["name"] for e in doc.data["layers"] for k in e
+                      if isinstance(e[k], dict) and isinstance(e[k].get("name"), str)}
+        self.taken |= set(doc.data.get("inputs", {}))
+        self.counters: dict[str, int] = {}
+        self.calls: dict[str, str] = {}  # call name -> block name, every level
+        self.aliases: dict[str, str] = {}  # call name -> its output layer, where they differ
+        self.owner: dict[str, str] = {}  # expanded layer -> the top-level call it belongs to
+        self._index = None
+
+    # ------------------------------------------------------------ positions
+    def _prefix_index(self):
+        if self._index is None:
+            index: dict = {}
+            for key, value in self.doc.pos.items():
+                for n in range(2, len(key) + 1):
+                    if isinstance(key[n - 1], int):
+                        index.setdefault(key[:n], []).append((key[n:], value))
+            self._index = index
+        return self._index
+
+    def _place(self, src: tuple, dst_index: int, via: tuple) -> None:
+        """Copy the positions of the item whose type key is at ``src`` (path
+        of the item + its key) to layers[dst_index]."""
+        item_path, key = src[:-1], src[-1]
+        for suffix, value in self._prefix_index().get(item_path, ()):
+            if suffix[:1] == (key,):
+                self.pos[("layers", dst_index) + suffix] = tuple(value[:4]) + (via,) if via else value
+        entry = self.doc.pos.get(item_path)
+        if entry is not None:
+            self.pos[("layers", dst_index)] = tuple(entry[:4]) + (via,) if via else entry
+
+    def span(self, path, via=(), key=False) -> Span:
+        s = self.doc.span(path, key=key)
+        return Span(s.file, s.line, s.col, via) if via else s
+
+    def error(self, code, message, span, hint=None):
+        self.diags.append(Diagnostic(code, message, span, hint))
+
+    # ------------------------------------------------------------ expansion
+    def items(self, entries, path, scope: _Scope | None, via: tuple, subst: dict | None = None,
+              previous=None) -> tuple[list, object]:
+        """Expand a list of entries. ``previous`` is the tensor the first entry
+        takes by default (None: the spec's own default). Returns (items, the
+        last entry's output name)."""
+        out = []
+        if scope is not None and previous is None:
+            previous = scope.inputs.get("$default")
+        for j, entry in enumerate(entries):
+            ipath = path + (j,)
+            if not isinstance(entry, dict) or len(entry) != 1:
+                out.append(entry)  # the schema reports malformed items
+                previous = None
+                continue
+            (key, args), = entry.items()
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):
+                out.append(entry)
+                previous = None
+                continue
+            if subst:
+                args = _substitute(args, subst)
+            if key == "repeat":
+                produced, previous = self.repeat(args, ipath + (key,), scope, via, previous, subst)
+            elif key in CATALOG or key == "reuse":
+                item = self.plain(key, args, ipath, scope, via, previous)
+                produced, previous = [item], _name_of(item)
+            elif key in self.blocks:
+                produced, previous = self.call(key, args, ipath, scope, via, previous)
+            else:
+                hint = did_you_mean(key, list(CATALOG) + list(self.blocks) + ["repeat", "reuse"])
+                self.error("unknown-layer-type", f"unknown layer type or block '{key}'",
+                           self.span(ipath + (key,), via, key=True),
+                           hint or "layer types are Keras class names (nnspec ops); blocks are defined under blocks:")
+                raise _Stop
+            out += produced
+        return out, previous
+
+    def _emit(self, key, args, src_path, via):
+        index = self.out_count
+        self.out_count += 1
+        if self.out_count > MAX_EXPANDED:
+            self.error("too-many-layers", f"blocks and repeat expand to more than {MAX_EXPANDED:,} layers",
+                       self.span(src_path, via), "check repeat counts and nesting")
+            raise _Stop
+        self._place(src_path, index, via)
+        return {key: args}
+
+    def unresolved(self, args, path, scope, via, known=None) -> None:
+        """A `$name` left after substitution names no parameter: say so."""
+        for k, v in args.items():
+            if k == "from":
+                continue
+            if isinstance(v, dict):
+                self.unresolved(v, path + (k,), scope, via, known)
+            elif isinstance(v, list):
+                self.unresolved(dict(enumerate(v)), path + (k,), scope, via, known)
+            elif isinstance(v, str):
+                for m in _REF.finditer(v):
+                    if known is None:
+                        known = sorted(scope.params)
+                    where = f"block '{scope.block}'" if scope else "repeat (it has $i)"
+                    self.error("unknown-block-parameter", f"'${m.group(1)}' is not a parameter of {where}",
+                               self.span(path + (k,), via),
+                               did_you_mean(m.group(1), known) or
+                               (f"its parameters are: {', '.join('$' + n for n in known)}" if known else
+                                "declare it under params:"))
+                    raise _Stop
+
+    def plain(self, key, args, ipath, scope, via, previous):
+        args = dict(args)
+        if scope is not None:
+            self.unresolved(args, ipath + (key,), scope, via)
+            local = args.get("name")
+            if local is None:
+                base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
+                n = scope.counters.get(base, 0)
+                scope.counters[base] = n + 1
+                local = base if n == 0 else f"{base}_{n}"
+            args["name"] = self.global_name(scope, local)
+            scope.local[local] = args["name"]
+            self.owner[args["name"]] = scope.top
+            if "from" in args:
+                args["from"] = self.refs(args["from"], scope, ipath + (key, "from"), via)
+            elif previous is not None:
+                args["from"] = previous
+            if key == "reuse" and isinstance(args.get("layer"), str):
+                args["layer"] = self.ref(args["layer"], scope, ipath + (key, "layer"), via)
+        else:
+            if previous is not None and "from" not in args:
+                args["from"] = previous
+            if "name" not in args:  # named now, so that a block call after it can take it as input
+                args["name"] = self._global_auto(key if key != "reuse" else str(args.get("layer", "reuse")))
+        return self._emit(key, args, ipath + (key,), via)
+
+    def global_name(self, scope: _Scope, local: str) -> str:
+        if scope.outputs and local == scope.outputs[0] and not scope.output_named:
+            return scope.prefix
+        return f"{scope.prefix}{SEPARATOR}{local}"
+
+    def ref(self, name, scope: _Scope, path, via):
+        if not isinstance(name, str):
+            return name
+        if name.startswith("$"):
+            key = name[1:]
+            if key in scope.inputs:
+                return scope.inputs[key]
+            inputs = ", ".join("$" + i for i in scope.inputs if not i.startswith("$"))
+            self.error("unknown-block-input", f"block '{scope.block}' has no input '{name}'",
+                       self.span(path, via), f"its inputs are: {inputs}")
+            return name
+        if name in scope.local:
+            return scope.local[name]
+        if name in _local_names(self.blocks[scope.block]["layers"]):  # a later layer of the block
+            return self.global_name(scope, name)
+        self.error("unknown-reference", f"'{name}' is not a layer of block '{scope.block}'",
+                   self.span(path, via), did_you_mean(name, scope.local) or
+                   "inside a block, from: names the block's layers, or $in for its input")
+        return name
+
+    def refs(self, value, scope, path, via):
+        if isinstance(value, list):
+            return [self.ref(v, scope, path + (i,), via) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: self.ref(v, scope, path + (k,), via) for k, v in value.items()}
+        return self.ref(value, scope, path, via)
+
+    def call(self, block, args, ipath, scope, via, previous):
+        definition = self.blocks[block]
+        call_span = self.span(ipath + (block,), via, key=True)
+        if block in self.stack:
+            cycle = " -> ".join(self.stack[self.stack.index(block):] + [block])
+            self.error("block-recursion", f"blocks call each other in a cycle: {cycle}", call_span,
+                       "a block cannot contain itself")
+            raise _Stop
+        if len(self.stack) >= MAX_DEPTH:
+            self.error("too-deep", f"blocks nested deeper than {MAX_DEPTH}", call_span)
+            raise _Stop
+        params = self.bind(block, definition, args, ipath + (block,), via)
+        if scope is not None:
+            local = args.get("name") or self._local_auto(scope, block)
+            name = self.global_name(scope, local)
+            scope.local[local] = name
+            sources = self.refs(args["from"], scope, ipath + (block, "from"), via) if "from" in args else previous
+        else:
+            name = args.get("name") or self._global_auto(block)
+            sources = args.get("from", previous)
+            if sources is None:
+                sources = self.top_previous(ipath)
+        self.calls[name] = block
+        in_names = definition.get("inputs") or ["in"]
+        inputs = self.bind_inputs(block, in_names, sources, ipath + (block,), via, call_span)
+        outputs = definition.get("outputs") or [_last_local(definition["layers"])]
+        named = bool(definition.get("outputs")) or _last_is_named(definition["layers"])
+        inner_scope = _Scope(block, name, params, inputs, outputs, call_span,
+                             top=scope.top if scope is not None else name, output_named=named)
+        if named:
+            self.aliases[name] = f"{name}{SEPARATOR}{outputs[0]}"
+        note = (f"in block '{block}', called here as '{name}'", call_span)
+        self.stack.append(block)
+        try:
+            produced, _ = self.items(definition["layers"], ("blocks", block, "layers"), inner_scope,
+                                     (note,) + via, subst=params)
+        finally:
+            self.stack.pop()
+        return produced, name
+
+    def top_previous(self, ipath):
+        """The default input of a top-level block call with no previous item
+        named yet: the previous top-level item (by its explicit name), or the
+        only model input."""
+        j = ipath[-1]
+        if j == 0 or len(ipath) != 2:
+            inputs = list(self.doc.data.get("inputs", {}))
+            return inputs[0] if len(inputs) == 1 and j == 0 else None
+        return None
+
+    def _local_auto(self, scope, block):
+        base = snake_case(block)
+        n = scope.counters.get(base, 0)
+        scope.counters[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    def _global_auto(self, base_name):
+        base = snake_case(base_name)
+        while True:
+            n = self.counters.get(base, 0)
+            self.counters[base] = n + 1
+            candidate = base if n == 0 else f"{base}_{n}"
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate
+
+    def bind(self, block, definition, args, path, via) -> dict:
+        declared = definition.get("params") or {}
+        given = {k: v for k, v in args.items() if k not in _COMMON}
+        values = {}
+        for p, spec in declared.items():
+            typ, default = _param_spec(spec)
+            if p in given:
+                value = given[p]
+                pspan = self.span(path + (p,), via)
+                if typ and not _is_type(value, typ) and not (isinstance(value, str) and value.startswith("$")):
+                    self.error("bad-block-argument", f"block '{block}' parameter '{p}' is {typ}; found "
+                               f"{type(value).__name__} {value!r}", pspan)
+                values[p] = value
+            elif default is not _MISSING:
+                values[p] = default
+            else:
+                self.error("missing-block-argument", f"block '{block}' needs parameter '{p}'",
+                           self.span(path, via, key=True), f"add {p}: ... to the call")
+        for p in given:
+            if p not in declared:
+                self.error("unknown-block-argument", f"block '{block}' has no parameter '{p}'",
+                           self.span(path + (p,), via, key=True),
+                           did_you_mean(p, declared) or (f"its parameters are: {', '.join(declared)}"
+                                                         if declared else "it takes no parameters"))
+        if self.diags:
+            raise _Stop
+        return values
+
+    def bind_inputs(self, block, in_names, sources, path, via, call_span) -> dict:
+        if sources is None:
+            self.error("missing-from", f"block '{block}' call has no input", call_span, "say which with from:")
+            raise _Stop
+        if isinstance(sources, dict):
+            mapping = dict(sources)
+        else:
+            seq = [sources] if isinstance(sources, str) else list(sources)
+            if len(seq) != len(in_names):
+                self.error("input-count", f"block '{block}' takes {len(in_names)} input"
+                           f"{'s' if len(in_names) != 1 else ''} ({', '.join(in_names)}); found {len(seq)}",
+                           self.span(path + ("from",), via) if isinstance(sources, list) else call_span,
+                           f"from: [{', '.join(in_names)}]" if len(in_names) > 1 else None)
+                raise _Stop
+            mapping = dict(zip(in_names, seq))
+        missing = [n for n in in_names if n not in mapping]
+        if missing:
+            self.error("input-count", f"block '{block}' needs input '{missing[0]}'", call_span)
+            raise _Stop
+        mapping["$default"] = mapping[in_names[0]]
+        return mapping
+
+    def repeat(self, args, path, scope, via, previous, subst):
+        times, layers = args.get("times"), args.get("layers")
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1 or not isinstance(layers, list):
+            self.error("bad-repeat", "repeat needs times: a positive integer and layers: a list",
+                       self.span(path, via), "e.g. repeat: {times: 4, layers: [GRU: {units: 64}]}")
+            raise _Stop
+        extra = set(args) - {"times", "layers"}
+        if extra:
+            self.error("bad-repeat", f"repeat takes times and layers; found {', '.join(sorted(extra))}",
+                       self.span(path + (sorted(extra)[0],), via, key=True))
+            raise _Stop
+        out = []
+        for i in range(times):
+            inner = dict(subst or {})
+            inner["i"] = i
+            copies = [_substitute(e, inner) for e in layers]
+            if scope is None:
+                for j, copy in enumerate(copies):
+                    if isinstance(copy, dict) and len(copy) == 1:
+                        (key, value), = copy.items()
+                        if isinstance(value, dict):
+                            self.unresolved(value, path + ("layers", j, key), None, via, known=["i"])
+            produced, previous = self.items(copies, path + ("layers",), scope, via, None, previous)
+            out += produced
+        return out, previous
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _param_spec(spec):
+    """`int` | {type: int, default: 3} | {default: 3} -> (type name or None, default or _MISSING)."""
+    if isinstance(spec, str):
+        return spec, _MISSING
+    if isinstance(spec, dict):
+        return spec.get("type"), spec.get("default", _MISSING)
+    return None, _MISSING
+
+
+def _is_type(value, typ: str) -> bool:
+    py = _TYPES.get(typ, object)
+    if typ in ("int", "float") and isinstance(value, bool):
+        return False
+    return isinstance(value, py)
+
+
+def _substitute(value, params: dict):
+    """Replace $param references (not $inputs: those are resolved with from:)."""
+    if isinstance(value, str) and "$" in value:
+        whole = _REF.fullmatch(value)
+        if whole:
+            key = whole.group(1)
+            return params[key] if key in params else value  # unknown: maybe an input ($in)
+        return _REF.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, params) for v in value]
+    return value
+
+
+def _name_of(item: dict):
+    (key, args), = item.items()
+    return args.get("name") if isinstance(args, dict) else None
+
+
+def _last_local(layers) -> str | None:
+    names = _local_names(layers)
+    return names[-1] if names else None
+
+
+def _last_is_named(layers) -> bool:
+    for entry in reversed(layers):
+        if isinstance(entry, dict) and len(entry) == 1:
+            (key, args), = entry.items()
+            if key == "repeat":
+                return False
+            return isinstance(args, dict) and isinstance(args.get("name"), str)
+    return False
+
+
+def _local_names(layers) -> list:
+    """The local names a block's layer list defines, in order (auto names as
+    the expansion will give them)."""
+    out, counters = [], {}
+    for entry in layers:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        (key, args), = entry.items()
+        args = args if isinstance(args, dict) else {}
+        if key == "repeat":
+            continue
+        name = args.get("name")
+        if not isinstance(name, str):
+            base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
+            n = counters.get(base, 0)
+            counters[base] = n + 1
+            name = base if n == 0 else f"{base}_{n}"
+        out.append(name)
+    return out
+
+
