@@ -55,3 +55,11 @@ def test_readme_expressions_parse():
     assert found
     for text in found:
         parse(text)
+
+
+def test_every_complete_spec_in_readme_validates():
+    specs = [b for b in blocks("yaml") if b.startswith("nnspec: 1")]
+    assert len(specs) >= 2
+    for text in specs:
+        spec, diags = nnspec.check_text(text, "README.md")
+        assert spec is not None and diags == [], [d.format() for d in diags]
