@@ -17,6 +17,8 @@ from nnspec.ops.base import ShapeError  # noqa: E402
 
 keras.config.disable_interactive_logging()
 
+CHECKED: set = set()  # op names that went through check() in this session (tests/parity/test_zz_coverage.py)
+
 
 def static(op_name: str, args: dict, shapes: list):
     op = CATALOG[op_name]
@@ -47,6 +49,7 @@ def check(op_name: str, args: dict, shapes: list, strict_ok: bool = False):
     If the static rule refuses (ShapeError), Keras must fail too, unless
     ``strict_ok``: nnspec is deliberately stricter there (say why at the call).
     """
+    CHECKED.add(op_name)
     try:
         out, params = static(op_name, args, shapes)
     except ShapeError as e:
