@@ -123,3 +123,15 @@ def test_blocks_bomb_is_bounded():
 def test_call_errors(bad, code):
     spec, diags = check(BASE + "layers:\n" + bad + "outputs: {x: null}\n")
     assert code in [d.code for d in diags], [d.format() for d in diags]
+
+
+@pytest.mark.parametrize("inner", [
+    "      - Dense: {units: 16, name: first}\n      - repeat: {times: 2, layers: [Dense: {units: 4, name: d$i}]}\n",
+    "      - repeat: {times: 2, layers: [Dense: {units: 4, name: d$i}]}\n",
+])
+def test_block_ending_with_repeat_outputs_its_last_layer(inner):
+    text = ("nnspec: 1\nname: endrep\ninputs: {x: [8]}\nblocks:\n  tower:\n    layers:\n" + inner +
+            "layers:\n  - tower: {name: t}\n  - Dense: {units: 1, name: y}\noutputs: {y: {loss: mse}}\n")
+    spec, diags = check(text)
+    assert diags == [], [d.format() for d in diags]
+    assert spec.node("y").inputs == ["t_d1"]

@@ -12,11 +12,13 @@
       - repeat: {times: 4, layers: [GRU: {units: 64, return_sequences: true}]}
 
 Rules:
-* a block call names its layers under the call's name: `stem.conv2d`,
-  `stem.batch_normalization`; the block's output layer (its last layer, or
-  the first of `outputs:`) takes the call's own name, `stem`, so later layers
-  refer to the call by name. Keras forbids `/` in layer names, so the
-  separator is `.`.
+* a block call names its layers under the call's name: `stem_conv2d`,
+  `stem_batch_normalization` (with `_`, as keras.applications does:
+  `conv2_block1_1_conv`; Keras forbids `/` in layer names). The block's
+  output layer (its last layer, or the first of `outputs:`) takes the call's
+  own name, `stem`, when it has no name of its own; a named one keeps
+  `stem_out` and the call's name refers to it (an alias). A block that ends
+  with a `repeat` outputs the last layer the repeat makes.
 * `$param` stands for a parameter's value (a whole string `$filters` keeps
   the value's type; inside a longer string it is text: `conv$i`);
   `$in` (or `$<input>` for blocks with `inputs: [a, b]`) is the call's input.
@@ -331,19 +333,25 @@ class _Expander:
         self.calls[name] = block
         in_names = definition.get("inputs") or ["in"]
         inputs = self.bind_inputs(block, in_names, sources, ipath + (block,), via, call_span)
-        outputs = definition.get("outputs") or [_last_local(definition["layers"])]
-        named = bool(definition.get("outputs")) or _last_is_named(definition["layers"])
+        ends_with_repeat = not definition.get("outputs") and _last_key(definition["layers"]) == "repeat"
+        if ends_with_repeat:  # the output is the last layer the repeat makes
+            outputs, named = [], True
+        else:
+            outputs = definition.get("outputs") or [_last_local(definition["layers"])]
+            named = bool(definition.get("outputs")) or _last_is_named(definition["layers"])
         inner_scope = _Scope(block, name, params, inputs, outputs, call_span,
                              top=scope.top if scope is not None else name, output_named=named)
-        if named:
+        if named and outputs:
             self.aliases[name] = f"{name}{SEPARATOR}{outputs[0]}"
         note = (f"in block '{block}', called here as '{name}'", call_span)
         self.stack.append(block)
         try:
-            produced, _ = self.items(definition["layers"], ("blocks", block, "layers"), inner_scope,
-                                     (note,) + via, subst=params)
+            produced, last = self.items(definition["layers"], ("blocks", block, "layers"), inner_scope,
+                                        (note,) + via, subst=params)
         finally:
             self.stack.pop()
+        if ends_with_repeat and last is not None:
+            self.aliases[name] = last
         return produced, name
 
     def top_previous(self, ipath):
@@ -495,6 +503,13 @@ def _name_of(item: dict):
 def _last_local(layers) -> str | None:
     names = _local_names(layers)
     return names[-1] if names else None
+
+
+def _last_key(layers):
+    for entry in reversed(layers):
+        if isinstance(entry, dict) and len(entry) == 1:
+            return next(iter(entry))
+    return None
 
 
 def _last_is_named(layers) -> bool:
