@@ -135,3 +135,37 @@ def test_block_ending_with_repeat_outputs_its_last_layer(inner):
     spec, diags = check(text)
     assert diags == [], [d.format() for d in diags]
     assert spec.node("y").inputs == ["t_d1"]
+
+
+def test_arithmetic_in_parameters_and_names():
+    spec, diags = check("""nnspec: 1
+name: ar
+inputs: {x: [8]}
+blocks:
+  mlp:
+    params: {width: int}
+    layers:
+      - Dense: {units: "${4 * width}", name: expand}
+      - Dense: {units: $width, name: project}
+layers:
+  - repeat: {times: 3, layers: [mlp: {width: "${2 ** i * 8}", name: "block_${i + 1}"}]}
+  - Dense: {units: 1, name: y}
+outputs: {y: {loss: mse}}
+""")
+    assert diags == []
+    assert [n.name for n in spec.nodes][:2] == ["block_1_expand", "block_1_project"]
+    assert spec.shapes["block_3_expand"] == (None, 128) and spec.shapes["block_3_project"] == (None, 32)
+    assert spec.node("y").inputs == ["block_3_project"]
+
+
+@pytest.mark.parametrize("expr,word", [("${i +}", "ends too early"), ("${w * 2}", "not a numeric parameter"),
+                                       ("${i / 0}", "division by zero"), ("${abs(i)}", "only numbers")])
+def test_arithmetic_errors(expr, word):
+    spec, diags = check(f"""nnspec: 1
+name: ar
+inputs: {{x: [8]}}
+layers:
+  - repeat: {{times: 2, layers: [Dense: {{units: "{expr}"}}]}}
+outputs: {{dense: {{loss: mse}}}}
+""")
+    assert diags[0].code == "bad-block-expression" and word in diags[0].message

@@ -48,6 +48,7 @@ SEPARATOR = "_"  # stem_conv2d; keras.applications names its layers this way (co
 MAX_DEPTH = 32
 _TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "any": object}
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_ARITH = re.compile(r"\$\{([^{}]*)\}")
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
 
 
@@ -202,7 +203,12 @@ class _Expander:
                 previous = None
                 continue
             if subst:
-                args = _substitute(args, subst)
+                try:
+                    args = _substitute(args, subst)
+                except _SubstError as e:
+                    self.error("bad-block-expression", str(e), self.span(ipath + (key,), via),
+                               "write ${param * 2 + 1} with numeric parameters")
+                    raise _Stop
             if key == "repeat":
                 produced, previous = self.repeat(args, ipath + (key,), scope, via, previous, subst)
             elif key in CATALOG or key == "reuse":
@@ -445,7 +451,12 @@ class _Expander:
         for i in range(times):
             inner = dict(subst or {})
             inner["i"] = i
-            copies = [_substitute(e, inner) for e in layers]
+            try:
+                copies = [_substitute(e, inner) for e in layers]
+            except _SubstError as e:
+                self.error("bad-block-expression", str(e), self.span(path, via),
+                           "write ${i + 1} with numeric parameters")
+                raise _Stop
             if scope is None:
                 for j, copy in enumerate(copies):
                     if isinstance(copy, dict) and len(copy) == 1:
@@ -480,9 +491,19 @@ def _is_type(value, typ: str) -> bool:
     return isinstance(value, py)
 
 
+class _SubstError(Exception):
+    pass
+
+
 def _substitute(value, params: dict):
-    """Replace $param references (not $inputs: those are resolved with from:)."""
+    """Replace ${arithmetic} and $param references (not $inputs: those are
+    resolved with from:). A string that is one reference keeps the value's type."""
     if isinstance(value, str) and "$" in value:
+        whole = _ARITH.fullmatch(value)
+        if whole:
+            return _arith(whole.group(1), params)
+        if "${" in value:
+            value = _ARITH.sub(lambda m: _text(_arith(m.group(1), params)), value)
         whole = _REF.fullmatch(value)
         if whole:
             key = whole.group(1)
@@ -493,6 +514,53 @@ def _substitute(value, params: dict):
     if isinstance(value, list):
         return [_substitute(v, params) for v in value]
     return value
+
+
+def _text(v) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _arith(text: str, params: dict):
+    """`${i + 1}`, `${4 * filters}`: arithmetic over numeric parameters, parsed
+    with nnspec's expression grammar and evaluated here (never by Python)."""
+    from ..expr import ExprError, parse
+    try:
+        tree = parse(text)
+    except ExprError as e:
+        raise _SubstError(f"'${{{text}}}': {e.message}") from None
+
+    def ev(node):
+        kind = node[0]
+        if kind == "num":
+            return node[1]
+        if kind == "name":
+            v = params.get(node[1])
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                known = ", ".join(k for k, x in params.items() if isinstance(x, (int, float)) and not isinstance(x, bool))
+                raise _SubstError(f"'${{{text}}}': '{node[1]}' is not a numeric parameter"
+                                  + (f" (numeric ones here: {known})" if known else ""))
+            return v
+        if kind == "neg":
+            return -ev(node[1])
+        if kind == "bin":
+            a, b = ev(node[2]), ev(node[3])
+            op = node[1]
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            if op == "/":
+                if b == 0:
+                    raise _SubstError(f"'${{{text}}}': division by zero")
+                q = a / b
+                return int(q) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else q
+            if abs(b) > 64 or abs(a) > 2**31:
+                raise _SubstError(f"'${{{text}}}': power too large")
+            return a ** b
+        raise _SubstError(f"'${{{text}}}': only numbers, parameters and + - * / ** here")
+    return ev(tree)
 
 
 def _name_of(item: dict):
