@@ -3,6 +3,7 @@
     python bench/compile_speed.py                       # full: every spec in specs/, 7 runs per side
     python bench/compile_speed.py --quick               # 3 runs per side, fewer training steps
     python bench/compile_speed.py --specs lab_quake,siamese
+    python bench/compile_speed.py --export-split lab_quake,resnet50   # export + verify stages alone
 
 For each spec, `bench/handwritten/<spec>.py` is what a Keras user would write
 without nnspec: the same Functional model (layers, names, arguments, outputs
@@ -65,6 +66,46 @@ model.export(sys.argv[2])
 t3 = time.perf_counter()
 print("BREAKDOWN " + json.dumps({"import keras": t1 - t0, "build": t2 - t1, "export": t3 - t2}))
 """
+
+# --export-split: the export stages alone, in a fresh process per run, on the same model (nnspec's build):
+# nnspec's tf.Module SavedModel (trace, save) and its verification (eager forward on the in-memory model,
+# reload, first call of the reloaded signature) against Keras's model.export
+EXPORT_SPLIT = """
+import json, sys, tempfile, time
+import nnspec
+from nnspec.keras.build import build
+from nnspec.keras import export as ex
+import tensorflow as tf
+spec = nnspec.load(sys.argv[1]); model = build(spec); out = {}
+d = tempfile.mkdtemp(dir=sys.argv[3])
+T = time.perf_counter
+if sys.argv[2] == "keras":
+    t = T(); model.export(d + "/k"); out["keras model.export"] = T() - t
+else:
+    t = T(); module = ex.serving_module(model, spec); cf = module.serve.get_concrete_function()
+    a = T(); tf.saved_model.save(module, d + "/n", signatures={"serving_default": cf}); b = T()
+    out["nnspec trace"], out["nnspec save"] = a - t, b - a
+    batch = ex.random_batch(spec)
+    t = T(); model(ex.model_inputs(spec, batch), training=False); a = T()
+    loaded = tf.saved_model.load(d + "/n"); b = T()
+    loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in batch.items()}); c = T()
+    out["verify: eager forward"], out["verify: reload"], out["verify: reloaded call"] = a - t, b - a, c - b
+print("SPLIT " + json.dumps(out))
+"""
+
+
+def export_split(name: str, runs: int, tmp: pathlib.Path) -> dict:
+    spec = str(ROOT / "specs" / f"{name}.yaml")
+    acc: dict = {}
+    for i in range(runs):
+        for mode in (("nnspec", "keras") if i % 2 == 0 else ("keras", "nnspec")):
+            _, out, _ = run([PY, "-c", EXPORT_SPLIT, spec, mode, str(tmp)])
+            line = next(l for l in out.splitlines() if l.startswith("SPLIT "))
+            for k, v in json.loads(line[len("SPLIT "):]).items():
+                acc.setdefault(k, []).append(v)
+        for p in tmp.iterdir():
+            shutil.rmtree(p, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in acc.items()}
 
 
 def run(cmd) -> tuple[float, str, str]:
@@ -159,6 +200,21 @@ def _median_steps(fa, fb, steps: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(tb)
 
 
+def _step_batch(name: str) -> int:
+    """32, or 4 for ImageNet-sized inputs (a ResNet50 step at batch 32 takes ~15 s on 2 cores)."""
+    import nnspec
+    spec = nnspec.load(ROOT / "specs" / f"{name}.yaml")
+    per_sample = max(_prod(d or 3 for d in i.shape[1:]) for i in spec.inputs.values())
+    return 4 if per_sample >= 100_000 else 32
+
+
+def _prod(xs) -> int:
+    out = 1
+    for x in xs:
+        out *= x
+    return out
+
+
 def train_compare(name: str, steps: int, warmup: int, batch: int = 32) -> dict:
     import keras
     import numpy as np
@@ -171,7 +227,7 @@ def train_compare(name: str, steps: int, warmup: int, batch: int = 32) -> dict:
     spec = nnspec.load(ROOT / "specs" / f"{name}.yaml")
     a = nnspec.build(spec)
     b = _load_hand(name).make_model()
-    res = {"params": (a.count_params(), b.count_params()),
+    res = {"batch": batch, "params": (a.count_params(), b.count_params()),
            "trainable": (sum(int(np.prod(w.shape)) for w in a.trainable_weights),
                          sum(int(np.prod(w.shape)) for w in b.trainable_weights))}
     weighted_a = {l.name for l in a.layers if l.weights}
@@ -216,7 +272,24 @@ def main():
     ap.add_argument("--runs", type=int, help="whole-process runs per side (default 7, --quick 3)")
     ap.add_argument("--steps", type=int, help="timed training / prediction steps (default 30, --quick 15)")
     ap.add_argument("--json", metavar="FILE", help="also write the results to FILE")
+    ap.add_argument("--export-split", metavar="SPECS", help="only this: nnspec's export + verify stages against "
+                    "Keras's model.export on the same model, fresh process per run (comma-separated spec names)")
     args = ap.parse_args()
+    if args.export_split:
+        runs = args.runs or 3
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="nnspec-export-split-"))
+        print(f"export stages alone, same model (nnspec's build), fresh process per run, medians of {runs}, seconds")
+        try:
+            for n in args.export_split.split(","):
+                r = export_split(n, runs, tmp)
+                nn = sum(v for k, v in r.items() if k.startswith("nnspec"))
+                ver = sum(v for k, v in r.items() if k.startswith("verify"))
+                print(f"{n:26} " + "  ".join(f"{k} {v:.2f}" for k, v in r.items()))
+                print(f"{'':26} nnspec export {nn:.2f} + verify {ver:.2f} = {nn + ver:.2f}  vs  Keras model.export "
+                      f"{r['keras model.export']:.2f}", flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     runs = args.runs or (3 if args.quick else 7)
     steps = args.steps or (15 if args.quick else 30)
     names = args.specs.split(",") if args.specs else sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
@@ -245,7 +318,6 @@ def main():
     print(f"{'worst ratio':26} {worst:37.2f}x   {_ok(worst <= COMPILE_TARGET)}")
 
     print("\nwhere the time goes (one run each, seconds; context, not a measurement to compare):")
-    cols = list(STAGES) + ["other"]
     print(f"  nnspec compile {'':11}" + "".join(f"{c:>10}" for c in ["parse+val", "load tf", "build", "export",
                                                                        "verify", "other", "wall"]))
     for n, r in results["compile"].items():
@@ -260,21 +332,21 @@ def main():
         s = r["hand_stages"]
         vals = [s["import keras"], s["build"], s["export"], s["other (python start, exit)"], r["hand_stage_wall"]]
         print(f"  {n:26}{'':10}" + f"{vals[0]:10.2f}{vals[1]:10.2f}{vals[2]:10.2f}{'':10}{vals[3]:10.2f}{vals[4]:10.2f}")
-    del cols
 
-    print(f"\nsame model, same speed? (one process; weights copied by layer name; batch 32; "
-          f"median of {steps} interleaved steps)")
-    print(f"{'spec':26} {'params':>11} {'outputs':>8} {'losses':>7} {'train nnspec':>13} {'hand':>8} {'ratio':>6} "
+    print(f"\nsame model, same speed? (one process; weights copied by layer name; synthetic batch; "
+          f"median of {steps} interleaved steps, half as many at batch 4)")
+    print(f"{'spec':26} {'params':>11} {'batch':>5} {'outputs':>8} {'losses':>7} {'train nnspec':>13} {'hand':>8} {'ratio':>6} "
           f"{'predict nnspec':>15} {'hand':>8} {'ratio':>6}")
     for n in names:
-        r = train_compare(n, steps, warmup=3 if args.quick else 5)
+        batch = _step_batch(n)
+        r = train_compare(n, steps if batch == 32 else max(5, steps // 2), warmup=3 if args.quick else 5, batch=batch)
         results["train"][n] = r
         pa, pb = r["params"]
         params = f"{pa:,}" if pa == pb else f"{pa}!={pb}"
-        print(f"{n:26} {params:>11} {'equal' if r['outputs_equal'] else 'DIFFER':>8} "
+        print(f"{n:26} {params:>11} {batch:5} {'equal' if r['outputs_equal'] else 'DIFFER':>8} "
               f"{'equal' if r['eval_equal'] else 'DIFFER':>7} "
-              f"{r['train'][0] * 1000:10.2f} ms {r['train'][1] * 1000:5.2f} ms {r['train_ratio']:5.2f}x "
-              f"{r['predict'][0] * 1000:12.2f} ms {r['predict'][1] * 1000:5.2f} ms {r['predict_ratio']:5.2f}x",
+              f"{r['train'][0] * 1000:10.1f} ms {r['train'][1] * 1000:5.1f} ms {r['train_ratio']:5.2f}x "
+              f"{r['predict'][0] * 1000:12.1f} ms {r['predict'][1] * 1000:5.1f} ms {r['predict_ratio']:5.2f}x",
               flush=True)
     same_params = all(r["params"][0] == r["params"][1] and r["layers_match"] for r in results["train"].values())
     same_out = all(r["outputs_equal"] for r in results["train"].values())

@@ -14,9 +14,10 @@ from . import schema
 from .diagnostics import Diagnostic, Span, SpecError, has_errors
 from .ir import Spec
 from .passes import blocks, resolve, shapes
-from .source.yaml_loader import MAX_BYTES, load_yaml
+from .source import load_any
+from .source.yaml_loader import MAX_BYTES
 
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml", ".nns")
 
 
 def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=()
@@ -24,7 +25,7 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
     """Every stage up to static shapes. Returns (IR or None, diagnostics).
     ``timings``, if given, receives seconds per stage (parse, validate)."""
     t0 = time.perf_counter()
-    doc, diags = load_yaml(raw, file)
+    doc, diags = load_any(raw, file)
     if timings is not None:
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()

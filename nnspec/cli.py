@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", metavar="DIR")
     i.add_argument("--format", choices=["text", "json"], default="text")
 
+    from . import cli_dsl, cli_import
+    cli_dsl.add_parsers(sub)
+    cli_import.add_parser(sub)
+
     o = sub.add_parser("ops", help="list the layer types, or describe one")
     o.add_argument("name", nargs="?", metavar="TYPE")
     return p
@@ -70,7 +74,8 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
-                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect}[args.command](args)
+                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
+                "convert": _dsl, "fmt": _dsl, "import": _import}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
@@ -86,6 +91,16 @@ def main(argv=None) -> int:
         return EXIT_BUG
 
 
+def _dsl(args) -> int:
+    from . import cli_dsl
+    return cli_dsl.run(args)
+
+
+def _import(args) -> int:
+    from . import cli_import
+    return cli_import.run(args)
+
+
 def _usage_error(message: str) -> int:
     print(f"nnspec: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -96,7 +111,7 @@ def cmd_validate(args) -> int:
     if missing:
         return _usage_error("no such file or directory: " + ", ".join(missing))
     if not files:
-        return _usage_error("no *.yaml or *.yml specs under " + ", ".join(args.paths))
+        return _usage_error("no *.yaml, *.yml or *.nns specs under " + ", ".join(args.paths))
     all_diags, bad = [], 0
     for f in files:
         _, diags = api.check_file(f, allow_import=args.allow_import)

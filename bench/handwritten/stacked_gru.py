@@ -1,5 +1,5 @@
-"""specs/stacked_gru.yaml written by hand in Keras: three stacked GRUs over a
-sequence of any length, then a one-value forecast."""
+"""specs/stacked_gru.yaml written by hand in Keras: three GRUs that return
+sequences (each its own layer, its own weights), a summary GRU, a forecast."""
 import sys
 
 import keras
@@ -9,9 +9,10 @@ from keras import layers
 def make_model():
     keras.utils.set_random_seed(11)
     series = keras.Input(shape=(None, 8), name="series")
-    x = layers.GRU(64, return_sequences=True, name="gru1")(series)
-    x = layers.GRU(64, return_sequences=True, dropout=0.1, name="gru2")(x)
-    x = layers.GRU(32, name="gru3")(x)
+    x = series
+    for i in range(3):
+        x = layers.GRU(64, return_sequences=True, dropout=0.1, name=f"gru{i}")(x)
+    x = layers.GRU(32, name="summary")(x)
     forecast = layers.Dense(1, name="forecast")(x)
     model = keras.Model(inputs=series, outputs={"forecast": forecast}, name="stacked_gru")
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.001),

@@ -43,7 +43,11 @@ _parser = None
 def _get_parser() -> Lark:
     global _parser
     if _parser is None:
-        _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr")
+        from ..source.lark_cache import cache_file
+        try:
+            _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr", cache=cache_file("expr"))
+        except OSError:  # an unwritable cache file: no cache
+            _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr")
     return _parser
 
 

@@ -1,0 +1,497 @@
+"""Spec data -> canonical text: ``to_dsl`` (the .nns form) and ``to_yaml``.
+
+Both are lossless: ``load_dsl(to_dsl(d)).data == d`` and
+``load_yaml(to_yaml(d)).data == d`` for any spec data (and for most invalid
+data too: what the DSL's statements cannot say falls back to its literal
+forms, ``{...}`` maps and whole-section values). Both are canonical: the same
+data always gives the same text, so ``fmt`` is idempotent.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+WIDTH = 100
+INDENT = "    "
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+_MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
+_TOP = ("nnspec", "name", "description", "seed", "allow_import", "inputs", "blocks", "layers", "outputs",
+        "penalties", "training")
+_HEADER = {"nnspec": "nnspec", "name": "model", "description": "description", "seed": "seed",
+           "allow_import": "allow_import"}
+
+
+class ConvertError(ValueError):
+    """The data cannot be written in the requested form."""
+
+
+# ================================================================ DSL
+def _is_word(s) -> bool:
+    return isinstance(s, str) and bool(_NAME.match(s)) and s not in _MUST_QUOTE
+
+
+def _is_key(s) -> bool:
+    return isinstance(s, str) and bool(_NAME.match(s))
+
+
+def _num(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    text = repr(float(v))
+    if text in ("inf", "-inf", "nan"):
+        raise ConvertError(f"number {text} cannot be written in a spec")
+    return text
+
+
+_expr_parser = None
+
+
+def expr_ok(text) -> bool:
+    """Can ``text`` be written bare as an expression (and read back to the same text)?"""
+    global _expr_parser
+    if not isinstance(text, str) or not text or text != text.strip() or any(c in text for c in "\n\r#\"\\"):
+        return False
+    if _expr_parser is None:
+        from ..expr.expr import _get_parser
+        _expr_parser = _get_parser()
+    try:
+        _expr_parser.parse(text)
+    except Exception:  # lark's UnexpectedInput and friends
+        return False
+    return True
+
+
+def dsl_value(v, lit: bool = False) -> str:
+    """One value in DSL syntax. ``lit``: dicts as {...} maps (never call syntax)."""
+    if v is None:
+        return "null"
+    if isinstance(v, (bool, int, float)):
+        return _num(v)
+    if isinstance(v, str):
+        if _is_word(v) or _REF.match(v):
+            return v
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(dsl_value(x, lit) for x in v) + "]"
+    if isinstance(v, dict):
+        if len(v) == 1 and not lit:
+            (k, x), = v.items()
+            if k == "expr":
+                if expr_ok(x):
+                    return f"expr({x})"
+            elif _is_word(k):
+                if isinstance(x, dict) and x and all(_is_key(a) for a in x):
+                    return f"{k}(" + ", ".join(f"{a}={dsl_value(b)}" for a, b in x.items()) + ")"
+                if x == {}:
+                    return f"{k}()"
+                return f"{k}({dsl_value(x)})"
+        return "{" + ", ".join(f"{_dsl_key(k)}: {dsl_value(x, lit)}" for k, x in v.items()) + "}"
+    raise ConvertError(f"cannot write a {type(v).__name__} in a spec")
+
+
+def _dsl_key(k) -> str:
+    if _is_key(k):
+        return k
+    if not isinstance(k, str):
+        raise ConvertError(f"keys must be text, not {type(k).__name__}")
+    return json.dumps(k, ensure_ascii=False)
+
+
+def _wrap(head: str, parts: list[str], tail: str, indent: str) -> str:
+    """head + parts joined by ', ' + tail, broken after commas past WIDTH and
+    aligned under the first part."""
+    one = head + ", ".join(parts) + tail
+    if len(indent) + len(one) <= WIDTH or len(parts) < 2:
+        return one
+    pad = " " * len(head)
+    lines, cur = [], head
+    for i, p in enumerate(parts):
+        piece = p + ("," if i < len(parts) - 1 else tail)
+        if cur != head and len(indent) + len(cur) + len(piece) + 1 > WIDTH:
+            lines.append(cur)
+            cur = pad + piece
+        else:
+            cur = cur + ("" if cur == head else " ") + piece
+    lines.append(cur)
+    return ("\n" + indent).join(lines)
+
+
+class _Dsl:
+    def __init__(self, data, comments):
+        self.data = data
+        self.comments = comments or {"lead": {}, "trail": {}, "end": []}
+        self.out: list[str] = []
+
+    def emit(self, path, text, indent=""):
+        for c in self.comments["lead"].get(path, ()):
+            self.out.append(indent + c)
+        trail = self.comments["trail"].get(path)
+        text = indent + text
+        if trail:
+            text += "  " + trail
+        self.out.append(text)
+
+    def blank(self):
+        if self.out and self.out[-1] != "":
+            self.out.append("")
+
+    def run(self) -> str:
+        d = self.data
+        if not isinstance(d, dict):
+            raise ConvertError("a spec is a mapping of keys")
+        unknown = [k for k in d if k not in _TOP]
+        if unknown:
+            raise ConvertError(f"the DSL has no statement for top-level key '{unknown[0]}'")
+        for k, word in _HEADER.items():
+            if k in d:
+                self.emit((k,), f"{word} {dsl_value(d[k])}")
+        if "blocks" in d:
+            self.blank()
+            self.blocks(d["blocks"])
+        if "inputs" in d:
+            self.blank()
+            self.inputs(d["inputs"])
+        if "layers" in d:
+            self.blank()
+            self.layers(d["layers"])
+        if "outputs" in d:
+            self.blank()
+            self.outputs(d["outputs"])
+        if "penalties" in d:
+            self.blank()
+            self.penalties(d["penalties"])
+        if "training" in d:
+            self.blank()
+            t = d["training"]
+            if isinstance(t, dict) and list(t) == ["optimizer"]:
+                self.emit(("training",), f"optimizer {dsl_value(t['optimizer'])}")
+            else:
+                t = _ordered(t, _ORDER["training"]) if isinstance(t, dict) else t
+                self.emit(("training",), f"training {dsl_value(t, lit=True)}")
+        if self.comments["end"]:
+            self.blank()
+            self.out.extend(self.comments["end"])
+        while self.out and self.out[-1] == "":
+            self.out.pop()
+        return "\n".join(self.out) + "\n"
+
+    # ------------------------------------------------------------ sections
+    def inputs(self, inputs):
+        if not isinstance(inputs, dict) or not inputs or not all(_is_key(k) for k in inputs):
+            self.emit(("inputs",), f"inputs {dsl_value(inputs, lit=True)}")
+            return
+        for name, v in inputs.items():
+            if isinstance(v, dict) and set(v) == {"shape", "dtype"}:
+                text = f"input {name} {dsl_value(v['shape'])} dtype {dsl_value(v['dtype'])}"
+            else:
+                text = f"input {name} {dsl_value(v, lit=True)}"
+            self.emit(("inputs", name), text)
+
+    def outputs(self, outputs):
+        ok = isinstance(outputs, dict) and outputs and all(
+            _is_key(k) and (v is None or isinstance(v, dict)) for k, v in outputs.items())
+        if not ok:
+            self.emit(("outputs",), f"outputs {dsl_value(outputs, lit=True)}")
+            return
+        for name, v in outputs.items():
+            if isinstance(v, dict):
+                v = _ordered(v, _ORDER["output"])
+            if v is None:
+                text = f"output {name}"
+            elif v and all(_is_key(k) for k in v):
+                text = f"output {name}  " + "  ".join(f"{k} {dsl_value(x)}" for k, x in v.items())
+            else:
+                text = f"output {name} {dsl_value(v, lit=True)}"
+            self.emit(("outputs", name), text)
+
+    def penalties(self, penalties):
+        if not isinstance(penalties, list) or not penalties or not all(isinstance(p, dict) for p in penalties):
+            self.emit(("penalties",), f"penalties {dsl_value(penalties, lit=True)}")
+            return
+        for i, p in enumerate(penalties):
+            path = ("penalties", i)
+            p = _ordered(p, _ORDER["penalty"])
+            if isinstance(p, dict) and list(p) == ["expr"] and expr_ok(p["expr"]) \
+                    and not re.match(r"on\b", p["expr"]):
+                text = f"penalty {p['expr']}"
+            elif isinstance(p, dict) and "on" in p and all(_is_key(k) for k in p):
+                text = f"penalty on {dsl_value(p['on'])}" + "".join(
+                    f"  {k} {dsl_value(x)}" for k, x in p.items() if k != "on")
+            else:
+                text = f"penalty {dsl_value(p, lit=True)}"
+            self.emit(path, text)
+
+    def blocks(self, blocks):
+        if not isinstance(blocks, dict) or not blocks or not all(
+                _is_key(k) and self.block_ok(v) for k, v in blocks.items()):
+            self.emit(("blocks",), f"blocks {dsl_value(blocks, lit=True)}")
+            return
+        for name, b in blocks.items():
+            self.blank()
+            b = _ordered(b, _ORDER["block"], ("layers",))
+            params = b.get("params")
+            plist = []
+            inline_params = isinstance(params, dict) and params and all(_is_key(k) for k in params)
+            if inline_params:
+                for p, spec in params.items():
+                    plist.append(_param(p, spec))
+            opts = "".join(f"  {k} {dsl_value(v)}" for k, v in b.items()
+                           if k != "layers" and not (k == "params" and inline_params))
+            head = _wrap(f"block {name}(", plist, ")", "") if plist else f"block {name}()"
+            self.emit(("blocks", name), f"{head}{opts}:")
+            self.body(b["layers"], ("blocks", name, "layers"), INDENT)
+
+    @staticmethod
+    def block_ok(b) -> bool:
+        return (isinstance(b, dict) and all(_is_key(k) for k in b) and isinstance(b.get("layers"), list)
+                and bool(b["layers"]) and all(_item_ok(e, nested=True) for e in b["layers"]))
+
+    def layers(self, layers):
+        if not isinstance(layers, list) or not layers or not all(_item_ok(e) for e in layers):
+            self.emit(("layers",), f"layers {dsl_value(layers, lit=True)}")
+            return
+        seen, dup = set(), set()
+        for e in layers:
+            for a in e.values():
+                n = a.get("name") if isinstance(a, dict) else None
+                if isinstance(n, str):
+                    (dup if n in seen else seen).add(n)
+        for i, e in enumerate(layers):
+            self.item(e, ("layers", i), "", dup)
+
+    def body(self, layers, path, indent):
+        for i, e in enumerate(layers):
+            self.item(e, path + (i,), indent, set())
+
+    def item(self, e, path, indent, dup):
+        (key, args), = e.items()
+        if isinstance(args, dict) and key == "repeat" and _repeat_ok(args):
+            name = args.get("name")
+            target = f"{name} = " if isinstance(name, str) and _is_key(name) and name not in dup else ""
+            rest = "".join(f"  {k} {dsl_value(v)}" for k, v in args.items()
+                           if k not in ("times", "layers") and not (k == "name" and target))
+            self.emit(path, f"{target}repeat {dsl_value(args['times'])}{rest}:", indent)
+            self.body(args["layers"], path + ("repeat", "layers"), indent + INDENT)
+            return
+        self.emit(path, layer_call(key, args, dup, indent), indent)
+
+
+def _param(p, spec) -> str:
+    if spec is None:
+        return p
+    if isinstance(spec, dict) and list(spec) == ["default"]:
+        return f"{p}={dsl_value(spec['default'])}"
+    if isinstance(spec, dict) and set(spec) == {"type", "default"} and isinstance(spec["type"], str):
+        return f"{p}: {dsl_value(spec['type'])} = {dsl_value(spec['default'])}"
+    return f"{p}: {dsl_value(spec, lit=True)}"
+
+
+def _item_ok(e, nested=False) -> bool:
+    """Can this layer item be a statement?"""
+    if not isinstance(e, dict) or len(e) != 1:
+        return False
+    (key, args), = e.items()
+    if not _is_word(key) or not isinstance(args, dict) or not all(_is_key(k) for k in args):
+        return False
+    if key == "repeat" and _repeat_ok(args):
+        return all(_item_ok(x, nested=True) for x in args["layers"])
+    return True
+
+
+def _repeat_ok(args) -> bool:
+    return ("times" in args and isinstance(args.get("layers"), list) and bool(args["layers"])
+            and all(isinstance(x, dict) and len(x) == 1 for x in args["layers"]))
+
+
+def layer_call(key, args, dup=frozenset(), indent="") -> str:
+    args = dict(args)
+    name = args.get("name")
+    target = ""
+    if isinstance(name, str) and _is_key(name) and name not in dup:
+        target = f"{name} = "
+        del args["name"]
+    parts = []
+    if key == "reuse" and isinstance(args.get("layer"), str):
+        parts.append(dsl_value(args.pop("layer")))
+        if "from" in args:
+            parts += _from_parts(args.pop("from"))
+    elif key != "reuse" and "from" in args:
+        parts += _from_parts(args.pop("from"))
+    parts += [f"{k}={dsl_value(v)}" for k, v in args.items()]
+    return _wrap(f"{target}{key}(", parts, ")", indent)
+
+
+def _from_parts(f) -> list[str]:
+    if isinstance(f, list) and len(f) >= 2:
+        return [dsl_value(x, lit=True) for x in f]
+    return [dsl_value(f, lit=True)]
+
+
+def to_dsl(data, comments=None) -> str:
+    """Canonical .nns text for spec data (``comments`` as parse_dsl returns them)."""
+    return _Dsl(data, comments).run()
+
+
+# ================================================================ YAML
+_resolver = yaml.resolver.Resolver()
+_PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$]*$")
+_ORDER = {
+    "penalty": ("on", "l1", "l2", "l1_l2", "reduce", "expr"),
+    "output": ("loss", "weight", "metrics"),
+    "input": ("shape", "dtype"),
+    "training": ("optimizer",),
+    "block": ("description", "params", "inputs", "outputs"),
+}
+
+
+def _yaml_str(s: str) -> str:
+    if _PLAIN.match(s) and not s.endswith(".") and \
+            _resolver.resolve(yaml.ScalarNode, s, (True, False)) == "tag:yaml.org,2002:str":
+        return s
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif o < 0x20 or 0x7F <= o <= 0xA0 or o in (0x2028, 0x2029, 0xFEFF) or 0xD800 <= o <= 0xDFFF \
+                or o in (0xFFFE, 0xFFFF):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _yaml_key(k) -> str:
+    if not isinstance(k, str):
+        raise ConvertError(f"keys must be text, not {type(k).__name__}")
+    if _PLAIN_KEY.match(k):
+        return k
+    return _yaml_str(k) if not _PLAIN.match(k) else k
+
+
+def yaml_flow(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, (bool, int, float)):
+        return _num(v)
+    if isinstance(v, str):
+        return _yaml_str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(yaml_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_yaml_key(k)}: {yaml_flow(x)}" for k, x in v.items()) + "}"
+    raise ConvertError(f"cannot write a {type(v).__name__} in a spec")
+
+
+def _ordered(d: dict, first=(), last=()) -> dict:
+    out = {k: d[k] for k in first if k in d}
+    out.update({k: v for k, v in d.items() if k not in first and k not in last})
+    out.update({k: d[k] for k in last if k in d})
+    return out
+
+
+def _yaml_flow_wrapped(prefix: str, d: dict) -> str:
+    """``prefix{k: v, ...}`` broken after commas past WIDTH, aligned under the first key."""
+    parts = [f"{_yaml_key(k)}: {yaml_flow(x)}" for k, x in d.items()]
+    return _wrap(prefix + "{", parts, "}", "") if parts else prefix + "{}"
+
+
+class _Yaml:
+    def __init__(self, data):
+        self.data = data
+        self.out: list[str] = []
+
+    def blank(self):
+        if self.out and self.out[-1] != "":
+            self.out.append("")
+
+    def run(self) -> str:
+        d = self.data
+        if not isinstance(d, dict):
+            return yaml_flow(d) + "\n"
+        d = _ordered(d, _TOP)
+        for k in ("nnspec", "name", "description", "seed", "allow_import"):
+            if k in d:
+                self.out.append(f"{k}: {yaml_flow(d[k])}")
+        for k, v in d.items():
+            if k in _HEADER:
+                continue
+            self.blank()
+            if k == "inputs" and isinstance(v, dict) and v:
+                self.out.append("inputs:")
+                for n, x in v.items():
+                    x = _ordered(x, _ORDER["input"]) if isinstance(x, dict) else x
+                    self.out.append(f"  {_yaml_key(n)}: {yaml_flow(x)}")
+            elif k == "blocks" and isinstance(v, dict) and v:
+                self.out.append("blocks:")
+                for n, b in v.items():
+                    if isinstance(b, dict) and isinstance(b.get("layers"), list) and b["layers"]:
+                        self.out.append(f"  {_yaml_key(n)}:")
+                        b = _ordered(b, _ORDER["block"], ("layers",))
+                        for bk, bv in b.items():
+                            if bk != "layers":
+                                self.out.append(f"    {_yaml_key(bk)}: {yaml_flow(bv)}")
+                        self.out.append("    layers:")
+                        self.items(b["layers"], "      ")
+                    else:
+                        self.out.append(f"  {_yaml_key(n)}: {yaml_flow(b)}")
+            elif k == "layers" and isinstance(v, list) and v:
+                self.out.append("layers:")
+                self.items(v, "  ")
+            elif k == "outputs" and isinstance(v, dict) and v:
+                self.out.append("outputs:")
+                for n, x in v.items():
+                    x = _ordered(x, _ORDER["output"]) if isinstance(x, dict) else x
+                    self.out.append(f"  {_yaml_key(n)}: {yaml_flow(x)}")
+            elif k == "penalties" and isinstance(v, list) and v:
+                self.out.append("penalties:")
+                for p in v:
+                    p = _ordered(p, _ORDER["penalty"]) if isinstance(p, dict) else p
+                    self.out.append(f"  - {yaml_flow(p)}")
+            elif k == "training" and isinstance(v, dict) and v:
+                self.out.append("training:")
+                for tk, tv in _ordered(v, _ORDER["training"]).items():
+                    self.out.append(f"  {_yaml_key(tk)}: {yaml_flow(tv)}")
+            else:
+                self.out.append(f"{_yaml_key(k)}: {yaml_flow(v)}")
+        return "\n".join(self.out) + "\n"
+
+    def items(self, layers, indent):
+        for e in layers:
+            if isinstance(e, dict) and len(e) == 1:
+                (key, args), = e.items()
+                if key == "repeat" and isinstance(args, dict) and isinstance(args.get("layers"), list) \
+                        and args["layers"]:
+                    self.out.append(f"{indent}- repeat:")
+                    for rk, rv in _ordered(args, ("times",), ("layers",)).items():
+                        if rk != "layers":
+                            self.out.append(f"{indent}    {_yaml_key(rk)}: {yaml_flow(rv)}")
+                    self.out.append(f"{indent}    layers:")
+                    self.items(args["layers"], indent + "      ")
+                    continue
+                if isinstance(args, dict):
+                    if key == "reuse":
+                        args = _ordered(args, ("layer", "from", "name"))
+                    else:
+                        args = _ordered(args, (), ("name", "from"))
+                    self.out.append(_yaml_flow_wrapped(f"{indent}- {_yaml_key(key)}: ", args))
+                    continue
+            self.out.append(f"{indent}- {yaml_flow(e)}")
+
+
+def to_yaml(data) -> str:
+    """Canonical YAML text for spec data, in the layout of the shipped specs."""
+    return _Yaml(data).run()

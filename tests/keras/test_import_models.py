@@ -1,0 +1,359 @@
+"""`nnspec import`: Keras models -> specs that compile back to the same network
+(same layer names, parameter counts and, with the weights copied by layer
+name, the same outputs)."""
+import argparse
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import nnspec
+from nnspec.api import check_text
+from nnspec.source.yaml_loader import load_yaml
+
+keras = pytest.importorskip("keras")
+from keras import layers  # noqa: E402
+
+from nnspec.keras.importer import (ModelImportError, import_model, load_model_ref, model_to_spec,  # noqa: E402
+                                   spec_to_yaml)
+
+ROOT = pathlib.Path(__file__).parent.parent.parent
+FIXTURES = str(ROOT / "tests" / "fixtures")
+# the examples of the README (others in specs/ may be large; they are not needed here)
+EXAMPLES = ["channel_reduction", "features_before_dropout", "inception", "lab_quake", "random_projection",
+            "seq_classifier", "siamese", "sparse_autoencoder", "stacked_gru", "weight_norm"]
+SPECS = [ROOT / "specs" / f"{name}.yaml" for name in EXAMPLES if (ROOT / "specs" / f"{name}.yaml").exists()]
+
+
+# ------------------------------------------------------------------ helpers
+def _leaf_layers(model, out=None) -> dict:
+    """name -> layer, nested models flattened (the importer flattens them too)."""
+    out = {} if out is None else out
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _leaf_layers(layer, out)
+        elif not isinstance(layer, layers.InputLayer):
+            out[layer.name] = layer
+    return out
+
+
+def _batch(model, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = []
+    for t in model.inputs:
+        shape = (3, *(4 if d is None else d for d in t.shape[1:]))
+        if "int" in str(t.dtype):
+            xs.append(rng.integers(0, 5, size=shape).astype(str(t.dtype)))
+        else:
+            xs.append(rng.normal(size=shape).astype("float32"))
+    return xs
+
+
+def round_trip(model, allow=()):
+    """import -> YAML -> validate (no diagnostics) -> build -> same names, params and outputs."""
+    result = import_model(model)
+    text = spec_to_yaml(result.data, result.notes)
+    doc, diags = load_yaml(text, "<import>")
+    assert not diags and doc.data == result.data  # the YAML reads back as the data
+    spec, diags = check_text(text, "<import>", allow_import=tuple(allow))
+    assert diags == [], [str(d) for d in diags]
+    built = nnspec.build(spec, compile=True)
+    original = _leaf_layers(model)
+    rebuilt = {layer.name: layer for layer in built.layers if not isinstance(layer, layers.InputLayer)}
+    penalties = {n for n in rebuilt if n.startswith("penalty_")}
+    assert set(rebuilt) - penalties == set(original) - penalties
+    assert built.count_params() == model.count_params()
+    for name, layer in rebuilt.items():
+        if layer.weights:
+            layer.set_weights(original[name].get_weights())
+    xs = _batch(model)
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        index = {id(t): i for i, t in enumerate(model.inputs)}
+        want = model({k: xs[index[id(t)]] for k, t in struct.items()}, training=False)
+    else:
+        want = model(xs if len(xs) > 1 else xs[0], training=False)
+    want = keras.tree.flatten(want)  # the order of model.outputs (a dict's keys sorted)
+    feed = dict(zip(result.data["inputs"], xs)) if len(xs) > 1 else xs[0]
+    got = built(feed, training=False)
+    for w, name in zip(want, result.outputs):
+        diff = float(np.max(np.abs(np.asarray(w) - np.asarray(got[name]))))
+        assert diff <= 1e-5, (name, diff)
+    return result, text
+
+
+def _items(data) -> dict:
+    """layer name -> (Type, args) of a spec's layer items."""
+    out = {}
+    for item in data["layers"]:
+        (kind, args), = item.items()
+        out[args["name"]] = (kind, args)
+    return out
+
+
+def _cli(*argv) -> int:
+    from nnspec import cli_import
+    parser = argparse.ArgumentParser(prog="nnspec")
+    cli_import.add_parser(parser.add_subparsers(dest="command"))
+    return cli_import.run(parser.parse_args(["import", *argv]))
+
+
+# ------------------------------------------------------------------ keras.applications
+def test_mobilenet_v2_round_trip():
+    model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None)
+    result, text = round_trip(model)
+    items = _items(result.data)
+    assert items["Conv1"] == ("Conv2D", {"filters": 16, "kernel_size": 3, "strides": 2, "padding": "same",
+                                         "use_bias": False, "name": "Conv1"})
+    assert items["Conv1_relu"] == ("ReLU", {"max_value": 6.0, "name": "Conv1_relu"})
+    assert items["block_1_pad"][1]["padding"] == [[0, 1], [0, 1]]
+    assert items["block_2_add"][1]["from"] == ["block_1_project_BN", "block_2_project_BN"]
+    assert items["predictions"] == ("Dense", {"units": 1000, "activation": "softmax", "name": "predictions"})
+    assert result.data["name"] == "mobilenetv2_0_35_96" and any("mobilenetv2_0.35_96" in n for n in result.notes)
+    assert len(text.splitlines()) < len(result.data["layers"]) + 20  # one layer per line
+    assert sum("from" in args for _, args in items.values()) == 10  # only the residual Adds say where from
+
+
+def test_resnet50_round_trip():
+    model = keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, classes=10)
+    result, _ = round_trip(model)
+    items = _items(result.data)
+    assert items["conv1_pad"] == ("ZeroPadding2D", {"padding": 3, "name": "conv1_pad"})
+    assert items["conv1_bn"] == ("BatchNormalization", {"axis": 3, "epsilon": 1.001e-05, "name": "conv1_bn"})
+    assert items["pool1_pool"] == ("MaxPooling2D", {"pool_size": 3, "strides": 2, "name": "pool1_pool"})
+    assert items["avg_pool"] == ("GlobalAveragePooling2D", {"name": "avg_pool"})
+
+
+# ------------------------------------------------------------------ hand-written models
+def test_shared_layers_two_inputs_two_outputs_and_training(monkeypatch):
+    monkeypatch.syspath_prepend(FIXTURES)
+    import import_fixture
+    model = import_fixture.make_model()
+    result, _ = round_trip(model)
+    data = result.data
+    assert data["inputs"] == {"left": [12], "right": [12]}
+    assert data["layers"] == [
+        {"Dense": {"units": 8, "activation": "relu", "name": "enc", "from": "left"}},
+        {"reuse": {"layer": "enc", "name": "enc_call2", "from": "right"}},
+        {"Subtract": {"name": "diff", "from": ["enc", "enc_call2"]}},
+        {"Dense": {"units": 1, "activation": "sigmoid", "name": "same"}},
+        {"Concatenate": {"name": "both", "from": ["enc", "enc_call2"]}},
+        {"Dense": {"units": 3, "name": "score"}},
+    ]
+    assert data["outputs"] == {"same": {"loss": "binary_crossentropy", "metrics": ["accuracy"]},
+                               "score": {"loss": "mse", "weight": 0.5, "metrics": ["mae"]}}
+    assert data["training"] == {"optimizer": {"adam": {"learning_rate": 0.01}}}
+    assert result.outputs == ["same", "score"]
+
+
+def test_only_non_default_args_and_vocabulary_forms():
+    x = keras.Input((6,), name="x")
+    h = layers.Dense(5, name="plain")(x)
+    h = layers.Dense(4, activation="tanh", kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+                     kernel_regularizer=keras.regularizers.L2(0.01), bias_constraint=keras.constraints.MaxNorm(3),
+                     activity_regularizer=keras.regularizers.L1L2(l1=0.1), name="busy")(h)
+    h = layers.Dense(4, kernel_initializer="he_normal", bias_initializer=keras.initializers.Constant(0.5),
+                     kernel_constraint=keras.constraints.NonNeg(), trainable=False, name="frozen")(h)
+    h = layers.Reshape((2, 2), name="square")(h)
+    h = layers.LayerNormalization(epsilon=1e-5, name="ln")(h)
+    y = layers.Flatten(name="flat")(h)
+    model = keras.Model(x, y, name="vocab")
+    result, text = round_trip(model)
+    items = _items(result.data)
+    assert items["plain"] == ("Dense", {"units": 5, "name": "plain"})
+    assert items["busy"] == ("Dense", {"units": 4, "activation": "tanh",
+                                       "kernel_initializer": {"random_normal": {"stddev": 0.02}},
+                                       "kernel_regularizer": {"l2": 0.01},
+                                       "bias_constraint": {"max_norm": {"max_value": 3}},
+                                       "activity_regularizer": {"l1_l2": {"l1": 0.1}}, "name": "busy"})
+    assert items["frozen"] == ("Dense", {"units": 4, "kernel_initializer": "he_normal",
+                                         "bias_initializer": {"constant": {"value": 0.5}},
+                                         "kernel_constraint": "non_neg", "trainable": False, "name": "frozen"})
+    assert items["ln"] == ("LayerNormalization", {"epsilon": 1e-5, "name": "ln"})
+    assert items["flat"] == ("Flatten", {"name": "flat"})
+    assert "from" not in str(result.data["layers"])  # a chain: every input is the previous item
+    assert result.data["outputs"] == {"flat": None} and "training" not in result.data
+    assert "  - Dense: {units: 5, name: plain}" in text.splitlines()
+
+
+def test_nested_shared_sequential_is_flattened():
+    encoder = keras.Sequential([keras.Input((8,)), layers.Dense(6, activation="relu", name="e1"),
+                                layers.Dropout(0.25, name="drop"), layers.Dense(3, name="e2")], name="encoder")
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    dist = layers.Subtract(name="dist")([encoder(a), encoder(b)])
+    out = layers.Dense(1, name="out")(dist)
+    model = keras.Model([a, b], out, name="siamese_nested")
+    result, _ = round_trip(model)
+    kinds = [(next(iter(i)), next(iter(i.values()))["name"]) for i in result.data["layers"]]
+    assert kinds == [("Dense", "e1"), ("Dropout", "drop"), ("Dense", "e2"), ("reuse", "e1_call2"),
+                     ("reuse", "drop_call2"), ("reuse", "e2_call2"), ("Subtract", "dist"), ("Dense", "out")]
+    assert any("flattened" in n for n in result.notes)
+
+
+def test_sequential_recurrent_and_wrappers():
+    model = keras.Sequential([
+        keras.Input((5,), dtype="int32", name="tokens"),
+        layers.Embedding(20, 8, mask_zero=True, name="emb"),
+        layers.Bidirectional(layers.LSTM(4, return_sequences=True), name="bi"),
+        layers.TimeDistributed(layers.Dense(3, activation="relu"), name="td"),
+        layers.GRU(5, name="gru"),
+        layers.Dense(2, activation="softmax", name="probs"),
+    ], name="seq")
+    result, _ = round_trip(model)
+    items = _items(result.data)
+    assert result.data["inputs"] == {"tokens": {"shape": [5], "dtype": "int32"}}
+    assert items["bi"] == ("Bidirectional", {"layer": {"LSTM": {"units": 4, "return_sequences": True}}, "name": "bi"})
+    assert items["td"] == ("TimeDistributed", {"layer": {"Dense": {"units": 3, "activation": "relu"}}, "name": "td"})
+
+
+def test_attention_roles_and_slice():
+    import nnspec.keras.registry  # noqa: F401
+    from nnspec.keras.custom import Slice
+    q, v = keras.Input((4, 8), name="q"), keras.Input((6, 8), name="v")
+    att = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(q, v)
+    first = Slice("..., :1", name="first")(att)
+    model = keras.Model([q, v], first, name="attn")
+    result, _ = round_trip(model)
+    items = _items(result.data)
+    assert items["mha"] == ("MultiHeadAttention", {"num_heads": 2, "key_dim": 4, "name": "mha", "from": ["q", "v"]})
+    assert items["first"] == ("Slice", {"key": "..., :1", "name": "first"})
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_example_spec_survives_build_then_import(path):
+    """nnspec.build(spec) -> import -> the same network (penalties, WeightNorm, constraints included)."""
+    spec = nnspec.load(path)
+    model = nnspec.build(spec)
+    result, _ = round_trip(model)
+    assert list(result.data["outputs"]) == list(spec.outputs)
+    for name, out in spec.outputs.items():  # losses, weights and metrics carried over
+        got = result.data["outputs"][name] or {}
+        assert got.get("loss") == out.loss and got.get("weight", 1.0) == (out.weight if out.loss else 1.0)
+        assert got.get("metrics", []) == out.metrics
+    assert len(result.data.get("penalties", [])) == len(spec.penalties)
+
+
+# ------------------------------------------------------------------ refusals
+def test_layer_outside_the_catalog_is_named():
+    x = keras.Input((4,), name="x")
+    y = layers.Normalization(name="norm")(x)
+    with pytest.raises(ModelImportError, match=r"layer 'norm' is a keras\.src\..*\.Normalization, which is not in "
+                                               r"nnspec's catalog"):
+        model_to_spec(keras.Model(x, y))
+    z = layers.Lambda(lambda t: t * 2, name="double")(x)
+    with pytest.raises(ModelImportError, match="'double'.*Lambda.*Slice"):
+        model_to_spec(keras.Model(x, z))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda x: layers.Dropout(0.5, noise_shape=(None, 1), name="d")(x),
+     r"layer 'd' \(Dropout\): noise_shape = \[null, 1\] cannot be written in nnspec: Dropout has no argument"),
+    (lambda x: layers.Dense(3, dtype="float16", name="h")(x),
+     r"layer 'h' \(Dense\): dtype policy 'float16' cannot be written"),
+    (lambda x: layers.Dense(3, activation=lambda t: t * 2, name="fn")(x),
+     r"layer 'fn' \(Dense\): activation = .* cannot be written in nnspec"),
+])
+def test_unexpressible_argument_is_named(make, message):
+    x = keras.Input((4,), name="x")
+    with pytest.raises(ModelImportError, match=message):
+        model_to_spec(keras.Model(x, make(x)))
+
+
+def test_multiple_outputs_of_one_layer_are_refused():
+    x = keras.Input((3, 2), name="x")
+    _, h, _ = layers.LSTM(4, return_state=True, name="lstm")(x)
+    with pytest.raises(ModelImportError, match="'lstm' \\(LSTM\\) returns 3 tensors"):
+        model_to_spec(keras.Model(x, h))
+
+
+# ------------------------------------------------------------------ custom layers, files, functions
+def test_registered_custom_layer_becomes_custom_item(monkeypatch):
+    monkeypatch.syspath_prepend(FIXTURES)
+    import import_fixture
+    model = import_fixture.make_custom_model()
+    result, _ = round_trip(model, allow=())  # the spec's own allow_import is enough
+    assert result.data["allow_import"] == ["import_fixture"]
+    assert _items(result.data)["gain"] == ("Custom", {"class": "import_fixture:Gain", "args": {"factor": 3.0},
+                                                      "output_shape": [3], "name": "gain"})
+    assert any("import_fixture:Gain" in n and "allow_import" in n for n in result.notes)
+
+
+def test_keras_file_on_the_command_line(tmp_path, capsys):
+    x = keras.Input((6,), name="x")
+    y = layers.Dense(2, activation="softmax", name="y")(layers.Dense(4, activation="relu", name="h")(x))
+    model = keras.Model(x, y, name="small")
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path / "small.keras"
+    model.save(path)
+    out = tmp_path / "spec" / "small.yaml"
+    assert _cli(str(path), "-o", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "wrote" in err and "validated" in err
+    data = nnspec.load(out)
+    assert [n.name for n in data.nodes] == ["h", "y"]
+    assert data.outputs["y"].loss == "categorical_crossentropy" and data.training == {"optimizer": "sgd"}
+    assert _cli(str(path)) == 0  # to stdout
+    assert capsys.readouterr().out.startswith("# yaml-language-server: $schema=")
+    assert _cli(str(tmp_path / "missing.keras")) == 2
+    assert load_model_ref(str(path)).count_params() == model.count_params()
+
+
+def test_function_ref_needs_allow_import(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(FIXTURES)
+    monkeypatch.delitem(sys.modules, "import_fixture", raising=False)
+    out = tmp_path / "pair.yaml"
+    assert _cli("import_fixture:make_model", "-o", str(out)) == 1
+    assert "not allowed" in capsys.readouterr().err and "import_fixture" not in sys.modules and not out.exists()
+    assert _cli("import_fixture:make_model", "-o", str(out), "--allow-import", "import_fixture") == 0
+    assert [n.name for n in nnspec.load(out).nodes][:2] == ["enc", "enc_call2"]
+    assert _cli("import_fixture:NOT_A_FUNCTION", "--allow-import", "import_fixture") == 1
+    assert "not callable" in capsys.readouterr().err
+    assert _cli("no_such_module_here:make", "--allow-import", "no_such_module_here") == 1
+
+
+def test_dict_outputs_a_shared_layer_as_output_and_losses_by_key():
+    x = keras.Input((5,), name="x")
+    dense = layers.Dense(5, name="d")
+    a = dense(x)
+    b = dense(a)
+    model = keras.Model(x, {"first": a, "second": b}, name="twice")
+    model.compile(optimizer=keras.optimizers.RMSprop(0.01, rho=0.8),
+                  loss={"first": "mse", "second": keras.losses.Huber(delta=2.0)},
+                  metrics={"first": [keras.metrics.AUC(), "acc", keras.metrics.MeanIoU(num_classes=3)]})
+    result, _ = round_trip(model)
+    assert result.data["layers"] == [{"Dense": {"units": 5, "name": "d"}},
+                                     {"reuse": {"layer": "d", "name": "d_call2"}}]
+    assert result.data["outputs"] == {"d": {"loss": "mse", "metrics": ["auc", "accuracy"]},
+                                      "d_call2": {"loss": {"huber": {"delta": 2.0}}}}
+    assert result.data["training"] == {"optimizer": {"rmsprop": {"learning_rate": 0.01, "rho": 0.8}}}
+    assert any("MeanIoU" in n for n in result.notes) and any("'first' is 'd'" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda x: layers.Dense(2, name="my-dense")(x), "'my-dense' is not a valid nnspec name"),
+    (lambda x: layers.Conv2D(2, 1, data_format="channels_first", name="c")(layers.Reshape((1, 2, 2), name="r")(x)),
+     r"layer 'c' \(Conv2D\): data_format = \"channels_first\" cannot be written in nnspec: Conv2D has no argument"),
+])
+def test_names_and_layouts_nnspec_cannot_write(make, message):
+    x = keras.Input((4,), name="x")
+    with pytest.raises(ModelImportError, match=message):
+        model_to_spec(keras.Model(x, make(x)))
+
+
+def test_models_without_a_graph_are_refused():
+    with pytest.raises(ModelImportError, match="Sequential model 'unbuilt' has no input shape yet"):
+        model_to_spec(keras.Sequential([layers.Dense(2)], name="unbuilt"))
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    sub = Sub()
+    sub(np.zeros((1, 3), "float32"))
+    with pytest.raises(ModelImportError, match="subclassed models"):
+        model_to_spec(sub)
