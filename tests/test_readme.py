@@ -63,3 +63,13 @@ def test_every_complete_spec_in_readme_validates():
     for text in specs:
         spec, diags = nnspec.check_text(text, "README.md")
         assert spec is not None and diags == [], [d.format() for d in diags]
+
+
+def test_readme_dsl_example_is_lab_quake():
+    from nnspec.source.dsl import load_dsl
+    text = README[README.index("This is `specs/lab_quake.nns`:"):]
+    text = text[text.index("```\n") + 4:]
+    text = text[:text.index("```")]
+    shown, diags = load_dsl(text, "README.md")
+    shipped, _ = load_dsl((ROOT / "specs" / "lab_quake.nns").read_bytes(), "lab_quake.nns")
+    assert diags == [] and shown.data == shipped.data
