@@ -2,7 +2,12 @@
 
 The grammar is ``dsl.lark`` (lark, LALR, with the expression grammar of
 ``nnspec/expr/expr.lark`` imported for penalties and ``expr(...)`` values).
-The parse tree is lowered to plain data exactly as the equivalent YAML would
+lark calls ``_Build`` as it reduces each rule (its ``transformer=`` option), so
+no lark Tree is built and no ``propagate_positions`` meta is computed: a node
+takes its position from its first token (rules marked ``!`` in dsl.lark keep
+their keywords and brackets for that) and, where needed, its last line from
+the post-lexer (LALR reduces a rule when the token after it arrives). The
+nodes are lowered to plain data exactly as the equivalent YAML would
 load, with a position in ``pos`` for every path, pointing into the .nns text;
 schema, resolve, shapes, summary and compile cannot tell the two apart.
 
@@ -48,12 +53,13 @@ def _get_parser():
     if _parser is None:
         from lark import Lark
         from .lark_cache import cache_file
+        post = _PostLex()
+        options = dict(rel_to=__file__, parser="lalr", import_paths=[_EXPR_DIR], postlex=post,
+                       transformer=_Build(post))
         try:
-            _parser = Lark.open("dsl.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
-                                import_paths=[_EXPR_DIR], postlex=_PostLex(), cache=cache_file("dsl"))
+            _parser = Lark.open("dsl.lark", cache=cache_file("dsl"), **options)
         except OSError:  # pragma: no cover - an unwritable cache file: no cache
-            _parser = Lark.open("dsl.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
-                                import_paths=[_EXPR_DIR], postlex=_PostLex())
+            _parser = Lark.open("dsl.lark", **options)
     return _parser
 
 
@@ -63,63 +69,72 @@ class _PostLex:
     closes block bodies (Python's rules); comments are collected for ``fmt``."""
 
     always_accept = ("_NL",)
-    OPEN = {"LPAR", "LSQB", "LBRACE"}
-    CLOSE = {"RPAR", "RSQB", "RBRACE"}
+    BRACKETS = {"LPAR": 1, "LSQB": 1, "LBRACE": 1, "RPAR": -1, "RSQB": -1, "RBRACE": -1}
 
     def __init__(self):
         self.comments = []
         self.open = []  # (bracket, line, col) of the brackets not closed yet
         self.text = ""
+        self.before = None  # the token before the last _NL or ')' given to the parser: see _Build
 
     def process(self, stream):
         from lark import Token
         depth = 0
         indents = [0]
-        emitted = False
+        last = None  # the last token given to the parser
         self.comments = []
-        self.open = []
+        self.open = opened = []
+        brackets = self.BRACKETS
         for tok in stream:
             t = tok.type
             if t == "_NL":
-                self._collect_comments(tok)
-                if depth > 0 or not emitted:
+                if "#" in tok.value:
+                    self._collect_comments(tok)
+                if depth > 0 or last is None:
                     continue
+                self.before = last
                 yield tok
+                last = tok
                 indent_str = tok.value.rsplit("\n", 1)[1]
-                indent = len(indent_str.expandtabs(TAB))
+                indent = len(indent_str.expandtabs(TAB)) if indent_str else 0
+                if indent == indents[-1]:
+                    continue
                 line = tok.end_line
                 if indent > indents[-1]:
                     indents.append(indent)
-                    yield Token("_INDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
-                else:
-                    while indent < indents[-1]:
-                        indents.pop()
-                        yield Token("_DEDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1,
-                                    tok.end_pos)
-                    if indent != indents[-1]:
-                        raise DslRefused("dsl-syntax", f"this line is indented to column {indent + 1}, which "
-                                         "matches no enclosing block", (line, indent + 1),
-                                         "indent a block's body consistently; dedent to an earlier level")
+                    last = Token("_INDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
+                    yield last
+                    continue
+                while indent < indents[-1]:
+                    indents.pop()
+                    last = Token("_DEDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
+                    yield last
+                if indent != indents[-1]:
+                    raise DslRefused("dsl-syntax", f"this line is indented to column {indent + 1}, which "
+                                     "matches no enclosing block", (line, indent + 1),
+                                     "indent a block's body consistently; dedent to an earlier level")
                 continue
-            if t in self.OPEN:
-                depth += 1
-                self.open.append((tok.value, tok.line, tok.column))
-                if depth > MAX_DEPTH:
-                    raise DslRefused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", (tok.line, tok.column),
-                                     "flatten the spec")
-            elif t in self.CLOSE and depth > 0:
-                depth -= 1
-                self.open.pop()
-            emitted = True
+            b = brackets.get(t)
+            if b is not None:
+                if b > 0:
+                    depth += 1
+                    opened.append((tok.value, tok.line, tok.column))
+                    if depth > MAX_DEPTH:
+                        raise DslRefused("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                                         (tok.line, tok.column), "flatten the spec")
+                else:
+                    if depth > 0:
+                        depth -= 1
+                        opened.pop()
+                    if t == "RPAR":
+                        self.before = last
             yield tok
-        while len(indents) > 1:
-            indents.pop()
-            n = len(self.text)
+            last = tok
+        n = len(self.text)
+        for _ in indents[1:]:
             yield Token("_DEDENT", "", n, 1, 1, 1, 1, n)
 
     def _collect_comments(self, tok):
-        if "#" not in tok.value:
-            return
         line = tok.line
         start = tok.start_pos
         for k, seg in enumerate(tok.value.split("\n")):
@@ -131,6 +146,106 @@ class _PostLex:
                 else:
                     own = True
                 self.comments.append((line + k, seg[i:].rstrip("\r"), own))
+
+
+# ---------------------------------------------------------------- nodes, built while parsing
+class _Node:
+    """What lark's Tree gave (``data``, ``children``: nodes and the named tokens),
+    with the position of the first token and, for statements, the last line."""
+
+    __slots__ = ("data", "children", "line", "column", "end_line")
+
+    def __init__(self, data, children, line, column, end_line=0):
+        self.data, self.children, self.line, self.column, self.end_line = data, children, line, column, end_line
+
+
+class _Expr(_Node):
+    """An expression: only its text is used, ``text[start_pos:end_pos]``."""
+
+    __slots__ = ("start_pos", "end_pos")
+
+
+# what may lie between two tokens: ignored blanks, and (inside brackets) line breaks and comments
+_GAP = re.compile(r"(?:[\t \f]+|\r?\n|#[^\n]*)*")
+
+
+class _Build:
+    """lark's ``transformer=``: lark calls ``getattr(self, rule)(children)`` as it
+    reduces a rule. The children are those lark's Tree would have (anonymous
+    tokens dropped, ``[...]`` giving None) plus the keywords and brackets of the
+    rules marked ``!`` in dsl.lark, which only give the position. A statement
+    ends with the token before the ``_NL`` after it, the one lark has just been
+    given (``post.before``); block and repeat end with their ``_DEDENT``. No
+    attribute has a terminal's name (lark would take it for a lexer callback)."""
+
+    def __init__(self, post):
+        self.post = post
+
+        def node(data, first=0):  # children from ``first`` on; at the first child
+            def build(c):
+                f = c[0]
+                return _Node(data, c[first:] if first else c, f.line, f.column)
+            return build
+
+        def stmt(data, first):  # a simple statement: it ends before the _NL lark was just given
+            def build(c):
+                f = c[0]
+                return _Node(data, c[first:] if first else c, f.line, f.column, post.before.end_line)
+            return build
+
+        def nodes_only(data, body=False):  # keep the nodes: drop the ! tokens and the Nones
+            def build(c):
+                f = c[0]
+                return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column,
+                             c[-1].end_line if body else 0)
+            return build
+
+        for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "ref", "word", "ident",
+                     "entry", "call", "positional", "kwarg"):
+            setattr(self, name, node(name))
+        for name in ("true", "false", "null"):
+            setattr(self, name, node(name, 1))
+        for name, first in (("version", 1), ("model", 1), ("optimizer", 1), ("setting", 0), ("output", 1),
+                            ("penalty_on", 2), ("penalty_map", 1), ("layer", 0)):
+            setattr(self, name, stmt(name, first))
+        self.list, self.map = nodes_only("list"), nodes_only("map")
+        self.block_def, self.repeat_stmt = nodes_only("block_def", True), nodes_only("repeat_stmt", True)
+
+    def start(self, c):
+        return c
+
+    def input(self, c):  # "input" ident value ("dtype" value)?
+        kw = c[0]
+        return _Node("input", c[1:3] + c[4:], kw.line, kw.column, self.post.before.end_line)
+
+    def output_layer(self, c):  # "output" ident "=" call pair*
+        kw = c[0]
+        return _Node("output_layer", [c[1]] + c[3:], kw.line, kw.column, self.post.before.end_line)
+
+    def penalty_expr(self, c):  # "penalty" expression
+        kw = c[0]
+        return _Node("penalty_expr", [self._expr_after(c[1], kw)], kw.line, kw.column, self.post.before.end_line)
+
+    def exprlit(self, c):  # "expr" "(" expression ")"
+        kw = c[0]
+        return _Node("exprlit", [self._expr_after(c[2], c[1])], kw.line, kw.column)
+
+    def expression(self, c):  # ends before the _NL or ')' lark was just given
+        e = _Expr("expression", c, 0, 0)
+        e.end_pos = self.post.before.end_pos
+        return e
+
+    def _expr_after(self, expr, tok):
+        """The expression starts at the first token after ``tok``."""
+        text = self.post.text
+        start = _GAP.match(text, tok.end_pos).end()
+        nl = text.rfind("\n", tok.end_pos, start)
+        if nl < 0:
+            expr.line, expr.column = tok.end_line, tok.end_column + (start - tok.end_pos)
+        else:
+            expr.line, expr.column = tok.end_line + text.count("\n", tok.end_pos, start), start - nl
+        expr.start_pos = start
+        return expr
 
 
 # ---------------------------------------------------------------- errors
@@ -286,13 +401,13 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
     post = _find_postlex(parser)
     post.text = text + "\n"
     try:
-        tree = parser.parse(text + "\n")
+        stmts = parser.parse(post.text)
     except DslRefused as r:
         return None, [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)], None
     except UnexpectedInput as e:
         orig = e
         return None, [_syntax_diag(orig, text, file, parser, list(post.open))], None
-    except VisitError as e:  # pragma: no cover - no transformer callbacks run while parsing
+    except VisitError as e:  # pragma: no cover - _Build raises nothing; lark would not wrap it anyway
         if isinstance(e.orig_exc, DslRefused):
             r = e.orig_exc
             return None, [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)], None
@@ -300,7 +415,7 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
     comments = list(post.comments)
     low = _Lower(text, file)
     try:
-        low.spec(tree)
+        low.spec(stmts)
     except DslRefused as r:
         return None, low.diags + [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)], None
     if low.diags:
@@ -356,15 +471,11 @@ _TOP = ("nnspec", "name", "description", "seed", "allow_import", "inputs", "bloc
 
 
 def _lc(node):
-    """(line, col) of a tree or token."""
-    if hasattr(node, "meta"):
-        return node.meta.line, node.meta.column
+    """(line, col) of a node or token."""
     return node.line, node.column
 
 
 def _end_line(node):
-    if hasattr(node, "meta"):
-        return node.meta.end_line
     return node.end_line
 
 
@@ -539,8 +650,7 @@ class _Lower:
         return out
 
     def expr_text(self, expr):
-        text = self.text[expr.meta.start_pos:expr.meta.end_pos]
-        return text
+        return self.text[expr.start_pos:expr.end_pos]
 
     def pairs(self, nodes, path, out=None):
         out = {} if out is None else out
@@ -554,8 +664,8 @@ class _Lower:
         return out
 
     # ------------------------------------------------------------ statements
-    def spec(self, tree):
-        stmts = [c for c in tree.children if c is not None]
+    def spec(self, stmts):
+        stmts = [c for c in stmts if c is not None]
         # variables: names assigned more than once, anywhere at the top level
         counts: dict = {}
         for s in stmts:
