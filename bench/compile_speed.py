@@ -4,6 +4,7 @@
     python bench/compile_speed.py --quick               # 3 runs per side, fewer training steps
     python bench/compile_speed.py --specs lab_quake,siamese
     python bench/compile_speed.py --export-split lab_quake,resnet50   # export + verify stages alone
+    python bench/compile_speed.py --only steps --control              # step timings with an A/A noise floor
 
 For each spec, `bench/handwritten/<spec>.py` is what a Keras user would write
 without nnspec: the same Functional model (layers, names, arguments, outputs
@@ -18,8 +19,9 @@ keyed by name, losses, weights, metrics, optimizer) and Keras's own
   2. in one process: nnspec.build(spec) and the hand-written make_model(),
      weights copied by layer name, then outputs compared (predict_on_batch),
      losses and metrics compared (test_on_batch), and the median time of
-     train_on_batch / predict_on_batch steps (batch 32, synthetic data,
-     interleaved).  Target: step-time ratio <= 1.05.
+     train_on_batch / predict_on_batch steps (batch 32, 4 for 224x224 inputs;
+     synthetic data; interleaved; --control adds an A/A pair for the noise
+     floor).  Target: step-time ratio <= 1.05.
 
 For context it also prints where each process spends its time: the stage
 lines `nnspec compile` prints without --quiet, and the same split for the
@@ -50,7 +52,6 @@ NNSPEC = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "nnspec"]
 
 COMPILE_TARGET = 1.15
 STEP_TARGET = 1.05
-STAGES = ("parse", "validate", "load tensorflow", "build", "export", "verify")
 
 # the hand-written script, split into stages (same work as `python X.py DIR`, with clocks around it)
 HAND_BREAKDOWN = """
@@ -215,7 +216,7 @@ def _prod(xs) -> int:
     return out
 
 
-def train_compare(name: str, steps: int, warmup: int, batch: int = 32) -> dict:
+def train_compare(name: str, steps: int, warmup: int, batch: int = 32, control: bool = False) -> dict:
     import keras
     import numpy as np
 
@@ -257,6 +258,17 @@ def train_compare(name: str, steps: int, warmup: int, batch: int = 32) -> dict:
     ta, tb = _median_steps(lambda: a.train_on_batch(x, y), lambda: b.train_on_batch(x, y), steps)
     qa, qb = _median_steps(lambda: a.predict_on_batch(x), lambda: b.predict_on_batch(x), steps)
     res.update(train=(ta, tb), train_ratio=ta / tb, predict=(qa, qb), predict_ratio=qa / qb)
+    if control:  # A/A: the hand-written model against a second copy of itself, the noise floor
+        c = _load_hand(name).make_model()
+        for layer in b.layers:
+            if layer.weights:
+                _copy_weights(layer, c.get_layer(layer.name))
+        for _ in range(warmup):
+            c.train_on_batch(x, y)
+            c.predict_on_batch(x)
+        tb2, tc = _median_steps(lambda: b.train_on_batch(x, y), lambda: c.train_on_batch(x, y), steps)
+        qb2, qc = _median_steps(lambda: b.predict_on_batch(x), lambda: c.predict_on_batch(x), steps)
+        res.update(control_train_ratio=tb2 / tc, control_predict_ratio=qb2 / qc)
     return res
 
 
@@ -272,6 +284,9 @@ def main():
     ap.add_argument("--runs", type=int, help="whole-process runs per side (default 7, --quick 3)")
     ap.add_argument("--steps", type=int, help="timed training / prediction steps (default 30, --quick 15)")
     ap.add_argument("--json", metavar="FILE", help="also write the results to FILE")
+    ap.add_argument("--only", choices=["compile", "steps"], help="run one of the two comparisons")
+    ap.add_argument("--control", action="store_true", help="also time the hand-written model against a second "
+                    "copy of itself (A/A), to show the step-timing noise floor")
     ap.add_argument("--export-split", metavar="SPECS", help="only this: nnspec's export + verify stages against "
                     "Keras's model.export on the same model, fresh process per run (comma-separated spec names)")
     args = ap.parse_args()
@@ -300,10 +315,34 @@ def main():
     results: dict = {"runs": runs, "steps": steps, "cpus": os.cpu_count(), "python": sys.version.split()[0],
                      "compile": {}, "train": {}}
     started = time.time()
-    print(f"python {results['python']}, {os.cpu_count()} cores; whole-process medians of {runs} interleaved runs "
-          f"per side after a warm-up\n")
+    print(f"python {results['python']}, {os.cpu_count()} cores"
+          + (f"; whole-process medians of {runs} interleaved runs per side after a warm-up" if args.only != "steps"
+             else ""))
 
-    print(f"{'spec':26} {'nnspec compile':>14} {'hand-written':>13} {'ratio':>7}   target <= {COMPILE_TARGET}")
+    if args.only != "steps":
+        worst, ratios = compile_section(names, runs, tmp, results)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.only != "compile":
+        tr, pr, same_params, same_out, same_eval = steps_section(names, steps, args, results)
+    print(f"\nverdicts ({(time.time() - started) / 60:.1f} min):")
+    if args.only != "steps":
+        print(f"  whole-process compile, worst ratio {worst:.2f}x (median {statistics.median(ratios):.2f}x), "
+              f"target <= {COMPILE_TARGET}: {_ok(worst <= COMPILE_TARGET)}")
+    if args.only != "compile":
+        print(f"  train_on_batch step, worst ratio {max(tr):.2f}x (median {statistics.median(tr):.2f}x), "
+              f"target <= {STEP_TARGET}: {_ok(max(tr) <= STEP_TARGET)}")
+        print(f"  predict_on_batch step, worst ratio {max(pr):.2f}x (median {statistics.median(pr):.2f}x), "
+              f"target <= {STEP_TARGET}: {_ok(max(pr) <= STEP_TARGET)}")
+        print(f"  same parameter counts and weighted layers: {'yes' if same_params else 'NO'}; "
+              f"outputs equal after copying weights: {'yes' if same_out else 'NO'}; "
+              f"losses and metrics equal: {'yes' if same_eval else 'NO'}")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+def compile_section(names, runs, tmp, results):
+    print(f"\n{'spec':26} {'nnspec compile':>14} {'hand-written':>13} {'ratio':>7}   target <= {COMPILE_TARGET}")
     try:
         for n in names:
             r = compile_compare(n, runs, tmp)
@@ -332,39 +371,33 @@ def main():
         s = r["hand_stages"]
         vals = [s["import keras"], s["build"], s["export"], s["other (python start, exit)"], r["hand_stage_wall"]]
         print(f"  {n:26}{'':10}" + f"{vals[0]:10.2f}{vals[1]:10.2f}{vals[2]:10.2f}{'':10}{vals[3]:10.2f}{vals[4]:10.2f}")
+    return worst, ratios
 
+
+def steps_section(names, steps, args, results):
     print(f"\nsame model, same speed? (one process; weights copied by layer name; synthetic batch; "
           f"median of {steps} interleaved steps, half as many at batch 4)")
     print(f"{'spec':26} {'params':>11} {'batch':>5} {'outputs':>8} {'losses':>7} {'train nnspec':>13} {'hand':>8} {'ratio':>6} "
           f"{'predict nnspec':>15} {'hand':>8} {'ratio':>6}")
     for n in names:
         batch = _step_batch(n)
-        r = train_compare(n, steps if batch == 32 else max(5, steps // 2), warmup=3 if args.quick else 5, batch=batch)
+        r = train_compare(n, steps if batch == 32 else max(5, steps // 2), warmup=3 if args.quick else 5, batch=batch,
+                          control=args.control)
         results["train"][n] = r
         pa, pb = r["params"]
         params = f"{pa:,}" if pa == pb else f"{pa}!={pb}"
         print(f"{n:26} {params:>11} {batch:5} {'equal' if r['outputs_equal'] else 'DIFFER':>8} "
               f"{'equal' if r['eval_equal'] else 'DIFFER':>7} "
               f"{r['train'][0] * 1000:10.1f} ms {r['train'][1] * 1000:5.1f} ms {r['train_ratio']:5.2f}x "
-              f"{r['predict'][0] * 1000:12.1f} ms {r['predict'][1] * 1000:5.1f} ms {r['predict_ratio']:5.2f}x",
+              f"{r['predict'][0] * 1000:12.1f} ms {r['predict'][1] * 1000:5.1f} ms {r['predict_ratio']:5.2f}x"
+              + (f"   A/A {r['control_train_ratio']:.2f}x {r['control_predict_ratio']:.2f}x" if args.control else ""),
               flush=True)
     same_params = all(r["params"][0] == r["params"][1] and r["layers_match"] for r in results["train"].values())
     same_out = all(r["outputs_equal"] for r in results["train"].values())
     same_eval = all(r["eval_equal"] for r in results["train"].values())
     tr = [r["train_ratio"] for r in results["train"].values()]
     pr = [r["predict_ratio"] for r in results["train"].values()]
-    print(f"\nverdicts ({(time.time() - started) / 60:.1f} min):")
-    print(f"  whole-process compile, worst ratio {worst:.2f}x (median {statistics.median(ratios):.2f}x), "
-          f"target <= {COMPILE_TARGET}: {_ok(worst <= COMPILE_TARGET)}")
-    print(f"  train_on_batch step, worst ratio {max(tr):.2f}x (median {statistics.median(tr):.2f}x), "
-          f"target <= {STEP_TARGET}: {_ok(max(tr) <= STEP_TARGET)}")
-    print(f"  predict_on_batch step, worst ratio {max(pr):.2f}x (median {statistics.median(pr):.2f}x), "
-          f"target <= {STEP_TARGET}: {_ok(max(pr) <= STEP_TARGET)}")
-    print(f"  same parameter counts and weighted layers: {'yes' if same_params else 'NO'}; "
-          f"outputs equal after copying weights: {'yes' if same_out else 'NO'}; "
-          f"losses and metrics equal: {'yes' if same_eval else 'NO'}")
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return tr, pr, same_params, same_out, same_eval
 
 
 if __name__ == "__main__":
