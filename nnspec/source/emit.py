@@ -150,21 +150,10 @@ class _Dsl:
         for k, word in _HEADER.items():
             if k in d:
                 self.emit((k,), f"{word} {dsl_value(d[k])}")
-        if "blocks" in d:
-            self.blank()
-            self.blocks(d["blocks"])
-        if "inputs" in d:
-            self.blank()
-            self.inputs(d["inputs"])
-        if "layers" in d:
-            self.blank()
-            self.layers(d["layers"])
-        if "outputs" in d:
-            self.blank()
-            self.outputs(d["outputs"])
-        if "penalties" in d:
-            self.blank()
-            self.penalties(d["penalties"])
+        for section in ("blocks", "inputs", "layers", "outputs", "penalties"):  # each has a method
+            if section in d:
+                self.blank()
+                getattr(self, section)(d[section])
         if "training" in d:
             self.blank()
             t = d["training"]
