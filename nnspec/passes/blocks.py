@@ -121,7 +121,7 @@ def _apply_aliases(data: dict, pos: dict, aliases: dict) -> None:
 class _Scope:
     """One block instantiation: its prefix, parameters, inputs and local names."""
 
-    def __init__(self, block: str, prefix: str, params: dict, inputs: dict, outputs: list, span: Span,
+    def __init__(self, block: str, prefix: str, params: dict, inputs: dict, outputs: list,
                  top: str, output_named: bool):
         self.block, self.prefix, self.params, self.inputs = block, prefix, params, inputs
         self.outputs = outputs  # local names of the block's outputs
@@ -131,7 +131,6 @@ class _Scope:
         self.top = top  # the top-level call this scope belongs to (for the summary)
         self.local: dict[str, str] = {}  # local name -> global name
         self.counters: dict[str, int] = {}
-        self.span = span
 
 
 class _Expander:
@@ -335,7 +334,7 @@ class _Expander:
             name = args.get("name") or self._global_auto(block)
             sources = args.get("from", previous)
             if sources is None:
-                sources = self.top_previous(ipath)
+                sources = self.top_previous()
         self.calls[name] = block
         in_names = definition.get("inputs") or ["in"]
         inputs = self.bind_inputs(block, in_names, sources, ipath + (block,), via, call_span)
@@ -345,7 +344,7 @@ class _Expander:
         else:
             outputs = definition.get("outputs") or [_last_local(definition["layers"])]
             named = bool(definition.get("outputs")) or _last_is_named(definition["layers"])
-        inner_scope = _Scope(block, name, params, inputs, outputs, call_span,
+        inner_scope = _Scope(block, name, params, inputs, outputs,
                              top=scope.top if scope is not None else name, output_named=named)
         if named and outputs:
             self.aliases[name] = f"{name}{SEPARATOR}{outputs[0]}"
@@ -360,15 +359,13 @@ class _Expander:
             self.aliases[name] = last
         return produced, name
 
-    def top_previous(self, ipath):
-        """The default input of a top-level block call with no previous item
-        named yet: the previous top-level item (by its explicit name), or the
-        only model input."""
-        j = ipath[-1]
-        if j == 0 or len(ipath) != 2:
-            inputs = list(self.doc.data.get("inputs", {}))
-            return inputs[0] if len(inputs) == 1 and j == 0 else None
-        return None
+    def top_previous(self):
+        """The input of a top-level block call with no previous item (the
+        first thing in the model, or in a repeat that is): the model's input,
+        when it has exactly one. Every other top-level item has a previous
+        one, since the expansion names them all."""
+        inputs = list(self.doc.data.get("inputs", {}))
+        return inputs[0] if len(inputs) == 1 else None
 
     def _local_auto(self, scope, block):
         base = snake_case(block)

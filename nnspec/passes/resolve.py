@@ -54,7 +54,7 @@ def _check_constraint_exprs(doc, diags) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
-                    _check_expr(v["expr"], {"w": None}, doc.span(path + (k, "expr")), diags, scalar=False)
+                    _check_expr(v["expr"], {"w": None}, doc.span(path + (k, "expr")), diags)
                 else:
                     walk(v, path + (k,))
         elif isinstance(node, list):
@@ -100,7 +100,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
 
-    def define(name, span, path):
+    def define(name, span):
         if name in defined:
             diags.append(Diagnostic("duplicate-name", f"name '{name}' is already used", span,
                                     "give each input and layer a unique name",
@@ -112,7 +112,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     for name, value in data["inputs"].items():
         shape, dtype = (value["shape"], value.get("dtype", "float32")) if isinstance(value, dict) else (value, "float32")
         span = doc.span(("inputs", name), key=True)
-        define(name, span, ("inputs", name))
+        define(name, span)
         spec.inputs[name] = Input(name, (None, *shape), dtype, span)
 
     # names first (explicit ones), so auto names avoid them, like Keras's uniquify
@@ -172,7 +172,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
             if roles is not None:
                 node.inputs = _order_roles(op, roles, node, diags)
             layer_nodes[name] = node
-        define(name, doc.span(path + ("name",)) if "name" in args else span, path)
+        define(name, doc.span(path + ("name",)) if "name" in args else span)
         spec.nodes.append(node)
         previous = name
 
@@ -217,7 +217,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                                     doc.span(("outputs", name, "weight"), key=True), "add loss: ... or drop weight"))
         if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
             _check_expr(value["loss"]["expr"], {"y_true": None, "y_pred": None},
-                        doc.span(("outputs", name, "loss", "expr")), diags, scalar=False)
+                        doc.span(("outputs", name, "loss", "expr")), diags)
         spec.outputs[name] = Output(name, value.get("loss"), value.get("weight", 1.0),
                                     list(value.get("metrics", [])), span)
 
@@ -272,7 +272,7 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
                 diags.append(Diagnostic("bad-penalty", f"'{extra}' does not go with expr: the expression names "
                                         "its tensors and reductions itself", doc.span(path + (extra,), key=True),
                                         f"remove {extra}"))
-        tree = _check_expr(p["expr"], {n: None for n in defined}, doc.span(path + ("expr",)), diags, scalar=None)
+        tree = _check_expr(p["expr"], {n: None for n in defined}, doc.span(path + ("expr",)), diags)
         if tree is None:
             return None
         from ..expr import names as expr_names
@@ -295,7 +295,7 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
     return Penalty(kind, on, coef=p[kind], reduce=p.get("reduce", "sum"), span=span)
 
 
-def _check_expr(text, names, span, diags, scalar):
+def _check_expr(text, names, span, diags):
     from .. import expr as expr_lang  # lark loads only for specs with expressions
     try:
         tree = expr_lang.parse(text)

@@ -247,14 +247,6 @@ def _compose(text: str):
     return root, pos
 
 
-def _child_path(parent):
-    if parent is None:
-        return ()
-    if parent.kind == "seq":
-        return parent.path + (len(parent.value),)
-    return parent.path + (parent.key,)
-
-
 def _take_key(frame: _Frame, event) -> None:
     if isinstance(event, ev.ScalarEvent):
         if event.tag == _MERGE or (event.value == "<<" and event.implicit[0]):
