@@ -19,10 +19,11 @@ from .ops import CATALOG
 from .ops.base import REQUIRED
 
 SCHEMA_ID = "https://raw.githubusercontent.com/nnspec/nnspec/main/schemas/nnspec-v1.schema.json"
-IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 128,
+# `$(?!\n)`: Python's `$` (jsonschema, fastcheck) also matches before a final newline
+IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$(?!\n)", "maxLength": 128,
          "description": "a name: letters, digits and _, not starting with a digit"}
 REF = IDENT  # names of layers inside block calls are prefixed: stem_conv2d
-BLOCK_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 128,
+BLOCK_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$(?!\n)", "maxLength": 128,
               "description": "a block name: lowercase letters, digits and _ (layer types are capitalised)"}
 PARAM_TYPES = ["int", "float", "bool", "str", "any"]
 DTYPES = ["float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool"]

@@ -135,10 +135,10 @@ def _named(table: dict, what: str, value_schema=None, extra=None) -> dict:
 
 
 EXPR = {"type": "string", "minLength": 1, "maxLength": 4000, "description": "an nnspec expression"}
-MODULE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", "maxLength": 200,
+MODULE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$(?!\n)", "maxLength": 200,
           "description": "a Python module name, e.g. mypkg or mypkg.layers"}
 CUSTOM_REF = {"type": "string", "maxLength": 300,
-              "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+              "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$(?!\n)",
               "description": "your own Python object as module:attribute, e.g. mypkg.losses:focal; "
                              "its module must be allowed with allow_import or --allow-import"}
 

@@ -111,3 +111,11 @@ def test_exponent_floats_are_numbers():
     # PyYAML follows YAML 1.1, where `1e-3` is text; specs read it as the number users mean.
     doc, _ = yaml_loader.load_yaml("a: 1e-3\nb: '1e-3'\nc: 2E5\n")
     assert doc.data == {"a": 0.001, "b": "1e-3", "c": 200000.0}
+
+
+def test_names_with_a_trailing_newline_are_refused():
+    # Python's `$` matches before a final newline; the schema's patterns must not let "out\n" through.
+    raw = GOOD.replace(b"name: out}", b'name: "out\\n"}').replace(b"outputs: {out:", b'outputs: {"out\\n":')
+    assert "bad-name" in [c for c, *_ in codes(raw)]
+    raw = GOOD.replace(b"name: m\n", b'name: "m\\n"\n')
+    assert codes(raw)[0][0] == "bad-name"

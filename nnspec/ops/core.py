@@ -39,10 +39,10 @@ DENSE = Op(
 # Keras's three forms: 'ab,bc->ac', '...b,bc->...c' and 'ab...,bc->ac...' (no '...' in the weight).
 _EQUATION_PATTERN = (r"^(\.\.\.[a-zA-Z]+,[a-zA-Z]+->\.\.\.[a-zA-Z]+"
                      r"|[a-zA-Z]{2,}\.\.\.,[a-zA-Z]+->[a-zA-Z]+\.\.\."
-                     r"|[a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+)$")  # JSON Schema (ECMA) pattern
+                     r"|[a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+)$(?!\n)")  # JSON Schema pattern (ECMA and Python)
 _EQUATION = re.compile(r"^(?:\.\.\.(?P<li>[a-zA-Z]+),(?P<lw>[a-zA-Z]+)->\.\.\.(?P<lo>[a-zA-Z]+)"
                        r"|(?P<ri>[a-zA-Z]{2,})\.\.\.,(?P<rw>[a-zA-Z]+)->(?P<ro>[a-zA-Z]+)\.\.\."
-                       r"|(?P<ni>[a-zA-Z]+),(?P<nw>[a-zA-Z]+)->(?P<no>[a-zA-Z]+))$")
+                       r"|(?P<ni>[a-zA-Z]+),(?P<nw>[a-zA-Z]+)->(?P<no>[a-zA-Z]+))\Z")
 
 
 def _einsum_parts(equation: str):
@@ -162,7 +162,7 @@ EINSUM_DENSE = Op(
                                             "axes); null keeps the input's size"},
             doc="the output shape without the batch axis; null for an axis of unknown size"),
         Arg("activation", ACTIVATION, None),
-        Arg("bias_axes", {"anyOf": [{"type": "string", "pattern": "^[a-zA-Z]+$"}, {"type": "null"}],
+        Arg("bias_axes", {"anyOf": [{"type": "string", "pattern": "^[a-zA-Z]+$(?!\\n)"}, {"type": "null"}],
                           "description": "output letters that get a bias, or null for no bias"}, None),
         *weight_args(bias=False),
         Arg("bias_initializer", INITIALIZER, "zeros"),

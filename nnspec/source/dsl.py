@@ -465,7 +465,7 @@ def _attach_comments(comments, stmts):
 
 
 # ---------------------------------------------------------------- lowering
-_INT_RE = re.compile(r"^-?\d+$")
+_INT_RE = re.compile(r"^-?\d+\Z")
 _TOP = ("nnspec", "name", "description", "seed", "allow_import", "inputs", "blocks", "layers", "outputs",
         "penalties", "training")
 

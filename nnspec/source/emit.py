@@ -15,8 +15,8 @@ import yaml
 
 WIDTH = 100
 INDENT = "    "
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
 _TOP = ("nnspec", "name", "description", "seed", "allow_import", "inputs", "blocks", "layers", "outputs",
         "penalties", "training")
@@ -328,8 +328,8 @@ def to_dsl(data, comments=None) -> str:
 
 # ================================================================ YAML
 _resolver = yaml.resolver.Resolver()
-_PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.]*$")
-_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$]*$")
+_PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.]*\Z")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$]*\Z")
 _ORDER = {
     "penalty": ("on", "l1", "l2", "l1_l2", "reduce", "expr"),
     "output": ("loss", "weight", "metrics"),
