@@ -157,12 +157,18 @@ def _k_property_names(c, schema, s):
     return lambda v: not isinstance(v, dict) or all(fn(k) for k in v)
 
 
-def _k_min_props(c, n, s):
-    return lambda v: not isinstance(v, dict) or len(v) >= n
+def _size(kind, at_least: bool):
+    """min/max Properties, Items, Length: a size bound that ignores other types."""
+    def make(c, n, s):
+        if at_least:
+            return lambda v: not isinstance(v, kind) or len(v) >= n
+        return lambda v: not isinstance(v, kind) or len(v) <= n
+    return make
 
 
-def _k_max_props(c, n, s):
-    return lambda v: not isinstance(v, dict) or len(v) <= n
+_k_min_props, _k_max_props = _size(dict, True), _size(dict, False)
+_k_min_items, _k_max_items = _size(list, True), _size(list, False)
+_k_min_len, _k_max_len = _size(str, True), _size(str, False)
 
 
 def _k_items(c, schema, s):
@@ -170,22 +176,6 @@ def _k_items(c, schema, s):
         raise ValueError("tuple-form items is not supported")
     fn = c.compile(schema)
     return lambda v: not isinstance(v, list) or all(fn(x) for x in v)
-
-
-def _k_min_items(c, n, s):
-    return lambda v: not isinstance(v, list) or len(v) >= n
-
-
-def _k_max_items(c, n, s):
-    return lambda v: not isinstance(v, list) or len(v) <= n
-
-
-def _k_min_len(c, n, s):
-    return lambda v: not isinstance(v, str) or len(v) >= n
-
-
-def _k_max_len(c, n, s):
-    return lambda v: not isinstance(v, str) or len(v) <= n
 
 
 def _k_pattern(c, p, s):
