@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 
 from . import quiet_tensorflow
@@ -98,7 +99,9 @@ def _unique(base: str, taken: set) -> str:
 
 
 # ------------------------------------------------------------------ training config
+@functools.lru_cache(maxsize=None)
 def _classes(module, base) -> dict:
+    """snake_case name -> class, e.g. binary_crossentropy -> BinaryCrossentropy."""
     from ..passes.resolve import snake_case
     out = {}
     for obj in vars(module).values():

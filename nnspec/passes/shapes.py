@@ -108,11 +108,12 @@ def _rank_hint(node, in_shape, by_name, message) -> str | None:
 
 
 def _check_penalties(spec: Spec, diags) -> None:
-    for p in spec.penalties:
-        from .. import expr as expr_lang
-        if p.kind != "expr":
-            continue
-        ranks = {n: len(s) for n, s in spec.shapes.items() if s is not None}
+    exprs = [p for p in spec.penalties if p.kind == "expr"]
+    if not exprs:
+        return
+    from .. import expr as expr_lang  # lark loads only for specs with expressions
+    ranks = {n: len(s) for n, s in spec.shapes.items() if s is not None}
+    for p in exprs:
         if any(n not in ranks for n in p.on):
             continue  # its tensors failed already
         try:
