@@ -169,9 +169,11 @@ def generate() -> dict:
                         "additionalProperties": _ref("output"),
                         "description": "tensor name -> {loss, weight, metrics} or null"},
             "penalties": {"type": "array", "items": _ref("penalty")},
-            "allow_import": {"type": "array", "items": vocab.MODULE, "uniqueItems": True,
-                             "description": "modules whose objects `custom:` references may import "
-                                            "(nothing is imported otherwise)"},
+            "requires_import": {"type": "array", "items": vocab.MODULE, "uniqueItems": True,
+                                "description": "modules whose objects the spec's `custom:` references need; a "
+                                               "declaration, not a permission: the person running nnspec allows "
+                                               "them with --allow-import or [tool.nnspec] allow_import in "
+                                               "pyproject.toml"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
         },
@@ -274,6 +276,16 @@ def translate(error, doc) -> list[Diagnostic]:
                 if hint is None:
                     hint = f"{owner} takes: " + ", ".join(a for a in allowed if a not in COMMON_LAYER_ARGS)
                 out.append(Diagnostic("unknown-argument", f"{owner} has no argument '{key}'", kspan, hint))
+            elif kind == "spec" and key == "allow_import":
+                mods = inst.get("allow_import")
+                example = ", ".join(m for m in mods if isinstance(m, str)) if isinstance(mods, list) else ""
+                example = example or "mypkg"
+                out.append(Diagnostic(
+                    "allow-import-in-spec", "a spec cannot allow imports: permission comes from the person "
+                    "running nnspec, not from the spec", kspan,
+                    f"rename allow_import to requires_import (a declaration of what the spec needs: {example}), and run "
+                    f"with --allow-import {example.split(', ')[0].split('.')[0]}, or add allow_import = "
+                    f"[\"{example.split(', ')[0].split('.')[0]}\"] under [tool.nnspec] in pyproject.toml"))
             else:
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key"}.get(kind, "key")
