@@ -92,8 +92,8 @@ def make_custom_layer(name=None, **kwargs):
     args = kwargs.get("args") or {}
     where = serialized_object_path(args)
     if where is not None:
-        raise ImportNotAllowed(f"'{kwargs['class']}': args.{'.'.join(map(str, where)) or ''} is a serialized Keras "
-                               "object (a mapping with class_name), which Keras would load; write plain values")
+        raise ImportNotAllowed(f"'{kwargs['class']}' is refused: args.{'.'.join(map(str, where))} is a serialized "
+                               "Keras object (a mapping with class_name), which Keras would load; write plain values")
     cls = import_object(kwargs["class"])
     if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
         raise ImportNotAllowed(f"'{kwargs['class']}' is not a keras.layers.Layer subclass")
