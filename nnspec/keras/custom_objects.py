@@ -56,7 +56,7 @@ def object_refused(obj) -> str | None:
                 return f"it is Keras's {cls.__name__}{'' if obj is cls else ' (a subclass)'}, which loads files or " \
                        "runs code named by its arguments"
     module = getattr(obj, "__module__", None)
-    if not isinstance(module, str):
+    if not isinstance(module, str) and callable(obj):  # a callable instance: its class's module
         module = getattr(type(obj), "__module__", None)
     if isinstance(module, str):
         why = module_refused(module, imported=True)
