@@ -29,7 +29,8 @@ DENIED_MODULES = frozenset({
 })
 # under these roots (Keras and TensorFlow), submodules that save, load or fetch
 _KERAS_ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
-_KERAS_DENIED_PARTS = frozenset({"saving", "models", "export", "utils", "config", "legacy", "backend"})
+_KERAS_DENIED_PARTS = frozenset({"saving", "models", "export", "utils", "config", "legacy", "backend", "callbacks",
+                                 "datasets", "applications"})
 _TF_DENIED = ("tensorflow.saved_model", "tensorflow.io", "tensorflow.compat", "tensorflow.python",
               "tensorflow.lite", "tensorflow.data", "tensorflow.experimental", "tensorflow.distribute",
               "tensorflow.summary", "tensorflow.debugging", "tensorflow.sysconfig")

@@ -197,7 +197,8 @@ outputs:
     "keras.src.layers.core.lambda_layer:Lambda", "tensorflow.keras.layers:TFSMLayer", "keras.layers:StringLookup",
     "keras.layers:TextVectorization", "keras.saving:load_model", "keras.models:load_model", "keras.layers:deserialize",
     "os:system", "builtins:eval", "subprocess:Popen", "pickle:loads", "importlib:import_module", "os.path:join",
-    "tensorflow.saved_model:load", "tensorflow:py_function",
+    "tensorflow.saved_model:load", "tensorflow:py_function", "keras.callbacks:TensorBoard",
+    "keras.datasets.mnist:load_data", "keras.applications:ResNet50",
 ])
 def test_loaders_are_refused_whoever_allows_them(ref):
     root = ref.split(".")[0].split(":")[0]
