@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 from . import vocab
 from .diagnostics import Diagnostic, did_you_mean
@@ -246,6 +247,18 @@ def _matches_type(schema: dict, value) -> bool:
     return False
 
 
+def _allow_import_in_spec(value, span) -> Diagnostic:
+    """The old `allow_import:` key: specs declare (requires_import), only the person running nnspec allows."""
+    mods = [m for m in value if isinstance(m, str) and re.match(r"[A-Za-z_][\w.]*\Z", m)] \
+        if isinstance(value, list) else []
+    root = mods[0].split(".")[0] if mods else "mypkg"
+    return Diagnostic(
+        "allow-import-in-spec", "a spec cannot allow imports: permission comes from the person running nnspec, "
+        "not from the spec", span,
+        f"rename allow_import to requires_import (a declaration of what the spec needs: {', '.join(mods) or root}), "
+        f'and run with --allow-import {root}, or add allow_import = ["{root}"] under [tool.nnspec] in pyproject.toml')
+
+
 def translate(error, doc) -> list[Diagnostic]:
     """One jsonschema error -> diagnostics with positions from ``doc``."""
     path = tuple(error.absolute_path)
@@ -277,15 +290,7 @@ def translate(error, doc) -> list[Diagnostic]:
                     hint = f"{owner} takes: " + ", ".join(a for a in allowed if a not in COMMON_LAYER_ARGS)
                 out.append(Diagnostic("unknown-argument", f"{owner} has no argument '{key}'", kspan, hint))
             elif kind == "spec" and key == "allow_import":
-                mods = inst.get("allow_import")
-                example = ", ".join(m for m in mods if isinstance(m, str)) if isinstance(mods, list) else ""
-                example = example or "mypkg"
-                out.append(Diagnostic(
-                    "allow-import-in-spec", "a spec cannot allow imports: permission comes from the person "
-                    "running nnspec, not from the spec", kspan,
-                    f"rename allow_import to requires_import (a declaration of what the spec needs: {example}), and run "
-                    f"with --allow-import {example.split(', ')[0].split('.')[0]}, or add allow_import = "
-                    f"[\"{example.split(', ')[0].split('.')[0]}\"] under [tool.nnspec] in pyproject.toml"))
+                out.append(_allow_import_in_spec(inst.get("allow_import"), kspan))
             else:
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key"}.get(kind, "key")
