@@ -227,3 +227,8 @@ def test_python_api_reads_no_config_unless_asked(evil, monkeypatch):
     monkeypatch.chdir(work)
     assert [d.code for d in nnspec.validate("s.yaml")] == ["import-not-allowed"]
     assert nnspec.validate("s.yaml", allow_import=config.allowed_imports()[0]) == []
+
+
+def test_declaring_a_refused_module_is_an_error():
+    diags = check_text(SPEC.format(head="requires_import: [evil_mod, subprocess]"), "t.yaml")[1]
+    assert [(d.code, d.span.line, d.span.col) for d in diags][0] == ("import-refused", 3, 29)

@@ -40,7 +40,12 @@ def _check_imports(doc, declared, allowed, diags) -> tuple:
     """Every `custom:` / Custom reference: refused outright (trust.py), or its module must be allowed
     by the person running nnspec (``allowed``); the spec's ``requires_import`` only declares. Imports
     nothing. Returns the modules referenced."""
-    from ..trust import refused, serialized_object_path
+    from ..trust import module_refused, refused, serialized_object_path
+    for i, module in enumerate(declared):
+        why = module_refused(module)
+        if why:
+            diags.append(Diagnostic("import-refused", f"module '{module}' is never imported for a spec: {why}",
+                                    doc.span(("requires_import", i)), "remove it from requires_import"))
     refs = list(_custom_refs(doc.data.get("outputs", {}), ("outputs",)))
     refs += list(_custom_refs(doc.data["layers"], ("layers",)))
     for i, entry in enumerate(doc.data["layers"]):
