@@ -636,8 +636,9 @@ def _yaml_comment_lines(text):
     after a blank, outside every scalar (the parser's marks say where those are)."""
     import bisect
     lines = text.splitlines()
-    try:  # the pure Python parser: its marks count characters
-        spans = sorted((e.start_mark.index, e.end_mark.index) for e in yaml.parse(text, Loader=yaml.SafeLoader)
+    from .yaml_loader import _Loader
+    try:  # marks count characters, with libyaml too
+        spans = sorted((e.start_mark.index, e.end_mark.index) for e in yaml.parse(text, Loader=_Loader)
                        if isinstance(e, yaml.ScalarEvent))
     except yaml.YAMLError:  # pragma: no cover - the text was loaded before
         spans = []
