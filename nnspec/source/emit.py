@@ -5,6 +5,11 @@ Both are lossless: ``load_dsl(to_dsl(d)).data == d`` and
 data too: what the DSL's statements cannot say falls back to its literal
 forms, ``{...}`` maps and whole-section values). Both are canonical: the same
 data always gives the same text, so ``fmt`` is idempotent.
+
+Comments travel with statements: ``parse_dsl`` and ``yaml_comments`` give them
+as ``{"lead": {path: [lines]}, "trail": {path: text}, "end": [lines]}`` keyed
+by statement paths (``("layers", 3)``, ``("blocks", "b", "layers", 0)``, ...),
+and both writers put them back above or after the same statement.
 """
 from __future__ import annotations
 

@@ -325,6 +325,8 @@ _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+\Z")  # YAML 1.1: octal; YAML 1.2: deci
 _LOOSE_INT = re.compile(r"(?=[-+0-9])[-+]?(?:0b[0-1_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)\Z")
 _LOOSE_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
                           r"|\.[0-9_]+(?:[eE][-+][0-9]+)?)\Z")
+# (y/Y/n/N are booleans in YAML 1.1's type list too, but no loader in use reads them so, PyYAML and
+# ruamel.yaml included, and x/y/n are everyday tensor names: they stay text)
 _YAML11_BOOL = {w: v for ws, v in (("yes Yes YES on On ON", True), ("no No NO off Off OFF", False))
                 for w in ws.split()}
 _CORE_TAGS = {"tag:yaml.org,2002:null": type(None), "tag:yaml.org,2002:bool": bool,
@@ -361,6 +363,14 @@ def _core(text: str, mark):
 def _plain(loader, text: str, mark):
     """A plain (unquoted, untagged) scalar: YAML 1.2's value, or a refusal where
     YAML 1.1 (or a YAML loader in use) reads the same spelling differently."""
+    if text[:1].isalpha() or text[:1] == "_":  # the common case (relu, Dense, a name): words only
+        if text in _CORE_NULL:
+            return None
+        b = _CORE_BOOL.get(text)
+        if b is not None:
+            return b
+        if text not in _YAML11_BOOL:
+            return text
     short = text if len(text) <= 40 else text[:37] + "..."
     quote = f'or quote it ("{short}") if you mean the text'
     if _LEADING_ZERO.match(text):
