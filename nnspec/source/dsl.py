@@ -434,11 +434,13 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
     else:
         pos = low.pos
         pos[()] = (0, 0, 1, 1)
-        deep = _too_deep(data)
-        if deep is not None:
-            p = pos.get(deep) or pos.get(deep[:-1]) or (0, 0, 1, 1)
-            return None, [Diagnostic("too-deep", f"nesting deeper than {MAX_DEPTH} levels", Span(file, p[2], p[3]),
-                                     "flatten the spec; the YAML form could not hold it either")], None
+        over = _yaml_limits(data)
+        if over is not None:
+            code, message, path = over
+            p = pos.get(path) or pos.get(path[:-1]) or (0, 0, 1, 1)
+            hint = "flatten the spec" if code == "too-deep" else "split the spec"
+            return None, [Diagnostic(code, message, Span(file, p[2], p[3]),
+                                     f"{hint}; the YAML form could not hold it either")], None
     return Document(file=file, data=data, pos=pos, text=text), [], attach_comments(comments, low.stmts)
 
 
@@ -459,17 +461,23 @@ def _refuse_characters(text, file):
                        f"remove it; inside a quoted string write it as \\u{code:04x}")]
 
 
-def _too_deep(data):
-    """The path of a list or mapping nested deeper than MAX_DEPTH (as the YAML loader counts), or None."""
+def _yaml_limits(data):
+    """The YAML loader's limits on the lowered data: (code, message, path) of the
+    first one exceeded, or None. Depth counts lists and mappings, the root too;
+    nodes count every value (keys not), as the loader's budget does."""
     stack = [(data, 1, ())]
+    nodes = 1
     while stack:
         value, depth, path = stack.pop()
         if depth > MAX_DEPTH:
-            return path
+            return "too-deep", f"nesting deeper than {MAX_DEPTH} levels", path
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for k, v in items:
+            nodes += 1
             if isinstance(v, (dict, list)):
                 stack.append((v, depth + 1, path + (k,)))
+        if nodes > MAX_NODES:
+            return "too-many-nodes", f"the spec has more than {MAX_NODES:,} nodes", path
     return None
 
 

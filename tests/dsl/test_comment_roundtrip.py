@@ -203,3 +203,20 @@ def test_control_characters_in_values_are_written_as_escapes():
     for text in (nns, yml):
         assert all(ch == "\n" or ch == "\u00a0" or ch.isprintable() for ch in text), repr(text)
     assert load_dsl(nns)[0].data == data and load_yaml(yml)[0].data == data
+
+
+def test_node_limit_every_dsl_spec_accepted_loads_as_yaml(monkeypatch):
+    """The DSL counts nodes as the YAML loader does (values, not keys), so a .nns
+    it accepts never converts to YAML over the loader's budget."""
+    from nnspec.source import dsl, yaml_loader
+    monkeypatch.setattr(dsl, "MAX_NODES", 80)
+    monkeypatch.setattr(yaml_loader, "MAX_NODES", 80)
+    accepted = 0
+    for n in range(20, 60):
+        doc, diags = load_dsl("nnspec 1\nmodel m\ninput x [4]\n" + "Flatten()\n" * n + "output flatten\n")
+        if doc is None:
+            assert [d.code for d in diags] == ["too-many-nodes"] and diags[0].hint
+            continue
+        accepted += 1
+        assert load_yaml(to_yaml(doc.data))[1] == [], n
+    assert 0 < accepted < 40
