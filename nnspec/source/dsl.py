@@ -148,7 +148,7 @@ class _PostLex:
                     own = not before.strip()
                 else:
                     own = True
-                self.comments.append((line + k, seg[i:].rstrip("\r"), own))
+                self.comments.append((line + k, seg[i:].rstrip(), own))
 
 
 # ---------------------------------------------------------------- nodes, built while parsing

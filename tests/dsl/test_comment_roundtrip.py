@@ -220,3 +220,11 @@ def test_node_limit_every_dsl_spec_accepted_loads_as_yaml(monkeypatch):
         accepted += 1
         assert load_yaml(to_yaml(doc.data))[1] == [], n
     assert 0 < accepted < 40
+
+
+def test_trailing_blanks_of_comments_go_in_both_forms():
+    src = "nnspec 1  # v   \nmodel m\n# lead \t\ninput x [4]\n"
+    doc, diags, c = parse_dsl(src, "t.nns")
+    assert c["trail"][("nnspec",)] == "# v" and c["lead"][("inputs", "x")] == ["# lead"]
+    nns = to_dsl(doc.data, c)
+    assert yaml_comments(load_yaml(to_yaml(doc.data, c))[0]) == parse_dsl(nns)[2]
