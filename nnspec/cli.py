@@ -111,7 +111,7 @@ def _import(args) -> int:
 
 
 def _usage_error(message: str) -> int:
-    print(f"nnspec: error: {message}", file=sys.stderr)
+    print(f"nnspec: error: {report.escape(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -134,7 +134,7 @@ def cmd_validate(args) -> int:
             if diags:
                 print(report.text(diags))
             if not args.quiet and not failed:
-                print(f"{f}: ok")
+                print(f"{report.escape(f)}: ok")
     if args.format != "text":
         out = report.FORMATS[args.format](all_diags)
         if out:

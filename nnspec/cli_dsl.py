@@ -1,7 +1,8 @@
 """`nnspec convert` and `nnspec fmt`: the DSL's commands, and ``load_any``.
 
     nnspec convert specs/lab_quake.yaml --to nns [-o OUT]   # and --to yaml; default: stdout
-    nnspec fmt specs/*.nns [--check]                        # canonical layout in place; --check for CI
+    nnspec fmt specs/ [--check]                             # every .nns below, in canonical layout;
+                                                            # --check for CI. YAML is refused: its layout is yours
 
 Exit codes as for validate: 0 ok, 1 an invalid spec (or, with --check, files
 that would change), 2 usage error.
@@ -27,8 +28,9 @@ def add_parsers(sub) -> None:
     c.add_argument("path", metavar="SPEC")
     c.add_argument("--to", required=True, choices=["nns", "yaml"], help="the output form")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    f = sub.add_parser("fmt", help="rewrite .nns specs in canonical layout (comments kept)")
-    f.add_argument("paths", nargs="+", metavar="SPEC")
+    f = sub.add_parser("fmt", help="rewrite .nns specs in canonical layout (comments kept); "
+                       "directories: every *.nns below")
+    f.add_argument("paths", nargs="+", metavar="SPEC_OR_DIR")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 listing files that would change")
 
 
@@ -45,7 +47,8 @@ def _print_diags(diags) -> None:
 def _read(path):
     from .api import read_spec
     if not os.path.isfile(path):
-        print(f"nnspec: error: no such file: {path}", file=sys.stderr)
+        from .report import escape
+        print(f"nnspec: error: no such file: {escape(path)}", file=sys.stderr)
         return None, EXIT_USAGE
     raw, diags = read_spec(path)
     if raw is None:
@@ -55,7 +58,10 @@ def _read(path):
 
 
 def cmd_convert(args) -> int:
-    from .source.emit import ConvertError, to_dsl, to_yaml
+    from .report import escape
+    from .source.dsl import load_dsl
+    from .source.emit import ConvertError, to_dsl, to_yaml, yaml_comments
+    from .source.yaml_loader import load_yaml
     raw, code = _read(args.path)
     if raw is None:
         return code
@@ -68,13 +74,23 @@ def cmd_convert(args) -> int:
     if doc is None or has_errors(diags):
         _print_diags(diags)
         return EXIT_INVALID
+    if not is_dsl(args.path):
+        comments = yaml_comments(doc)
     try:
-        if args.to == "nns":
-            text = to_dsl(doc.data, comments if is_dsl(args.path) else _yaml_comments(doc))
-        else:
-            text = to_yaml(doc.data)
+        text = (to_dsl if args.to == "nns" else to_yaml)(doc.data, comments)
     except ConvertError as e:
-        print(f"{args.path}: error: cannot convert: {e} [convert]", file=sys.stderr)
+        print(f"{escape(args.path)}: error: cannot convert: {escape(e)} [convert]", file=sys.stderr)
+        return EXIT_INVALID
+    # what is written must read back: the other form's limits are this one's (dsl.py refuses what YAML
+    # cannot hold), and a last check here keeps a bug from writing a spec that does not load
+    back, back_diags = (load_yaml if args.to == "yaml" else load_dsl)(text, args.path)
+    if back is None or back.data != doc.data:
+        d = back_diags[0] if back_diags else None
+        why = d.message if d else "it reads back as different data"
+        hint = d.hint if d and d.code in ("file-too-large", "too-deep", "too-many-nodes") else \
+            "this is a bug in nnspec convert; please report it with the spec"
+        print(f"{escape(args.path)}: error: cannot convert: the {args.to} form would not load: {escape(why)}; "
+              f"hint: {hint} [convert]", file=sys.stderr)
         return EXIT_INVALID
     if args.output:
         _write(args.output, text)
@@ -90,11 +106,41 @@ def _write(path, text) -> None:
     os.replace(tmp, path)
 
 
+def _fmt_files(paths):
+    """The .nns files to format: named ones, and those found below directories
+    (the discovery of ``nnspec validate``: api.find_specs). Returns (files, exit
+    code or None). A YAML file named explicitly is refused: fmt formats .nns only."""
+    from .api import find_specs
+    from .report import escape
+    files, missing = find_specs(paths)
+    if missing:
+        print("nnspec: error: no such file or directory: " + ", ".join(escape(m) for m in missing),
+              file=sys.stderr)
+        return [], EXIT_USAGE
+    named = {os.path.normpath(p) for p in paths if not os.path.isdir(p)}
+    yaml_named = [f for f in files if f.endswith((".yaml", ".yml")) and os.path.normpath(f) in named]
+    if yaml_named:
+        f = escape(yaml_named[0])
+        print(f"nnspec: error: {f} is YAML; nnspec fmt formats the text form (.nns) only; hint: keep the YAML "
+              f"layout your own, or use nnspec convert {f} --to nns to get the text form", file=sys.stderr)
+        return [], EXIT_USAGE
+    # in directories, the .nns files; a file named explicitly is text form whatever its name
+    files = [f for f in files if is_dsl(f) or os.path.normpath(f) in named]
+    if not files:
+        print("nnspec: error: no *.nns specs under " + ", ".join(escape(p) for p in paths), file=sys.stderr)
+        return [], EXIT_USAGE
+    return files, None
+
+
 def cmd_fmt(args) -> int:
+    from .report import escape
     from .source.dsl import parse_dsl
     from .source.emit import ConvertError, to_dsl
     changed, bad = [], 0
-    for path in args.paths:
+    files, code = _fmt_files(args.paths)
+    if code is not None:
+        return code
+    for path in files:
         raw, code = _read(path)
         if raw is None:
             return code
@@ -106,7 +152,7 @@ def cmd_fmt(args) -> int:
         try:
             text = to_dsl(doc.data, comments)
         except ConvertError as e:
-            print(f"{path}: error: cannot format: {e} [fmt]", file=sys.stderr)
+            print(f"{escape(path)}: error: cannot format: {escape(e)} [fmt]", file=sys.stderr)
             bad += 1
             continue
         if text.encode("utf-8") != raw:
@@ -115,84 +161,10 @@ def cmd_fmt(args) -> int:
                 _write(path, text)
     if args.check and changed:
         for p in changed:
-            print(f"would reformat {p}")
+            print(f"would reformat {escape(p)}")
         print(f"{len(changed)} file{'s' if len(changed) != 1 else ''} would be reformatted", file=sys.stderr)
         return EXIT_INVALID
     if not args.check:
         for p in changed:
-            print(f"reformatted {p}")
+            print(f"reformatted {escape(p)}")
     return EXIT_INVALID if bad else EXIT_OK
-
-
-def _yaml_comments(doc):
-    """Comments of a YAML spec carried over to the DSL: whole-line comments
-    before a top-level key, an input, a layer, an output or a penalty lead
-    that statement; end-of-line comments trail it. Best effort: comments
-    elsewhere are dropped."""
-    import bisect
-    lines = doc.text.splitlines()
-    anchors = []  # (line, path) of each statement-level node
-    data = doc.data if isinstance(doc.data, dict) else {}
-    for k in data:
-        p = doc.pos.get((k,))
-        if p and p[0]:
-            anchors.append((p[0], (k,) if k not in ("inputs", "outputs", "layers", "penalties") else None))
-    for sect in ("inputs", "outputs"):
-        if isinstance(data.get(sect), dict):
-            for n in data[sect]:
-                p = doc.pos.get((sect, n))
-                if p:
-                    anchors.append((p[0], (sect, n)))
-    for sect in ("layers", "penalties"):
-        if isinstance(data.get(sect), list):
-            for i in range(len(data[sect])):
-                p = doc.pos.get((sect, i))
-                if p:
-                    anchors.append((p[2], (sect, i)))
-    anchors.sort(key=lambda a: a[0])
-    starts = [a[0] for a in anchors]
-    lead, trail, end = {}, {}, []
-    pending = []
-    for n, line in enumerate(lines, 1):
-        hash_at = _comment_start(line)
-        if hash_at is None:
-            continue
-        text = line[hash_at:].rstrip()
-        if text.startswith("# yaml-language-server"):
-            continue
-        if not line[:hash_at].strip():
-            pending.append((n, text))
-            continue
-        i = bisect.bisect_right(starts, n) - 1
-        if i >= 0 and anchors[i][0] == n and anchors[i][1] is not None:
-            trail.setdefault(anchors[i][1], []).append(text)
-    for n, text in pending:
-        i = bisect.bisect_left(starts, n)
-        while i < len(anchors) and anchors[i][1] is None:
-            # a section key (layers:): the comment leads its first item
-            j = i + 1
-            if j < len(anchors) and anchors[j][1] is not None:
-                i = j
-                break
-            i = j
-        if i < len(anchors) and anchors[i][1] is not None:
-            lead.setdefault(anchors[i][1], []).append(text)
-        else:
-            end.append(text)
-    return {"lead": lead, "trail": {k: "  ".join(v) for k, v in trail.items()}, "end": end}
-
-
-def _comment_start(line: str):
-    """Column of a YAML comment's '#', outside quotes, or None."""
-    quote = None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = None
-            elif ch == "\\" and quote == '"':
-                continue
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return i
-    return None

@@ -1,13 +1,52 @@
-"""Diagnostic output formats: text, json, github (workflow annotations)."""
+"""Diagnostic output formats: text, json, github (workflow annotations).
+
+Text from a spec (names, values, keys, descriptions) is quoted into messages,
+and specs are untrusted: ``escape`` writes terminal control characters (ESC,
+BEL, the other C0 and C1 controls, DEL), bidi overrides and other invisible
+format characters, line separators and lone surrogates as ``\\x1b``-style
+escapes, so none reaches a terminal or a CI log raw. JSON output is escaped by
+``json.dumps`` (``ensure_ascii``).
+"""
 from __future__ import annotations
 
+import dataclasses
 import json
+import unicodedata
 
-from .diagnostics import ERROR, Diagnostic
+from .diagnostics import ERROR, Diagnostic, Span
+
+
+def _escape_char(ch: str) -> str:
+    o = ord(ch)
+    if o < 0x100:
+        return f"\\x{o:02x}"
+    return f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
+def escape(s) -> str:
+    """``s`` with every character that could act on a terminal written as an escape.
+    Printable text (any script, spaces, emoji) is kept as it is."""
+    s = str(s)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() or unicodedata.category(ch) in ("Zs", "Co") else _escape_char(ch)
+                   for ch in s)
+
+
+def _safe_span(span: Span) -> Span:
+    return dataclasses.replace(span, file=escape(span.file),
+                               via=tuple((escape(n), _safe_span(s)) for n, s in span.via))
+
+
+def safe(d: Diagnostic) -> Diagnostic:
+    """The diagnostic with its text fields escaped for a terminal."""
+    return dataclasses.replace(d, message=escape(d.message), hint=None if d.hint is None else escape(d.hint),
+                               code=escape(d.code), span=_safe_span(d.span),
+                               related=tuple((escape(n), _safe_span(s)) for n, s in d.related))
 
 
 def text(diags: list[Diagnostic]) -> str:
-    return "\n".join(d.format() for d in diags)
+    return "\n".join(safe(d).format() for d in diags)
 
 
 def as_json(diags: list[Diagnostic]) -> str:
@@ -24,6 +63,7 @@ def _gh_escape(s: str, prop: bool = False) -> str:
 def github(diags: list[Diagnostic]) -> str:
     out = []
     for d in diags:
+        d = safe(d)
         level = "error" if d.severity == ERROR else "warning"
         props = f"file={_gh_escape(d.span.file, True)}"
         if d.span.line:

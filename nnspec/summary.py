@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .ir import Spec
 from .ops.base import fmt_shape
+from .report import escape
 
 
 def _shape_text(shape) -> str:
@@ -61,10 +62,12 @@ def totals(spec: Spec) -> tuple[int, int]:
 def render(spec: Spec, expand: bool = False) -> str:
     table = rows(spec, expand)
     head = ("Layer", "Type", "Output shape", "Params", "Connected to")
-    cells = [head] + [(a, b, c, d if isinstance(d, str) else f"{d:,}", e) for a, b, c, d, e in table]
+    # names, types and descriptions come from the spec: no control characters reach the terminal
+    cells = [head] + [(escape(a), escape(b), escape(c), d if isinstance(d, str) else f"{d:,}", escape(e))
+                      for a, b, c, d, e in table]
     widths = [max(len(r[i]) for r in cells) for i in range(5)]
     line = "  ".join("{:<%d}" % w if i != 3 else "{:>%d}" % w for i, w in enumerate(widths))
-    out = [f'Model "{spec.name}"' + (f": {spec.description}" if spec.description else "")]
+    out = [f'Model "{escape(spec.name)}"' + (f": {escape(spec.description)}" if spec.description else "")]
     out.append(line.format(*head).rstrip())
     out.append("-" * (sum(widths) + 8))
     for r in cells[1:]:
@@ -81,9 +84,9 @@ def render(spec: Spec, expand: bool = False) -> str:
             loss = o.loss if isinstance(o.loss, str) or o.loss is None else next(iter(o.loss))
             outs.append(f"{o.name} {fmt_shape(spec.shapes.get(o.name))}" +
                         (f" loss={loss} weight={o.weight:g}" if loss else " (no loss)"))
-        out.append("Outputs: " + "; ".join(outs))
+        out.append("Outputs: " + escape("; ".join(outs)))
     if spec.penalties:
-        out.append("Penalties: " + "; ".join(
+        out.append("Penalties: " + escape("; ".join(
             p.text if p.kind == "expr" else f"{p.kind}({p.coef}) {p.reduce} on {', '.join(p.on)}"
-            for p in spec.penalties))
+            for p in spec.penalties)))
     return "\n".join(out)

@@ -102,6 +102,9 @@ class _PostLex:
                 line = tok.end_line
                 if indent > indents[-1]:
                     indents.append(indent)
+                    if len(indents) > MAX_DEPTH:
+                        raise DslRefused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", (line, indent + 1),
+                                         "flatten the spec")
                     last = Token("_INDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
                     yield last
                     continue
@@ -145,7 +148,7 @@ class _PostLex:
                     own = not before.strip()
                 else:
                     own = True
-                self.comments.append((line + k, seg[i:].rstrip("\r"), own))
+                self.comments.append((line + k, seg[i:].rstrip(), own))
 
 
 # ---------------------------------------------------------------- nodes, built while parsing
@@ -196,8 +199,10 @@ class _Build:
         def nodes_only(data, body=False):  # keep the nodes: drop the ! tokens and the Nones
             def build(c):
                 f = c[0]
-                return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column,
-                             c[-1].end_line if body else 0)
+                # block and repeat: the header ends with its ':' (the body's statements are noted apart)
+                end = max((x.end_line for x in c if getattr(x, "type", None) == "COLON"), default=f.line) \
+                    if body else 0
+                return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column, end)
             return build
 
         for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "ref", "word", "ident",
@@ -396,6 +401,9 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
         if "\x00" in text:
             _, diags = decode(text.encode("utf-8", "surrogatepass"), file)
             return None, diags, None
+    bad = _refuse_characters(text, file)
+    if bad:
+        return None, bad, None
     from lark.exceptions import UnexpectedInput, VisitError
     parser = _get_parser()
     post = _find_postlex(parser)
@@ -426,7 +434,51 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
     else:
         pos = low.pos
         pos[()] = (0, 0, 1, 1)
-    return Document(file=file, data=data, pos=pos, text=text), [], _attach_comments(comments, low.stmts)
+        over = _yaml_limits(data)
+        if over is not None:
+            code, message, path = over
+            p = pos.get(path) or pos.get(path[:-1]) or (0, 0, 1, 1)
+            hint = "flatten the spec" if code == "too-deep" else "split the spec"
+            return None, [Diagnostic(code, message, Span(file, p[2], p[3]),
+                                     f"{hint}; the YAML form could not hold it either")], None
+    return Document(file=file, data=data, pos=pos, text=text), [], attach_comments(comments, low.stmts)
+
+
+# The characters the YAML reader refuses in a file (YAML's non-printable set), and the
+# YAML 1.1 line breaks the DSL would read as text (a lone CR, NEL, LS, PS): a .nns spec
+# holds the same text a YAML spec can, so every .nns converts to YAML (comments too).
+_NOT_IN_A_SPEC = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+                            "|\r(?!\n)")
+
+
+def _refuse_characters(text, file):
+    m = _NOT_IN_A_SPEC.search(text)
+    if m is None:
+        return []
+    line, col = text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    code = ord(m.group()[0])
+    return [Diagnostic("dsl-syntax", f"the character U+{code:04X} is not allowed in a spec", Span(file, line, col),
+                       f"remove it; inside a quoted string write it as \\u{code:04x}")]
+
+
+def _yaml_limits(data):
+    """The YAML loader's limits on the lowered data: (code, message, path) of the
+    first one exceeded, or None. Depth counts lists and mappings, the root too;
+    nodes count every value (keys not), as the loader's budget does."""
+    stack = [(data, 1, ())]
+    nodes = 1
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return "too-deep", f"nesting deeper than {MAX_DEPTH} levels", path
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            nodes += 1
+            if isinstance(v, (dict, list)):
+                stack.append((v, depth + 1, path + (k,)))
+        if nodes > MAX_NODES:
+            return "too-many-nodes", f"the spec has more than {MAX_NODES:,} nodes", path
+    return None
 
 
 def _find_postlex(parser):
@@ -438,29 +490,29 @@ def _find_postlex(parser):
     raise RuntimeError("nnspec: lark postlexer not found")  # pragma: no cover
 
 
-def _attach_comments(comments, stmts):
-    """Own-line comments lead the next statement; end-of-line comments trail
-    the statement on that line."""
+def attach_comments(comments, stmts):
+    """``comments``: (line, text, own line?); ``stmts``: (first line, last line,
+    path) of each statement (a block's or repeat's header only: the statements
+    of its body are noted apart). Own-line comments lead the next statement,
+    or trail the statement whose lines they are inside; end-of-line comments
+    trail the statement on that line. The YAML side (emit.yaml_comments) uses
+    the same rules, so comments stay with their statement in both forms."""
+    import bisect
     lead, trail, end = {}, {}, []
     stmts = sorted(stmts, key=lambda s: s[0])
     starts = [s[0] for s in stmts]
-    import bisect
     for line, text, own in comments:
-        if own:
-            i = bisect.bisect_right(starts, line)
-            # an own-line comment inside a multi-line statement trails it
-            if i > 0 and stmts[i - 1][0] <= line <= stmts[i - 1][1] and line != stmts[i - 1][0]:
-                trail.setdefault(stmts[i - 1][2], []).append(text)
-            elif i < len(stmts):
-                lead.setdefault(stmts[i][2], []).append(text)
+        i = bisect.bisect_right(starts, line) - 1  # the last statement starting at or before the line
+        inside = i >= 0 and stmts[i][0] <= line <= stmts[i][1]
+        if own and not (inside and line != stmts[i][0]):
+            if i + 1 < len(stmts):
+                lead.setdefault(stmts[i + 1][2], []).append(text)
             else:
                 end.append(text)
+        elif i >= 0:
+            trail.setdefault(stmts[i][2], []).append(text)
         else:
-            i = bisect.bisect_right(starts, line) - 1
-            if i >= 0:
-                trail.setdefault(stmts[i][2], []).append(text)
-            else:
-                end.append(text)
+            end.append(text)
     return {"lead": lead, "trail": {k: "  ".join(v) for k, v in trail.items()}, "end": end}
 
 
@@ -567,10 +619,18 @@ class _Lower:
 
     def string(self, tok):
         try:
-            return json.loads(tok)
+            value = json.loads(tok)
         except ValueError as e:
             raise DslRefused("dsl-syntax", f"bad string {str(tok)[:40]}: {e.args[0].split(':')[0]}",
                              (tok.line, tok.column), 'escapes are JSON\'s: \\" \\\\ \\n \\t \\uXXXX') from None
+        if not value.isprintable():  # quick test; a lone surrogate is not printable
+            for ch in value:
+                if 0xD800 <= ord(ch) <= 0xDFFF:
+                    raise DslRefused("dsl-syntax", f"the string has a lone surrogate \\u{ord(ch):04x}",
+                                     (tok.line, tok.column),
+                                     "a \\uD800-\\uDFFF escape must be half of a pair: write the character "
+                                     "itself; YAML cannot hold a lone one")
+        return value
 
     def number(self, tok):
         text = str(tok)
@@ -1004,6 +1064,7 @@ class _Lower:
         inner = holder["layers"] = []
         self.pos[path + ("layers",)] = lc + lc
         for st in stmts:
+            self.note(st, path + ("layers", len(inner)))
             if st.data == "layer":
                 self.lower_layer(st, inner, path + ("layers",))
             else:

@@ -5,11 +5,17 @@ Both are lossless: ``load_dsl(to_dsl(d)).data == d`` and
 data too: what the DSL's statements cannot say falls back to its literal
 forms, ``{...}`` maps and whole-section values). Both are canonical: the same
 data always gives the same text, so ``fmt`` is idempotent.
+
+Comments travel with statements: ``parse_dsl`` and ``yaml_comments`` give them
+as ``{"lead": {path: [lines]}, "trail": {path: text}, "end": [lines]}`` keyed
+by statement paths (``("layers", 3)``, ``("blocks", "b", "layers", 0)``, ...),
+and both writers put them back above or after the same statement.
 """
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import yaml
 
@@ -75,7 +81,7 @@ def dsl_value(v, lit: bool = False) -> str:
     if isinstance(v, str):
         if _is_word(v) or _REF.match(v):
             return v
-        return json.dumps(v, ensure_ascii=False)
+        return _dsl_str(v)
     if isinstance(v, list):
         return "[" + ", ".join(dsl_value(x, lit) for x in v) + "]"
     if isinstance(v, dict):
@@ -99,7 +105,28 @@ def _dsl_key(k) -> str:
         return k
     if not isinstance(k, str):
         raise ConvertError(f"keys must be text, not {type(k).__name__}")
-    return json.dumps(k, ensure_ascii=False)
+    return _dsl_str(k)
+
+
+def _raw_ok(ch: str) -> bool:
+    """May ``ch`` stand in a spec's text as it is? Not control, format (bidi) or
+    separator characters, nor surrogates: those are written as escapes."""
+    return ch.isprintable() or (ch != "\x85" and unicodedata.category(ch) in ("Zs", "Co"))
+
+
+def _dsl_str(s: str) -> str:
+    text = json.dumps(s, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if _raw_ok(ch):
+            out.append(ch)
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ConvertError(f"the text {json.dumps(s[:40])} has a lone surrogate; a spec cannot hold it")
+        else:
+            out.append(json.dumps(ch))  # \uXXXX, or a surrogate pair
+    return "".join(x[1:-1] if len(x) > 1 and x.startswith('"') else x for x in out)
 
 
 def _wrap(head: str, parts: list[str], tail: str, indent: str) -> str:
@@ -126,8 +153,10 @@ class _Dsl:
         self.data = data
         self.comments = comments or {"lead": {}, "trail": {}, "end": []}
         self.out: list[str] = []
+        self.paths: list = []  # the statements written, in order (comments attach to these)
 
     def emit(self, path, text, indent=""):
+        self.paths.append(path)
         for c in self.comments["lead"].get(path, ()):
             self.out.append(indent + c)
         trail = self.comments["trail"].get(path)
@@ -322,7 +351,11 @@ def _from_parts(f) -> list[str]:
 
 
 def to_dsl(data, comments=None) -> str:
-    """Canonical .nns text for spec data (``comments`` as parse_dsl returns them)."""
+    """Canonical .nns text for spec data (``comments`` as parse_dsl or yaml_comments give them)."""
+    if comments and (comments["lead"] or comments["trail"]):
+        probe = _Dsl(data, None)
+        probe.run()
+        comments = _rehome(comments, probe.paths)
     return _Dsl(data, comments).run()
 
 
@@ -354,9 +387,10 @@ def _yaml_str(s: str) -> str:
             out.append("\\n")
         elif ch == "\t":
             out.append("\\t")
-        elif o < 0x20 or 0x7F <= o <= 0xA0 or o in (0x2028, 0x2029, 0xFEFF) or 0xD800 <= o <= 0xDFFF \
-                or o in (0xFFFE, 0xFFFF):
-            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        elif 0xD800 <= o <= 0xDFFF:
+            raise ConvertError(f"the text {json.dumps(s[:40])} has a lone surrogate; YAML cannot hold it")
+        elif o < 0x20 or 0x7F <= o <= 0xA0 or o in (0xFEFF, 0xFFFE, 0xFFFF) or not _raw_ok(ch):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
         else:
             out.append(ch)
     out.append('"')
@@ -399,13 +433,24 @@ def _yaml_flow_wrapped(prefix: str, d: dict) -> str:
 
 
 class _Yaml:
-    def __init__(self, data):
+    def __init__(self, data, comments=None):
         self.data = data
+        self.comments = comments or {"lead": {}, "trail": {}, "end": []}
         self.out: list[str] = []
+        self.paths: list = []  # the statements written, in order (comments attach to these)
 
     def blank(self):
         if self.out and self.out[-1] != "":
             self.out.append("")
+
+    def emit(self, path, text, indent=""):
+        """One statement's text (maybe several lines): its leading comments
+        above it, at its indentation; its trailing comment after it."""
+        self.paths.append(path)
+        for c in self.comments["lead"].get(path, ()):
+            self.out.append(indent + c)
+        trail = self.comments["trail"].get(path)
+        self.out.append(text + ("  " + trail if trail else ""))
 
     def run(self) -> str:
         d = self.data
@@ -414,73 +459,210 @@ class _Yaml:
         d = _ordered(d, _TOP)
         for k in _HEADER:
             if k in d:
-                self.out.append(f"{k}: {yaml_flow(d[k])}")
+                self.emit((k,), f"{k}: {yaml_flow(d[k])}")
         for k, v in d.items():
             if k in _HEADER:
                 continue
             self.blank()
             if k == "inputs" and isinstance(v, dict) and v:
-                self.out.append("inputs:")
+                self.emit((k,), "inputs:")
                 for n, x in v.items():
                     x = _ordered(x, _ORDER["input"]) if isinstance(x, dict) else x
-                    self.out.append(f"  {_yaml_key(n)}: {yaml_flow(x)}")
+                    self.emit((k, n), f"  {_yaml_key(n)}: {yaml_flow(x)}", "  ")
             elif k == "blocks" and isinstance(v, dict) and v:
-                self.out.append("blocks:")
+                self.emit((k,), "blocks:")
                 for n, b in v.items():
                     if isinstance(b, dict) and isinstance(b.get("layers"), list) and b["layers"]:
-                        self.out.append(f"  {_yaml_key(n)}:")
+                        self.emit((k, n), f"  {_yaml_key(n)}:", "  ")
                         b = _ordered(b, _ORDER["block"], ("layers",))
                         for bk, bv in b.items():
                             if bk != "layers":
                                 self.out.append(f"    {_yaml_key(bk)}: {yaml_flow(bv)}")
                         self.out.append("    layers:")
-                        self.items(b["layers"], "      ")
+                        self.items(b["layers"], "      ", (k, n, "layers"))
                     else:
-                        self.out.append(f"  {_yaml_key(n)}: {yaml_flow(b)}")
+                        self.emit((k, n), f"  {_yaml_key(n)}: {yaml_flow(b)}", "  ")
             elif k == "layers" and isinstance(v, list) and v:
-                self.out.append("layers:")
-                self.items(v, "  ")
+                self.emit((k,), "layers:")
+                self.items(v, "  ", (k,))
             elif k == "outputs" and isinstance(v, dict) and v:
-                self.out.append("outputs:")
+                self.emit((k,), "outputs:")
                 for n, x in v.items():
                     x = _ordered(x, _ORDER["output"]) if isinstance(x, dict) else x
-                    self.out.append(f"  {_yaml_key(n)}: {yaml_flow(x)}")
+                    self.emit((k, n), f"  {_yaml_key(n)}: {yaml_flow(x)}", "  ")
             elif k == "penalties" and isinstance(v, list) and v:
-                self.out.append("penalties:")
-                for p in v:
+                self.emit((k,), "penalties:")
+                for i, p in enumerate(v):
                     p = _ordered(p, _ORDER["penalty"]) if isinstance(p, dict) else p
-                    self.out.append(f"  - {yaml_flow(p)}")
+                    self.emit((k, i), f"  - {yaml_flow(p)}", "  ")
             elif k == "training" and isinstance(v, dict) and v:
-                self.out.append("training:")
+                self.emit((k,), "training:")
                 for tk, tv in _ordered(v, _ORDER["training"]).items():
                     self.out.append(f"  {_yaml_key(tk)}: {yaml_flow(tv)}")
             else:
-                self.out.append(f"{_yaml_key(k)}: {yaml_flow(v)}")
+                self.emit((k,), f"{_yaml_key(k)}: {yaml_flow(v)}")
+        if self.comments["end"]:
+            self.blank()
+            self.out.extend(self.comments["end"])
         return "\n".join(self.out) + "\n"
 
-    def items(self, layers, indent):
-        for e in layers:
+    def items(self, layers, indent, path):
+        for i, e in enumerate(layers):
+            ipath = path + (i,)
             if isinstance(e, dict) and len(e) == 1:
                 (key, args), = e.items()
                 if key == "repeat" and isinstance(args, dict) and isinstance(args.get("layers"), list) \
                         and args["layers"]:
-                    self.out.append(f"{indent}- repeat:")
+                    self.emit(ipath, f"{indent}- repeat:", indent)
                     for rk, rv in _ordered(args, ("times",), ("layers",)).items():
                         if rk != "layers":
                             self.out.append(f"{indent}    {_yaml_key(rk)}: {yaml_flow(rv)}")
                     self.out.append(f"{indent}    layers:")
-                    self.items(args["layers"], indent + "      ")
+                    self.items(args["layers"], indent + "      ", ipath + ("repeat", "layers"))
                     continue
                 if isinstance(args, dict):
                     if key == "reuse":
                         args = _ordered(args, ("layer", "from", "name"))
                     else:
                         args = _ordered(args, (), ("name", "from"))
-                    self.out.append(_yaml_flow_wrapped(f"{indent}- {_yaml_key(key)}: ", args))
+                    self.emit(ipath, _yaml_flow_wrapped(f"{indent}- {_yaml_key(key)}: ", args), indent)
                     continue
-            self.out.append(f"{indent}- {yaml_flow(e)}")
+            self.emit(ipath, f"{indent}- {yaml_flow(e)}", indent)
 
 
-def to_yaml(data) -> str:
-    """Canonical YAML text for spec data, in the layout of the shipped specs."""
-    return _Yaml(data).run()
+def to_yaml(data, comments=None) -> str:
+    """Canonical YAML text for spec data, in the layout of the shipped specs;
+    ``comments`` as ``yaml_comments`` or ``parse_dsl`` give them."""
+    if comments and (comments["lead"] or comments["trail"]):
+        probe = _Yaml(data)
+        probe.run()
+        comments = _rehome(comments, probe.paths)
+    return _Yaml(data, comments).run()
+
+
+# ================================================================ comments
+def _rehome(comments, paths):
+    """Comments keyed by statements the output does not write (a section written
+    whole, a YAML section key) move to the nearest statement it does write: the
+    first one inside (as leading comments), else the nearest enclosing one."""
+    written = set(paths)
+    order = {p: i for i, p in reversed(list(enumerate(paths)))}
+    moved = []  # (target, kind, source path length, seq, lines)
+    seq = 0
+    for kind in ("lead", "trail"):
+        for path, c in comments[kind].items():
+            lines = list(c) if kind == "lead" else [c]
+            seq += 1
+            if path in written:
+                moved.append((path, kind, len(path), seq, lines))
+                continue
+            inner = next((p for p in paths if p[:len(path)] == path), None)
+            if inner is not None:
+                moved.append((inner, "lead", len(path), seq, lines))
+                continue
+            outer = next((path[:n] for n in range(len(path) - 1, 0, -1) if path[:n] in written), None)
+            if outer is not None:
+                moved.append((outer, kind, len(path), seq, lines))
+            else:
+                moved.append((None, "end", len(path), seq, lines))
+    lead, trail, end = {}, {}, []
+    # leading comments from enclosing statements come first, as they did in the source
+    for target, kind, _n, _s, lines in sorted(moved, key=lambda m: (order.get(m[0], -1), m[2], m[3])):
+        if kind == "lead":
+            lead.setdefault(target, []).extend(lines)
+        elif kind == "trail":
+            trail.setdefault(target, []).extend(lines)
+        else:
+            end.extend(lines)
+    return {"lead": lead, "trail": {k: "  ".join(v) for k, v in trail.items()},
+            "end": end + list(comments["end"])}
+
+
+def statements(data) -> list:
+    """The statement paths of spec data, as the DSL and the YAML emitter write them."""
+    out = []
+    if not isinstance(data, dict):
+        return out
+
+    def items(layers, path):
+        for i, e in enumerate(layers):
+            out.append(path + (i,))
+            if isinstance(e, dict) and len(e) == 1 and isinstance(e.get("repeat"), dict) \
+                    and isinstance(e["repeat"].get("layers"), list):
+                items(e["repeat"]["layers"], path + (i, "repeat", "layers"))
+
+    for k, v in data.items():
+        out.append((k,))
+        if k in ("inputs", "outputs") and isinstance(v, dict):
+            out += [(k, n) for n in v]
+        elif k == "blocks" and isinstance(v, dict):
+            for n, b in v.items():
+                out.append((k, n))
+                if isinstance(b, dict) and isinstance(b.get("layers"), list):
+                    items(b["layers"], (k, n, "layers"))
+        elif k == "layers" and isinstance(v, list):
+            items(v, (k,))
+        elif k == "penalties" and isinstance(v, list):
+            out += [(k, i) for i in range(len(v))]
+    return out
+
+
+def yaml_comments(doc) -> dict:
+    """The comments of a YAML spec, attached to its statements by the DSL's rules
+    (dsl.attach_comments): a statement is a top-level key, a section's entry or
+    item, a layer item in ``layers``, a block or a repeat; it spans the lines of
+    everything in it but the statements inside it."""
+    from .dsl import attach_comments
+    paths = statements(doc.data)
+    owned = set(paths)
+    parents = {p[:-1] for p in paths}
+    span = {}  # path -> [first line, last line]
+    for p in paths:
+        q = doc.pos.get(p)
+        if q:
+            line = q[0] or q[2]  # a key's line; a list item's own
+            span[p] = [line, line]
+    for q, where in doc.pos.items():
+        for n in range(len(q), 0, -1):
+            if q[:n] in owned:
+                s = span.get(q[:n])
+                if s is not None:
+                    # `layers:` (or a section's key) belongs to its statement; the statements under it do not
+                    last = where[0] if q in parents and where[0] else max(where[0], where[2])
+                    if last > s[1]:
+                        s[1] = last
+                break
+    stmts = [(s[0], s[1], p) for p, s in span.items()]
+    return attach_comments(_yaml_comment_lines(doc.text), stmts)
+
+
+def _yaml_comment_lines(text):
+    """(line, text, own line?) of every comment: a '#' at the start of a line or
+    after a blank, outside every scalar (the parser's marks say where those are)."""
+    import bisect
+    lines = text.splitlines()
+    from .yaml_loader import _Loader
+    try:  # marks count characters, with libyaml too
+        spans = sorted((e.start_mark.index, e.end_mark.index) for e in yaml.parse(text, Loader=_Loader)
+                       if isinstance(e, yaml.ScalarEvent))
+    except yaml.YAMLError:  # pragma: no cover - the text was loaded before
+        spans = []
+    starts = [s for s, _ in spans]
+    out = []
+    offset = 0
+    for n, line in enumerate(lines, 1):
+        i = line.find("#")
+        while i >= 0:
+            if i == 0 or line[i - 1] in " \t":
+                at = offset + i
+                k = bisect.bisect_right(starts, at) - 1
+                if k < 0 or not (spans[k][0] <= at < spans[k][1]):
+                    out.append((n, line[i:].rstrip(), not line[:i].strip()))
+                    break
+            i = line.find("#", i + 1)
+        offset += len(line) + _break_len(text, offset + len(line))
+    return out
+
+
+def _break_len(text, at):
+    return 2 if text.startswith("\r\n", at) else (1 if at < len(text) else 0)

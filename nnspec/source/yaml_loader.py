@@ -9,6 +9,9 @@ in one pass and in bounded time and memory:
   for every node, where ``path`` is a tuple of keys and indices;
 * refusals instead of surprises: duplicate keys, unknown or Python tags,
   several documents, non-finite numbers, nesting deeper than ``MAX_DEPTH``;
+* one scalar model, YAML 1.2's core schema (``on``/``yes`` are text, ``1e-3`` a
+  number), with the spellings YAML 1.1 reads otherwise (``yes``, ``0777``,
+  ``1_000``, ``1:20``, dates) refused: see ``_plain``;
 * a node budget, so an alias bomb ("billion laughs") ends in a diagnostic.
 
 We do not use PyYAML's composer: the libyaml one recurses in C and crashes
@@ -31,16 +34,8 @@ MAX_NODES = 500_000  # after alias expansion; a 10,000-layer spec has ~100,000
 MAX_INT_DIGITS = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_constructor = yaml.constructor.SafeConstructor()
 
 _STR = "tag:yaml.org,2002:str"
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:null": _constructor.construct_yaml_null,
-    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
-    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
-    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
-}
-_EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -311,30 +306,122 @@ def _snapshot(value, path, pos):
     return value, rel, max(1, len(rel))
 
 
+# ---------------------------------------------------------------- scalars: YAML 1.2, core schema
+# A plain scalar is read as YAML 1.2's core schema reads it (what editors using
+# the published schema see); the spellings that YAML 1.1 readers (PyYAML and
+# friends) read as something else are refused, so no reader can silently
+# disagree with nnspec about a value.
+_CORE_NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_CORE_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_CORE_INT = re.compile(r"[-+]?[0-9]+\Z")
+_CORE_INT8 = re.compile(r"0o[0-7]+\Z")
+_CORE_INT16 = re.compile(r"0x[0-9a-fA-F]+\Z")
+_CORE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_CORE_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z")
+_CORE_NAN = re.compile(r"\.(?:nan|NaN|NAN)\Z")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+\Z")  # YAML 1.1: octal; YAML 1.2: decimal
+# what YAML loaders in use read as numbers, beyond the spec: ruamel.yaml's YAML 1.2 patterns
+# (1_000, 0b101, +0o7 are numbers to it, text to the spec; .5e3 is text to it, a number to the spec)
+_LOOSE_INT = re.compile(r"(?=[-+0-9])[-+]?(?:0b[0-1_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)\Z")
+_LOOSE_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
+                          r"|\.[0-9_]+(?:[eE][-+][0-9]+)?)\Z")
+# (y/Y/n/N are booleans in YAML 1.1's type list too, but no loader in use reads them so, PyYAML and
+# ruamel.yaml included, and x/y/n are everyday tensor names: they stay text)
+_YAML11_BOOL = {w: v for ws, v in (("yes Yes YES on On ON", True), ("no No NO off Off OFF", False))
+                for w in ws.split()}
+_CORE_TAGS = {"tag:yaml.org,2002:null": type(None), "tag:yaml.org,2002:bool": bool,
+              "tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": float}
+
+
+def _core(text: str, mark):
+    """The YAML 1.2 core schema's value for ``text`` (str when it is text)."""
+    if text in _CORE_NULL:
+        return None
+    b = _CORE_BOOL.get(text)
+    if b is not None:
+        return b
+    if _CORE_INT.match(text):
+        if sum(ch.isdigit() for ch in text) > MAX_INT_DIGITS:
+            raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits", mark,
+                           "use a realistic value")
+        return int(text, 10)
+    if _CORE_INT8.match(text) or _CORE_INT16.match(text):
+        if len(text) - 2 > MAX_INT_DIGITS:
+            raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits", mark,
+                           "use a realistic value")
+        return int(text, 0)
+    if _CORE_FLOAT.match(text):
+        value = float(text)
+        if not math.isfinite(value):  # 1e999
+            raise _Refused("bad-number", f"number '{text[:40]}' is not finite", mark, "use a finite number")
+        return value
+    if _CORE_INF.match(text) or _CORE_NAN.match(text):
+        raise _Refused("bad-number", f"number '{text[:40]}' is not finite", mark, "use a finite number")
+    return text
+
+
+def _plain(loader, text: str, mark):
+    """A plain (unquoted, untagged) scalar: YAML 1.2's value, or a refusal where
+    YAML 1.1 (or a YAML loader in use) reads the same spelling differently."""
+    if text[:1].isalpha() or text[:1] == "_":  # the common case (relu, Dense, a name): words only
+        if text in _CORE_NULL:
+            return None
+        b = _CORE_BOOL.get(text)
+        if b is not None:
+            return b
+        if text not in _YAML11_BOOL:
+            return text
+    short = text if len(text) <= 40 else text[:37] + "..."
+    quote = f'or quote it ("{short}") if you mean the text'
+    if _LEADING_ZERO.match(text):
+        sign, digits = ("-" if text[0] == "-" else ""), text.lstrip("+-").lstrip("0") or "0"
+        octal = all(c in "01234567" for c in digits)
+        raise _Refused("yaml-1.1-scalar",
+                       f"'{short}' has a leading zero: YAML 1.1 reads it as "
+                       f"{f'the octal number {int(text, 8)}' if octal else 'text'}, YAML 1.2 as the decimal "
+                       f"{int(text, 10)}", mark,
+                       f"write {sign}{digits}" + (f", or {sign}0o{digits} for octal" if octal else "") + f", {quote}")
+    value = _core(text, mark)
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and not (_LOOSE_INT.match(text) or _LOOSE_FLOAT.match(text)):
+            raise _Refused("yaml-1.1-scalar", f"'{short}' is a number in YAML 1.2, but some YAML loaders "
+                           "read it as text", mark, f"write it with a digit before the point: {value!r}")
+        return value
+    if text in _YAML11_BOOL:
+        word = "true" if _YAML11_BOOL[text] else "false"
+        raise _Refused("yaml-1.1-scalar",
+                       f"'{text}' is the boolean {word} in YAML 1.1 but the text '{text}' in YAML 1.2", mark,
+                       f'write {word}, or quote it ("{text}") if you mean the text')
+    tag11 = loader.resolve(yaml.ScalarNode, text, (True, False))
+    if tag11 != _STR:
+        what = {"timestamp": "a date", "value": "a special value ('=')",
+                "merge": "a merge key ('<<')"}.get(tag11.rsplit(":", 1)[1], "a number")
+        raise _Refused("yaml-1.1-scalar", f"'{short}' is {what} in YAML 1.1 but text in YAML 1.2", mark,
+                       f"write the number in decimal, {quote}" if what == "a number" else
+                       f'quote it ("{short}"): dates are text in a spec' if what == "a date" else
+                       f'quote it ("{short}")')
+    if _LOOSE_INT.match(text) or _LOOSE_FLOAT.match(text):
+        raise _Refused("yaml-1.1-scalar", f"'{short}' is text in YAML 1.2, but some YAML loaders read it as "
+                       "a number", mark, f"write the number in decimal, {quote}")
+    return text
+
+
 def _scalar(loader, event):
     tag = event.tag
-    if tag in (None, "!"):
-        if event.implicit[0] and tag is None:
-            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        else:
-            tag = _STR
-    if tag == _STR and event.implicit[0] and not event.style and _EXP_FLOAT.match(event.value):
-        tag = "tag:yaml.org,2002:float"  # YAML 1.2 reads 1e-3 as a number; PyYAML (1.1) as text
-    elif tag in (_STR, "tag:yaml.org,2002:timestamp"):  # dates stay text
+    if tag is None and event.implicit[0]:  # plain
+        return _plain(loader, event.value, event.start_mark)
+    if tag in (None, "!", _STR):  # quoted, or the non-specific tag: text
         return event.value
-    construct = _SCALAR_TAGS.get(tag)
-    if construct is None:
+    kind = _CORE_TAGS.get(tag)
+    if kind is None:
         raise _Refused("yaml-tag", f"YAML tag '{tag}' is not allowed in a spec", event.start_mark,
                        "specs hold plain text, numbers, booleans and null; no Python objects")
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
-    if tag.endswith(":int") and sum(ch.isdigit() for ch in event.value) > MAX_INT_DIGITS:
-        raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits",
-                       event.start_mark, "use a realistic value")
-    try:
-        value = construct(node)
-    except (ValueError, OverflowError) as e:
-        raise _Refused("bad-number", f"cannot read number '{event.value[:40]}': {e}", event.start_mark)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _Refused("bad-number", f"number '{event.value[:40]}' is not finite", event.start_mark,
-                       "use a finite number")
+    value = _core(event.value, event.start_mark)
+    if kind is float and type(value) is int:
+        value = float(value)
+    if type(value) is not kind:
+        raise _Refused("bad-number" if kind in (int, float) else "yaml-tag",
+                       f"cannot read '{event.value[:40]}' as {tag.replace('tag:yaml.org,2002:', '!!')}",
+                       event.start_mark, "remove the tag, or fix the value")
     return value
