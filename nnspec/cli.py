@@ -233,7 +233,9 @@ def cmd_compile(args) -> int:
         print(f"nnspec: error: {e}", file=sys.stderr)
         return EXIT_INVALID
     except ExportError as e:
-        print(f"nnspec: error: {e}; {args.output} was left as it was", file=sys.stderr)
+        what, _, hint = str(e).partition("; hint: ")
+        print(f"nnspec: error: {what} ({args.output} was left as it was)" + (f"; hint: {hint}" if hint else ""),
+              file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
         print(f"nnspec: error: {fsutil.explain(e, args.output, f' ({args.output} was left as it was)')}",

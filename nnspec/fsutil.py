@@ -243,7 +243,7 @@ def explain(e: OSError, path: str | None = None, note: str = "") -> str:
     if code == errno.ENOSPC or code == errno.EDQUOT:
         hint = "the disk (or quota) is full: free some space and run it again"
     elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = f"check that you can write to {os.path.dirname(os.path.abspath(where)) if where else 'it'}"
+        hint = "check the permissions of that path and of the directories above it"
     elif code == errno.ENOENT:
         hint = "a directory on that path does not exist: create it first"
     elif code == errno.EISDIR:
