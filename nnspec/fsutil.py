@@ -239,6 +239,8 @@ def remove_dirs(created: list[str]) -> None:
 def explain(e: OSError, path: str | None = None, note: str = "") -> str:
     """'cannot write PATH: reason[note]; hint: ...' for an OSError."""
     where = e.filename or path
+    if path and TMP_TAG in os.fspath(where):  # nnspec's own temporary name means nothing to the user
+        where = path
     code = e.errno
     if code == errno.ENOSPC or code == errno.EDQUOT:
         hint = "the disk (or quota) is full: free some space and run it again"
@@ -296,17 +298,19 @@ def read_manifest(out_dir: str):
 
 
 def foreign_files(out_dir: str) -> tuple[bool, list[str]]:
-    """(is an nnspec output, the files in it nnspec did not write)."""
-    present = list_files(out_dir)
+    """(is an nnspec output, the files in it nnspec did not write). For a
+    directory that is not an nnspec output, its top-level entries (a
+    directory's name ends in '/'), without walking the tree below."""
     manifest = read_manifest(out_dir)
-    if not isinstance(manifest, dict):
-        return False, present
-    if manifest.get("written_by") == WRITTEN_BY and isinstance(manifest.get("files"), list):
-        listed = {f for f in manifest["files"] if isinstance(f, str)}
-        return True, [f for f in present if f not in listed]
-    if "spec_sha256" in manifest and "nnspec" in manifest:  # written before manifests listed their files
-        return True, [f for f in present if not _LEGACY_FILES.match(f)]
-    return False, present
+    if isinstance(manifest, dict):
+        if manifest.get("written_by") == WRITTEN_BY and isinstance(manifest.get("files"), list):
+            listed = {f for f in manifest["files"] if isinstance(f, str)}
+            return True, [f for f in list_files(out_dir) if f not in listed]
+        if "spec_sha256" in manifest and "nnspec" in manifest:  # written before manifests listed their files
+            return True, [f for f in list_files(out_dir) if not _LEGACY_FILES.match(f)]
+    with os.scandir(out_dir) as it:
+        top = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in it)
+    return False, top
 
 
 def check_output_dir(out_dir: str, spec_file: str | None = None) -> None:

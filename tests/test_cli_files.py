@@ -58,7 +58,8 @@ def umask022():
 
 def test_schema_to_a_missing_directory_is_a_clean_error(tmp_path):
     r = run("schema", "-o", str(tmp_path / "missing" / "dir" / "x.json"))
-    assert_clean_error(r, 1, "cannot write", "does not exist")
+    assert_clean_error(r, 1, f"cannot write {tmp_path / 'missing' / 'dir' / 'x.json'}: ", "does not exist")
+    assert fsutil.TMP_TAG not in r.stderr
     assert os.listdir(tmp_path) == []
 
 
@@ -190,7 +191,7 @@ def test_compile_refuses_a_directory_holding_the_spec(project):
 def test_compile_refuses_a_user_directory_and_names_its_files(project):
     before = snapshot(project)
     r = run("compile", "spec.yaml", "-o", "src", cwd=project)
-    assert_clean_error(r, 1, "-o src already exists and is not an nnspec output", "train.py")
+    assert_clean_error(r, 1, "-o src already exists and is not an nnspec output", "holds train.py")
     assert snapshot(project) == before
 
 
