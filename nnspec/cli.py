@@ -352,7 +352,7 @@ def cmd_inspect(args) -> int:
         return _usage_error(f"{args.path} is not a SavedModel written by nnspec compile (no {path})")
     except NotADirectoryError:
         return _usage_error(f"{args.path} is a file; inspect takes the SavedModel directory nnspec compile wrote")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         print(f"nnspec: error: cannot read {path}: {getattr(e, 'strerror', None) or e}; hint: recompile the spec "
               "to write it again", file=sys.stderr)
         return EXIT_INVALID

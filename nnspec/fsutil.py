@@ -275,7 +275,10 @@ def relative_inside(path: str, root: str) -> str | None:
 def list_files(root: str) -> list[str]:
     """Every non-directory under ``root``, relative, '/'-separated, sorted (symlinks not followed)."""
     out = []
-    for here, dirs, files in os.walk(root):
+
+    def fail(e):
+        raise e
+    for here, dirs, files in os.walk(root, onerror=fail):
         rel = os.path.relpath(here, root)
         for name in files + [d for d in dirs if os.path.islink(os.path.join(here, d))]:
             out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
@@ -340,7 +343,11 @@ def check_output_dir(out_dir: str, spec_file: str | None = None) -> None:
         raise Refused(f"cannot read -o {shown}: {e.strerror}; hint: check its permissions") from None
     if empty:
         return
-    ours, foreign = foreign_files(out_dir)
+    try:
+        ours, foreign = foreign_files(out_dir)
+    except OSError as e:
+        raise Refused(f"cannot read all of -o {shown} ({e.filename}: {e.strerror}), so cannot tell whether "
+                      "nnspec may replace it; hint: check its permissions, or give another -o") from None
     if not ours:
         raise Refused(f"-o {shown} already exists and is not an nnspec output (no {MANIFEST} written by nnspec); "
                       f"it holds {_names(foreign)}; compile replaces only an empty directory or its own "

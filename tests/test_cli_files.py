@@ -268,11 +268,15 @@ def _broken(**change):
     (_broken(inputs={"x": 3}), "'inputs.x' is not an object"),
     (_broken(outputs=None), "it has no 'outputs' object"),
     ("{not json", "cannot read"),
-], ids=["list", "string", "no-model", "params-list", "total-str", "input-int", "no-outputs", "not-json"])
+    ("[" * 100000 + "]" * 100000, "cannot read"),
+    (b"\xff\xfe{}", "cannot read"),
+], ids=["list", "string", "no-model", "params-list", "total-str", "input-int", "no-outputs", "not-json", "deep",
+        "not-utf8"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_inspect_malformed_manifest_is_a_clean_error(tmp_path, text, needle, fmt):
     (tmp_path / "assets" / "nnspec").mkdir(parents=True)
-    (tmp_path / "assets" / "nnspec" / "manifest.json").write_text(text)
+    manifest = tmp_path / "assets" / "nnspec" / "manifest.json"
+    manifest.write_bytes(text if isinstance(text, bytes) else text.encode())
     r = run("inspect", str(tmp_path), "--format", fmt)
     assert_clean_error(r, 1, needle, "hint:")
 
