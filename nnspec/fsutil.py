@@ -236,11 +236,24 @@ def remove_dirs(created: list[str]) -> None:
             break
 
 
+_TEMP_NAME = re.compile(r"^\.(.+)" + re.escape(TMP_TAG) + r"\d+-[A-Za-z0-9_]{1,32}(?:\.keras|\.old)?$")
+
+
+def user_path(path) -> str:
+    """The path the user gave for a path inside one of nnspec's temporaries:
+    ``d/.out.nnspec-tmp-12-ab/variables/x`` -> ``d/out``."""
+    path = os.fsdecode(path)
+    parts = path.split(os.sep)
+    for i, part in enumerate(parts):
+        m = _TEMP_NAME.match(part)
+        if m:
+            return os.sep.join(parts[:i] + [m.group(1)])
+    return path
+
+
 def explain(e: OSError, path: str | None = None, note: str = "") -> str:
     """'cannot write PATH: reason[note]; hint: ...' for an OSError."""
-    where = e.filename or path
-    if path and TMP_TAG in os.fspath(where):  # nnspec's own temporary name means nothing to the user
-        where = path
+    where = user_path(e.filename) if e.filename else path
     code = e.errno
     if code == errno.ENOSPC or code == errno.EDQUOT:
         hint = "the disk (or quota) is full: free some space and run it again"

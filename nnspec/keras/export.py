@@ -180,7 +180,7 @@ def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = No
             tf.saved_model.save(module, tmp.path,
                                 signatures={"serving_default": module.serve.get_concrete_function()})
         except tf.errors.OpError as e:
-            raise ExportError(f"writing the SavedModel failed: {e.message}; hint: check the free space and "
+            raise ExportError(f"cannot write the SavedModel {_tf_reason(e)}; hint: check the free space and "
                               f"permissions of {parent}") from None
         if keras_file:
             keras_path = os.path.join(tmp.path, keras_rel) if keras_rel else keras_tmp.path
@@ -191,7 +191,12 @@ def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = No
                 os.makedirs(os.path.dirname(keras_path), exist_ok=True)
             if model.optimizer is not None and not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)  # saved whole, reloads without warnings
-            model.save(keras_path, overwrite=True)
+            try:
+                model.save(keras_path, overwrite=True)
+            except OSError as e:
+                if e.filename is None:  # Keras's own open() does not say which file
+                    e.filename = keras_path if keras_rel else keras_file
+                raise
             with zipfile.ZipFile(keras_path, "a") as z:  # the mark that lets a later compile replace it
                 z.writestr(fsutil.KERAS_MARK, json.dumps({
                     "written_by": fsutil.WRITTEN_BY, "nnspec": __version__, "model": spec.name,
@@ -239,6 +244,16 @@ def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = No
             keras_tmp.release()
         if not done:
             fsutil.remove_dirs(created)
+
+
+def _tf_reason(e) -> str:
+    """The reason in a TensorFlow I/O error, without its op and temporary-file decoration:
+    '{{function_node ...}} /path/.x.nnspec-tmp-1-a/variables/...; No space left on device [Op:SaveV2]'."""
+    import re
+    text = re.sub(r"\{\{.*?\}\}\s*", "", str(e.message)).strip()
+    text = re.sub(r"\s*\[Op:\w+\]$", "", text)
+    where, sep, reason = text.rpartition("; ")
+    return f"{fsutil.user_path(where)}: {reason}" if sep and fsutil.TMP_TAG in where else text
 
 
 def verify_keras_file(path: str, model, spec) -> None:

@@ -181,3 +181,33 @@ def test_user_files_added_to_an_output_are_never_deleted(tmp_path):
     with pytest.raises(fsutil.Refused, match="variables/notes.txt"):
         _export(OTHER, out)
     assert snapshot(out) == before
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=ENV)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+@pytest.mark.parametrize("size", ["400k", "1200k"], ids=["savedmodel-does-not-fit", "keras-does-not-fit"])
+def test_a_really_full_disk(tmp_path, size):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        r = _run("compile", str(SPEC), "-o", str(disk / "out"), "-q")
+        assert r.returncode == 0, r.stderr
+        before = snapshot(disk / "out")
+        r = _run("compile", "specs/lab_quake.yaml", "-o", str(disk / "out"), "--keras", str(disk / "m.keras"), "-q")
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.count("nnspec: error:") == 1 and "No space left on device" in r.stderr, r.stderr
+        assert "internal error" not in r.stderr and fsutil.TMP_TAG not in r.stderr and "hint:" in r.stderr
+        failed = f"the SavedModel {disk / 'out'}" if size == "400k" else str(disk / "m.keras")
+        assert f"cannot write {failed}: No space left on device" in r.stderr, r.stderr  # names what did not fit
+        assert "free space" in r.stderr or "disk (or quota) is full" in r.stderr
+        assert snapshot(disk / "out") == before
+        assert sorted(os.listdir(disk)) == [".out.lock", "out"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
