@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
@@ -24,6 +23,11 @@ import shutil
 import stat
 import tempfile
 import zipfile
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks; debris is then recognised by its dead pid alone
+    fcntl = None
 
 TMP_TAG = ".nnspec-tmp-"
 WRITTEN_BY = "nnspec"
@@ -104,7 +108,8 @@ class Temp:
                 raise
         else:
             self.fd, self.path = tempfile.mkstemp(prefix=_prefix(base), suffix=suffix, dir=parent)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if fcntl:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def release(self) -> None:
         """Remove it if it is still there, and drop the lock."""
@@ -159,12 +164,13 @@ def clean_debris(parent: str, base: str, target: str | None = None) -> list[str]
             st = os.lstat(path)
             if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
                 continue  # nnspec makes only files and directories
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             continue
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fcntl:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # someone holds it: not debris
             if m.group(2) == ".old" and target and not os.path.lexists(target):
@@ -193,9 +199,10 @@ def atomic_write(path: str, data) -> None:
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        old = os.stat(target)
     except FileNotFoundError:
-        mode = file_mode()
+        old = None
+    mode = stat.S_IMODE(old.st_mode) if old else file_mode()
     parent, base = os.path.split(target)
     clean_debris(parent, base)
     tmp = Temp(parent, base, directory=False)
@@ -204,6 +211,9 @@ def atomic_write(path: str, data) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if old and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):  # keep the owner where we may (root editing a user's file)
+                os.chown(tmp.path, old.st_uid, old.st_gid)
         os.chmod(tmp.path, mode)
         os.replace(tmp.path, target)
         tmp.path = None

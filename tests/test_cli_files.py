@@ -67,6 +67,8 @@ def test_schema_output_is_atomic_and_keeps_mode_and_symlink(tmp_path):
     target = tmp_path / "real.json"
     target.write_text("old")
     os.chmod(target, 0o640)
+    if os.geteuid() == 0:
+        os.chown(target, 4321, 4322)  # root rewriting a user's file keeps it the user's
     link = tmp_path / "link.json"
     link.symlink_to("real.json")
     r = run("schema", "-o", str(link))
@@ -74,6 +76,8 @@ def test_schema_output_is_atomic_and_keeps_mode_and_symlink(tmp_path):
     assert link.is_symlink() and os.readlink(link) == "real.json"
     assert target.read_text() == (ROOT / "schemas" / "nnspec-v1.schema.json").read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (target.stat().st_uid, target.stat().st_gid) == (4321, 4322)
     assert sorted(os.listdir(tmp_path)) == ["link.json", "real.json"]  # no temporary file left
 
 
