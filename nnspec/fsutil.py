@@ -109,7 +109,8 @@ class Temp:
         else:
             self.fd, self.path = tempfile.mkstemp(prefix=_prefix(base), suffix=suffix, dir=parent)
         if fcntl:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with contextlib.suppress(OSError):  # a file system without flock: the pid alone tells
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def release(self) -> None:
         """Remove it if it is still there, and drop the lock."""
@@ -171,8 +172,10 @@ def clean_debris(parent: str, base: str, target: str | None = None) -> list[str]
             try:
                 if fcntl:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 continue  # someone holds it: not debris
+            except OSError:
+                pass  # a file system without flock: the dead pid alone tells
             if m.group(2) == ".old" and target and not os.path.lexists(target):
                 os.rename(path, target)
             else:
