@@ -55,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compile", help="build the Keras model and write a verified SavedModel")
     c.add_argument("path", metavar="SPEC")
-    c.add_argument("-o", "--output", required=True, metavar="DIR", help="SavedModel directory (replaced atomically)")
-    c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration")
+    c.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="SavedModel directory; replaced atomically, and only if it is new, empty or an earlier "
+                        "nnspec output")
+    c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration "
+                                                  "(replaces only a .keras written by nnspec)")
+    c.add_argument("--force", action="store_true",
+                   help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _allow_import(c)
 
@@ -213,9 +218,20 @@ def _timed(progress, label):
 
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    from . import fsutil
+    if args.keras and not args.keras.endswith(".keras"):
+        return _usage_error(f"--keras {args.keras} does not end in .keras; Keras writes that format only; "
+                            "hint: name it e.g. model.keras")
     spec, raw = _load_for_build(args.path, progress, args)
     if spec is None:
         return raw
+    try:  # refuse before loading TensorFlow; export checks again just before the swap
+        fsutil.check_output_dir(args.output, spec.file)
+        if args.keras and fsutil.relative_inside(args.keras, args.output) is None:
+            fsutil.check_keras_file(args.keras, spec.file, args.force)
+    except fsutil.Refused as e:
+        print(f"nnspec: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     with _timed(progress, "load tensorflow"):
         from .keras.build import build
         from .keras.export import ExportError, export
@@ -231,13 +247,18 @@ def cmd_compile(args) -> int:
         return EXIT_INVALID
     timings: dict = {}
     try:
-        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings)
+        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings, force=args.force)
+    except fsutil.Refused as e:
+        print(f"nnspec: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except ExportError as e:
-        print(f"nnspec: error: {e}; {args.output} was left as it was", file=sys.stderr)
+        what, _, hint = str(e).partition("; hint: ")
+        print(f"nnspec: error: {what} ({args.output} was left as it was)" + (f"; hint: {hint}" if hint else ""),
+              file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
-        print(f"nnspec: error: cannot write {e.filename or args.output}: {e.strerror}; hint: check the path "
-              "and its permissions", file=sys.stderr)
+        print(f"nnspec: error: {fsutil.explain(e, args.output, f' ({args.output} was left as it was)')}",
+              file=sys.stderr)
         return EXIT_INVALID
     for stage in ("export", "verify"):
         progress(f"{stage} {_fmt_time(timings[stage])}")
@@ -249,12 +270,45 @@ def cmd_compile(args) -> int:
     return EXIT_OK
 
 
+CHECK_MAX_STEPS = 1000
+CHECK_MAX_BYTES = 16 * 2**30
+
+
+def activation_bytes(spec, batch: int) -> int:
+    """A rough bound on what `check` holds in memory: every tensor of the spec
+    (unknown sizes as 3, as the synthetic batch has them) in float32, twice
+    (the activations kept for the backward pass, and their gradients)."""
+    per_sample = 0
+    for shape in spec.shapes.values():
+        if isinstance(shape, tuple):
+            n = 1
+            for d in shape[1:]:
+                n *= 3 if d is None else int(d)
+            per_sample += n
+    return per_sample * batch * 4 * 2
+
+
 def cmd_check(args) -> int:
     if args.train_steps < 1 or args.batch_size < 1:
         return _usage_error("--train-steps and --batch-size must be at least 1")
+    if args.train_steps > CHECK_MAX_STEPS:
+        return _usage_error(f"--train-steps {args.train_steps} is more than check takes ({CHECK_MAX_STEPS}): it "
+                            "is a smoke test on synthetic data; hint: a few steps show a broken spec, train with "
+                            "model.fit() on real data")
     spec, raw = _load_for_build(args.path, lambda line: None, args)
     if spec is None:
         return raw
+    need = activation_bytes(spec, args.batch_size)
+    if need > CHECK_MAX_BYTES:
+        per_batch = max(activation_bytes(spec, 1), 1)
+        if per_batch > CHECK_MAX_BYTES:
+            return _usage_error(f"one example of this spec needs about {per_batch / 2**30:,.1f} GiB for its "
+                                f"tensors, more than check allows ({CHECK_MAX_BYTES // 2**30} GiB); hint: check "
+                                "a smaller version of the model (smaller inputs)")
+        return _usage_error(f"--batch-size {args.batch_size} needs about {need / 2**30:,.1f} GiB for this spec's "
+                            f"tensors, more than check allows ({CHECK_MAX_BYTES // 2**30} GiB); hint: use "
+                            f"--batch-size {max(1, min(8, CHECK_MAX_BYTES // per_batch))} (at most "
+                            f"{CHECK_MAX_BYTES // per_batch:,} for this spec)")
     from .keras.check import run_check
     result = run_check(spec, steps=args.train_steps, batch=args.batch_size)
     for i, step in enumerate(result["steps"], 1):
@@ -280,6 +334,34 @@ def cmd_check(args) -> int:
     return EXIT_INVALID if bad else EXIT_OK
 
 
+def _manifest_problem(m) -> str | None:
+    """What is wrong with a manifest's structure, or None."""
+    def kind(v):
+        return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(v), "a number")
+    if not isinstance(m, dict):
+        return f"it is {kind(m)}, not a JSON object"
+    for key in ("model", "spec_file", "spec_sha256", "nnspec", "tensorflow", "keras", "signature"):
+        if key not in m:
+            return f"it has no '{key}'"
+        if not isinstance(m[key], str):
+            return f"'{key}' is {kind(m[key])}, not a string"
+    p = m.get("params")
+    if not isinstance(p, dict):
+        return "it has no 'params' object" if p is None else f"'params' is {kind(p)}, not an object"
+    for key in ("total", "trainable", "non_trainable"):
+        if not isinstance(p.get(key), int) or isinstance(p.get(key), bool):
+            return f"'params.{key}' is {'missing' if key not in p else kind(p[key])}, not an integer"
+    for sect, keys in (("inputs", ("shape", "dtype")), ("outputs", ("shape",))):
+        v = m.get(sect)
+        if not isinstance(v, dict):
+            return f"it has no '{sect}' object" if v is None else f"'{sect}' is {kind(v)}, not an object"
+        for name, entry in v.items():
+            if not isinstance(entry, dict) or any(k not in entry for k in keys):
+                return f"'{sect}.{name}' is not an object with {' and '.join(repr(k) for k in keys)}"
+    return None
+
+
 def cmd_inspect(args) -> int:
     path = os.path.join(args.path, "assets", "nnspec", "manifest.json")
     try:
@@ -287,22 +369,29 @@ def cmd_inspect(args) -> int:
             manifest = json.load(f)
     except FileNotFoundError:
         return _usage_error(f"{args.path} is not a SavedModel written by nnspec compile (no {path})")
-    except (OSError, ValueError) as e:
-        print(f"nnspec: error: cannot read {path}: {e}", file=sys.stderr)
+    except NotADirectoryError:
+        return _usage_error(f"{args.path} is a file; inspect takes the SavedModel directory nnspec compile wrote")
+    except (OSError, ValueError, RecursionError) as e:
+        print(f"nnspec: error: cannot read {path}: {getattr(e, 'strerror', None) or e}; hint: recompile the spec "
+              "to write it again", file=sys.stderr)
+        return EXIT_INVALID
+    problem = _manifest_problem(manifest)
+    if problem:
+        print(f"nnspec: error: {path} is not a manifest nnspec wrote: {problem}; expected an object with model, "
+              "spec_file, params, inputs and outputs; hint: recompile the spec to write it again", file=sys.stderr)
         return EXIT_INVALID
     if args.format == "json":
         print(json.dumps(manifest, indent=2))
         return EXIT_OK
-    p = manifest.get("params", {})
-    print(f"model {manifest.get('model')}  (spec {manifest.get('spec_file')}, sha256 {manifest.get('spec_sha256')})")
-    print(f"built with nnspec {manifest.get('nnspec')}, TensorFlow {manifest.get('tensorflow')}, "
-          f"Keras {manifest.get('keras')}")
-    print(f"params: {p.get('total', 0):,} ({p.get('trainable', 0):,} trainable, "
-          f"{p.get('non_trainable', 0):,} non-trainable)")
-    print(f"signature {manifest.get('signature')}:")
-    for name, i in manifest.get("inputs", {}).items():
+    p = manifest["params"]
+    print(f"model {manifest['model']}  (spec {manifest['spec_file']}, sha256 {manifest['spec_sha256']})")
+    print(f"built with nnspec {manifest['nnspec']}, TensorFlow {manifest['tensorflow']}, "
+          f"Keras {manifest['keras']}")
+    print(f"params: {p['total']:,} ({p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable)")
+    print(f"signature {manifest['signature']}:")
+    for name, i in manifest["inputs"].items():
         print(f"  input  {name}: {i['dtype']} {i['shape']}")
-    for name, o in manifest.get("outputs", {}).items():
+    for name, o in manifest["outputs"].items():
         print(f"  output {name}: {o['shape']}")
     return EXIT_OK
 
@@ -311,8 +400,12 @@ def cmd_schema(args) -> int:
     from . import schema
     text = schema.dumps()
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        from . import fsutil
+        try:
+            fsutil.atomic_write(args.output, text)
+        except OSError as e:
+            print(f"nnspec: error: {fsutil.explain(e, args.output)}", file=sys.stderr)
+            return EXIT_INVALID
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -93,17 +93,22 @@ def cmd_convert(args) -> int:
               f"hint: {hint} [convert]", file=sys.stderr)
         return EXIT_INVALID
     if args.output:
-        _write(args.output, text)
+        if not _write(args.output, text):
+            return EXIT_INVALID
     else:
         sys.stdout.write(text)
     return EXIT_OK
 
 
-def _write(path, text) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _write(path, text) -> bool:
+    """Atomically, keeping the file's mode and a symlink a symlink; False (and a message) if it failed."""
+    from . import fsutil
+    try:
+        fsutil.atomic_write(path, text)
+    except OSError as e:
+        print(f"nnspec: error: {fsutil.explain(e, path)}", file=sys.stderr)
+        return False
+    return True
 
 
 def _fmt_files(paths):
@@ -157,8 +162,9 @@ def cmd_fmt(args) -> int:
             continue
         if text.encode("utf-8") != raw:
             changed.append(path)
-            if not args.check:
-                _write(path, text)
+            if not args.check and not _write(path, text):
+                changed.pop()
+                bad += 1
     if args.check and changed:
         for p in changed:
             print(f"would reformat {escape(p)}")

@@ -3,10 +3,11 @@
 The SavedModel is a plain ``tf.Module`` that tracks each variable once (Keras's
 ``model.export`` stores every weight twice) and serves a signature whose
 inputs and outputs carry the spec's names. It is written to a temporary
-sibling directory, reloaded and checked against the in-memory model on a
-random batch, and only then swapped into place: atomically with Linux's
-renameat2(RENAME_EXCHANGE), under a lock file so that concurrent compiles to
-one directory take turns.
+sibling directory (``.NAME.nnspec-tmp-<pid>-...``, see nnspec.fsutil), reloaded
+and checked against the in-memory model on a random batch, and only then
+swapped into place: atomically with Linux's renameat2(RENAME_EXCHANGE), under a
+lock file so that concurrent compiles to one directory take turns. Only an
+empty directory or an earlier nnspec output is ever replaced.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import zipfile
 
 import numpy as np
 
@@ -30,9 +31,9 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from .. import __version__  # noqa: E402
+from .. import __version__, fsutil  # noqa: E402
 
-MANIFEST = os.path.join("assets", "nnspec", "manifest.json")
+MANIFEST = fsutil.MANIFEST
 TOLERANCE = 1e-5
 
 
@@ -83,6 +84,7 @@ def manifest_for(spec, model, source: bytes, verify_diff=None) -> dict:
     def count(ws):
         return int(sum(np.prod(w.shape) for w in ws))
     return {
+        "written_by": fsutil.WRITTEN_BY,
         "nnspec": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -126,62 +128,132 @@ def verify_savedmodel(saved_dir: str, model, spec) -> float:
     return worst
 
 
-def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = None, timings=None) -> dict:
-    """Write, verify and move into place. Returns the manifest."""
+def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = None, timings=None,
+           force: bool = False) -> dict:
+    """Write, verify and move into place. Returns the manifest.
+
+    ``out_dir`` is replaced only if it does not exist, is empty, or is an
+    earlier nnspec output holding nothing but the files its manifest lists;
+    ``keras_file`` only if it is a ``.keras`` written by nnspec (or ``force``).
+    Otherwise ``fsutil.Refused`` is raised and nothing is touched. A
+    ``keras_file`` inside ``out_dir`` is written into the new directory before
+    the swap, so the two appear together; one elsewhere is renamed into place
+    right after the swap, and a failure there swaps the old directory back."""
     import time
     timings = timings if timings is not None else {}
     out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
-    stage = tempfile.mkdtemp(prefix=".nnspec-stage-", dir=parent)
-    keras_tmp = None
+    parent, base = os.path.split(out_dir)
+    fsutil.check_output_dir(out_dir, spec.file)
+    keras_rel = None
+    if keras_file:
+        shown_keras = keras_file
+        keras_file = os.path.abspath(keras_file)
+        if os.path.realpath(keras_file) == os.path.realpath(out_dir):
+            raise fsutil.Refused(f"--keras {shown_keras} is the output directory itself; hint: give a file name "
+                                 "such as model.keras")
+        keras_rel = fsutil.relative_inside(keras_file, out_dir)
+        if keras_rel is None:
+            fsutil.check_keras_file(keras_file, spec.file, force)
+        elif not keras_file.endswith(".keras"):
+            raise fsutil.Refused(f"--keras {shown_keras} does not end in .keras; hint: name it e.g. model.keras")
+    created = fsutil.makedirs(parent)
+    tmp = keras_tmp = None
+    done = False
     try:
+        fsutil.clean_debris(parent, base, target=out_dir)
+        tmp = fsutil.Temp(parent, base, directory=True)
+        if keras_file and keras_rel is None:
+            kparent, kbase = os.path.split(keras_file)
+            created += fsutil.makedirs(kparent)
+            fsutil.clean_debris(kparent, kbase)
+            keras_tmp = fsutil.Temp(kparent, kbase, directory=False, suffix=".keras")
+
         t = time.perf_counter()
+        stage = os.path.join(tmp.path, ".nnspec-stage")
+        os.mkdir(stage)
         spec_copy = os.path.join(stage, os.path.basename(spec.file) or "spec.yaml")
         with open(spec_copy, "wb") as f:
             f.write(source)
         module = serving_module(model, spec)
         module.nnspec_spec = tf.saved_model.Asset(spec_copy)
-        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve.get_concrete_function()})
+        try:
+            tf.saved_model.save(module, tmp.path,
+                                signatures={"serving_default": module.serve.get_concrete_function()})
+        except tf.errors.OpError as e:
+            raise ExportError(f"cannot write the SavedModel {_tf_reason(e)}; hint: check the free space and "
+                              f"permissions of {parent}") from None
         if keras_file:
-            keras_file = os.path.abspath(keras_file)
-            os.makedirs(os.path.dirname(keras_file), exist_ok=True)
-            fd, keras_tmp = tempfile.mkstemp(prefix=f".{os.path.basename(keras_file)}.tmp-", suffix=".keras",
-                                             dir=os.path.dirname(keras_file))
-            os.close(fd)
+            keras_path = os.path.join(tmp.path, keras_rel) if keras_rel else keras_tmp.path
+            if keras_rel:
+                if os.path.lexists(keras_path):
+                    raise fsutil.Refused(f"--keras {shown_keras} would overwrite a file of the SavedModel itself; "
+                                         "hint: give another name")
+                os.makedirs(os.path.dirname(keras_path), exist_ok=True)
             if model.optimizer is not None and not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)  # saved whole, reloads without warnings
-            model.save(keras_tmp, overwrite=True)
+            try:
+                model.save(keras_path, overwrite=True)
+            except OSError as e:
+                if e.filename is None:  # Keras's own open() does not say which file
+                    e.filename = keras_path if keras_rel else keras_file
+                raise
+            with zipfile.ZipFile(keras_path, "a") as z:  # the mark that lets a later compile replace it
+                z.writestr(fsutil.KERAS_MARK, json.dumps({
+                    "written_by": fsutil.WRITTEN_BY, "nnspec": __version__, "model": spec.name,
+                    "spec_sha256": hashlib.sha256(source).hexdigest()}))
         timings["export"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        diff = verify_savedmodel(tmp, model, spec)
-        if keras_tmp:
-            verify_keras_file(keras_tmp, model, spec)
+        diff = verify_savedmodel(tmp.path, model, spec)
+        if keras_file:
+            verify_keras_file(keras_path, model, spec)
         timings["verify"] = time.perf_counter() - t
 
         manifest = manifest_for(spec, model, source, diff)
-        manifest["variables_bytes"] = variables_nbytes(tmp)
+        manifest["variables_bytes"] = variables_nbytes(tmp.path)
         manifest["weights_bytes"] = weights_nbytes(model)
-        os.makedirs(os.path.join(tmp, "assets", "nnspec"), exist_ok=True)
-        shutil.copyfile(spec_copy, os.path.join(tmp, "assets", "nnspec", os.path.basename(spec_copy)))
-        with open(os.path.join(tmp, MANIFEST), "w") as f:
+        os.makedirs(os.path.join(tmp.path, "assets", "nnspec"), exist_ok=True)
+        shutil.copyfile(spec_copy, os.path.join(tmp.path, "assets", "nnspec", os.path.basename(spec_copy)))
+        shutil.rmtree(stage)
+        manifest["files"] = sorted(set(fsutil.list_files(tmp.path)) | {MANIFEST.replace(os.sep, "/")})
+        with open(os.path.join(tmp.path, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
+        fsutil.apply_umask(tmp.path)
+        if keras_tmp:
+            os.chmod(keras_tmp.path, fsutil.file_mode())
         with _locked(out_dir):
-            _swap_into_place(tmp, out_dir)
-            tmp = None
+            # again: the directory (or the .keras) may have changed while this compile ran
+            fsutil.check_output_dir(out_dir, spec.file)
             if keras_tmp:
-                os.replace(keras_tmp, keras_file)
-                keras_tmp = None
+                fsutil.check_keras_file(keras_file, spec.file, force)
+            undo = _swap_into_place(tmp.path, out_dir)  # tmp.path now holds the previous version, if any
+            if keras_tmp:
+                try:
+                    os.replace(keras_tmp.path, keras_file)
+                except BaseException:
+                    undo()
+                    raise
+                keras_tmp.path = None
+        done = True
         return manifest
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
         if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if keras_tmp and os.path.exists(keras_tmp):
-            os.unlink(keras_tmp)
+            tmp.release()
+        if keras_tmp:
+            keras_tmp.release()
+        if not done:
+            fsutil.remove_dirs(created)
+
+
+def _tf_reason(e) -> str:
+    """The reason in a TensorFlow I/O error, without its op and temporary-file decoration:
+    '{{function_node ...}} /path/.x.nnspec-tmp-1-a/variables/...; No space left on device [Op:SaveV2]'."""
+    import re
+    text = re.sub(r"\{\{.*?\}\}\s*", "", str(e.message)).strip()
+    text = re.sub(r"\s*\[Op:\w+\]$", "", text)
+    where, sep, reason = text.rpartition("; ")
+    return f"{fsutil.user_path(where)}: {reason}" if sep and fsutil.TMP_TAG in where else text
 
 
 def verify_keras_file(path: str, model, spec) -> None:
@@ -223,16 +295,22 @@ def _renameat2_exchange(a: str, b: str) -> bool:
     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), b)
 
 
-def _swap_into_place(new_dir: str, out_dir: str) -> None:
+def _swap_into_place(new_dir: str, out_dir: str):
+    """Move ``new_dir`` to ``out_dir``; afterwards ``new_dir`` holds the previous
+    ``out_dir`` (if there was one) for the caller to remove. Returns a function
+    that undoes the move."""
     if not os.path.lexists(out_dir):
         os.rename(new_dir, out_dir)
-        return
+        return lambda: os.rename(out_dir, new_dir)
     if not os.path.isdir(out_dir) or os.path.islink(out_dir):
-        raise ExportError(f"{out_dir} exists and is not a directory; not replacing it")
+        raise fsutil.Refused(f"{out_dir} exists and is not a directory; not replacing it")
     if _renameat2_exchange(new_dir, out_dir):
-        shutil.rmtree(new_dir)  # now holds the previous version
-        return
-    old = new_dir + ".old"
-    os.rename(out_dir, old)
-    os.rename(new_dir, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+        return lambda: _renameat2_exchange(new_dir, out_dir)
+    old = new_dir + ".old"  # non-atomic fallback; a leftover .old is put back by the next compile
+
+    def swap():
+        os.rename(out_dir, old)
+        os.rename(new_dir, out_dir)
+        os.rename(old, new_dir)
+    swap()
+    return swap

@@ -165,23 +165,38 @@ def test_failed_verification_leaves_existing_dir_untouched(tmp_path, monkeypatch
     path = ROOT / "specs" / "weight_norm.yaml"
     spec = nnspec.load(path)
     out = tmp_path / "model"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous build")
+    # an earlier nnspec output (a directory of the user's own is now refused before any work:
+    # tests/test_cli_files.py, tests/keras/test_output_safety.py)
+    export(build(nnspec.load(ROOT / "specs" / "siamese.yaml")), nnspec.load(ROOT / "specs" / "siamese.yaml"),
+           str(out), (ROOT / "specs" / "siamese.yaml").read_bytes())
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     monkeypatch.setattr(export_mod, "TOLERANCE", -1.0)  # any difference fails verification
     with pytest.raises(export_mod.ExportError):
         export(build(spec), spec, str(out), path.read_bytes())
-    assert sorted(os.listdir(out)) == ["keep.txt"]
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p for p in os.listdir(tmp_path) if p not in ("model", ".model.lock")] == []  # no temp leftovers
 
 
-def test_replaces_existing_dir_completely(tmp_path):
+def test_replaces_an_earlier_output_completely(tmp_path):
+    out = tmp_path / "model"
+    for name in ("siamese", "weight_norm"):
+        path = ROOT / "specs" / f"{name}.yaml"
+        spec = nnspec.load(path)
+        export(build(spec), spec, str(out), path.read_bytes())
+    assert "siamese.yaml" not in os.listdir(out / "assets" / "nnspec")
+    assert "weight_norm.yaml" in os.listdir(out / "assets" / "nnspec") and "saved_model.pb" in os.listdir(out)
+
+
+def test_refuses_a_directory_it_did_not_write(tmp_path):
+    """Before: a directory holding stale.txt was replaced whole. Now it is the user's, and refused."""
     path = ROOT / "specs" / "weight_norm.yaml"
     spec = nnspec.load(path)
     out = tmp_path / "model"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    export(build(spec), spec, str(out), path.read_bytes())
-    assert "stale.txt" not in os.listdir(out) and "saved_model.pb" in os.listdir(out)
+    with pytest.raises(export_mod.fsutil.Refused, match="stale.txt"):
+        export(build(spec), spec, str(out), path.read_bytes())
+    assert os.listdir(out) == ["stale.txt"] and (out / "stale.txt").read_text() == "old"
 
 
 def test_two_concurrent_compiles_never_mix(tmp_path):
