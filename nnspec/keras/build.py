@@ -81,6 +81,10 @@ def build_graph(spec: Spec) -> keras.Model:
             layer.trainable = node.trainable
             layers[node.name] = layer
         tensors[node.name] = call_layer(op, layer, [tensors[r] for r in node.inputs])
+        if not node.reuse and not node.trainable:
+            # again now that it is built: layers that make sublayers in build() (MultiHeadAttention's
+            # projections) leave those trainable, and a fit would update them
+            layer.trainable = False
         add_penalties(node.name)
     outputs = {name: tensors[name] for name in spec.outputs}
     if len(model_inputs) == 1:

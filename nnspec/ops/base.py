@@ -66,6 +66,11 @@ class Op:
     keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
     family: str = ""
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
+    # weights(args, shapes) -> {prefix: (rank, ...)}: the rank of every weight that the
+    # `<prefix>_initializer` / `<prefix>_regularizer` args apply to (absent: no such weight is built).
+    # Checked after the shape rule: Keras's orthogonal / identity initializers and its
+    # orthogonal_regularizer need weights of a given rank.
+    weights: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)
@@ -73,6 +78,23 @@ class Op:
     def __post_init__(self):
         object.__setattr__(self, "arg_index", {a.name: a for a in self.args})
         object.__setattr__(self, "_defaults", {a.name: a.default for a in self.args if not a.required})
+        activations = tuple(a.name for a in self.args if a.schema == ACTIVATION)
+        if activations:  # every op with an activation arg refuses the ones Keras cannot apply as one
+            inner = self.validate
+
+            def validate(args, _inner=inner, _names=activations, _op=self.name):
+                check_activations(_op, args, _names)
+                if _inner:
+                    _inner(args)
+            object.__setattr__(self, "validate", validate)
+        if self.weights is not None and self.shape is not None:
+            rule, weights, op_name = self.shape, self.weights, self.name
+
+            def shape(args, shapes):
+                out = rule(args, shapes)
+                check_weight_ranks(op_name, args, weights(args, shapes))
+                return out
+            object.__setattr__(self, "shape", shape)
 
     def defaults(self) -> dict:
         return dict(self._defaults)
@@ -133,6 +155,17 @@ def as_tuple(value, n: int) -> tuple:
     return (value,) * n
 
 
+def kernel_and_bias(kernel_rank: int, bias_key: str | None = "use_bias", **more):
+    """A ``weights`` rule: a kernel of ``kernel_rank`` axes, a 1-D bias when ``args[bias_key]``,
+    and ``more`` prefix -> rank."""
+    def weights(args, shapes):
+        out = {"kernel": (kernel_rank,), **{k: (r,) for k, r in more.items()}}
+        if bias_key and args[bias_key]:
+            out["bias"] = (1,)
+        return out
+    return weights
+
+
 def weight_args(kernel: str | None = "kernel", bias: bool = True, kernel_init: str = "glorot_uniform",
                 use_bias_default: bool = True) -> tuple:
     """The initializer / regularizer / constraint args of a layer with weights."""
@@ -147,6 +180,64 @@ def weight_args(kernel: str | None = "kernel", bias: bool = True, kernel_init: s
                 Arg("bias_regularizer", REGULARIZER, None),
                 Arg("bias_constraint", CONSTRAINT, None)]
     return tuple(out)
+
+
+# ---------------------------------------------------------------- activations and weight ranks
+# Activation names Keras accepts as a name but cannot apply as a layer's activation (Keras's
+# own failure, or a wrong model): name -> (why, hint).
+REFUSED_ACTIVATIONS = {
+    "threshold": ("keras.activations.threshold needs the arguments threshold and default_value, which an "
+                  "activation name cannot give, so Keras fails when the layer runs",
+                  "use the ReLU layer with its threshold argument (values below it become 0)"),
+    "glu": ("glu halves the last axis when it runs, but Keras's symbolic shape keeps it, so the built model "
+            "and its summary would disagree with what it computes",
+            "write the gate out: two Dense layers (one with activation: sigmoid) and Multiply"),
+}
+
+
+def check_activations(op_name: str, args: dict, names) -> None:
+    for name in names:
+        value = args.get(name)
+        if value in REFUSED_ACTIVATIONS:
+            why, hint = REFUSED_ACTIVATIONS[value]
+            raise ShapeError(f"cannot use {name} {value}: {why}", hint, arg=name, code="arg")
+
+
+def _value_name(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        return next(iter(value))
+    return None
+
+
+def _axes(rank: int) -> str:
+    return f"{rank} axis" if rank == 1 else f"{rank} axes"
+
+
+def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
+    """Refuse initializers and regularizers that cannot take a weight's rank (Keras raises
+    ValueError: orthogonal and identity when the layer is built, orthogonal_regularizer at the
+    first training step)."""
+    for prefix, ranks in weights.items():
+        init_arg, reg_arg = f"{prefix}_initializer", f"{prefix}_regularizer"
+        init, reg = _value_name(args.get(init_arg)), _value_name(args.get(reg_arg))
+        whose = f"{op_name}'s {prefix}" + (" weights have" if len(set(ranks)) > 1 or len(ranks) > 1 else " has")
+        has = " and ".join(_axes(r) for r in sorted(set(ranks)))
+        if init == "orthogonal" and min(ranks) < 2:
+            raise ShapeError(f"cannot use {init_arg} orthogonal: it needs a weight of at least 2 axes, but {whose} "
+                             f"{has} (Keras fails when it builds the layer)",
+                             f"use another {init_arg} (e.g. {'zeros' if prefix == 'bias' else 'glorot_uniform'})",
+                             arg=init_arg, code="arg")
+        if init == "identity" and set(ranks) != {2}:
+            raise ShapeError(f"cannot use {init_arg} identity: it makes a 2-D matrix, but {whose} {has} "
+                             "(Keras fails when it builds the layer)",
+                             f"use another {init_arg} (orthogonal works on any weight of 2 or more axes)",
+                             arg=init_arg, code="arg")
+        if reg == "orthogonal_regularizer" and set(ranks) != {2}:
+            raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but {whose} "
+                             f"{has} (Keras fails at the first training step)",
+                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg")
 
 
 # ---------------------------------------------------------------- shape helpers
