@@ -82,8 +82,11 @@ def build_graph(spec: Spec) -> keras.Model:
             layers[node.name] = layer
         tensors[node.name] = call_layer(op, layer, [tensors[r] for r in node.inputs])
         if not node.reuse and not node.trainable:
-            # again now that it is built: layers that make sublayers in build() (MultiHeadAttention's
-            # projections) leave those trainable, and a fit would update them
+            # Again now that it is built: a layer that makes sublayers in build() (MultiHeadAttention's
+            # projections) leaves them trainable, and a fit would update them. Through True, since
+            # Keras on TensorFlow skips assigning an attribute its current value (the setter that
+            # freezes the sublayers would not run).
+            layer.trainable = True
             layer.trainable = False
         add_penalties(node.name)
     outputs = {name: tensors[name] for name in spec.outputs}

@@ -134,14 +134,15 @@ def keras_run(op_name: str, args: dict, shapes: list, out) -> None:
     y = call_layer(op, layer, inputs)
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], y)
     x = [_data(op_name, args, s, batch) for s in shapes]
-    got = model(x if len(x) > 1 else x[0])
-    want = (batch, *out[1:])
-    assert tuple(got.shape) == want, (f"{op_name}{args} on {shapes}: static {out} but the layer "
-                                      f"computes {tuple(got.shape)} on a batch of {batch}")
-    if not layer.trainable_weights or not keras.backend.standardize_dtype(got.dtype).startswith("float"):
+    result = model(x if len(x) > 1 else x[0])
+    got = tuple(result.shape)
+    want = (batch, *out[1:])  # an unknown static size (None) matches any computed one
+    assert len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got)), (
+        f"{op_name}{args} on {shapes}: static {out} but the layer computes {got} on a batch of {batch}")
+    if not layer.trainable_weights or not keras.backend.standardize_dtype(result.dtype).startswith("float"):
         return
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", run_eagerly=True)
-    target = np.zeros(want, dtype="float32")
+    target = np.zeros(got, dtype="float32")
     loss = model.train_on_batch(x if len(x) > 1 else x[0], target)
     assert np.isfinite(loss), f"{op_name}{args} on {shapes}: training step gave loss {loss}"
 

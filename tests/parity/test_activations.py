@@ -122,3 +122,14 @@ def test_softmax_examples():
         keras.layers.Softmax(axis=3)(np.ones((2, 3, 4), "float32"))
     with pytest.raises(ShapeError, match="names axis 2 twice"):
         static("Softmax", {"axis": [2, -1]}, [(None, 3, 4)])
+
+
+def test_prelu_alpha_rank():
+    # alpha has the input's shape without the batch axis
+    assert check("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 3, 4)], run_it=True) == (None, 3, 4)
+    with pytest.raises(ShapeError, match="cannot use alpha_initializer orthogonal: .* PReLU's alpha has 1 axis"):
+        static("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 4)])
+    assert check("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 4)]) is None
+    with pytest.raises(ShapeError, match="cannot use alpha_regularizer orthogonal_regularizer"):
+        static("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)])
+    assert check("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)]) is None
