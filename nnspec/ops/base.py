@@ -234,10 +234,35 @@ def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
                              "(Keras fails when it builds the layer)",
                              f"use another {init_arg} (orthogonal works on any weight of 2 or more axes)",
                              arg=init_arg, code="arg")
+        _check_constraint_axes(f"{prefix}_constraint", args.get(f"{prefix}_constraint"), ranks, op_name, prefix)
         if reg == "orthogonal_regularizer" and set(ranks) != {2}:
             raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but {whose} "
                              f"{has} (Keras fails at the first training step)",
                              f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg")
+
+
+_AXIS_CONSTRAINTS = ("max_norm", "min_max_norm", "unit_norm")  # Keras's default axis: 0
+
+
+def _check_constraint_axes(arg: str, value, ranks, op_name: str, prefix: str) -> None:
+    """max_norm / min_max_norm / unit_norm reduce over ``axis`` of the weight: an axis outside
+    its rank, or one named twice, fails when the optimizer applies the constraint."""
+    name = _value_name(value)
+    if name not in _AXIS_CONSTRAINTS:
+        return
+    given = (value[name] or {}).get("axis", 0) if isinstance(value, dict) else 0
+    axes = list(given) if isinstance(given, (list, tuple)) else [given]
+    for rank in sorted(set(ranks)):
+        bad = [a for a in axes if not -rank <= a < rank]
+        if not bad and len({a % rank for a in axes}) == len(axes):
+            continue
+        whose = f"{op_name}'s {prefix} " + ("weights include one of" if len(ranks) > 1 else "has")
+        span = "no axis to reduce" if rank == 0 else f"axes {-rank}..{rank - 1}"
+        problem = f"axis {bad[0]} is not one of them" if bad else "it names one of them twice"
+        raise ShapeError(f"cannot use {arg} {name} with axis {given}: {whose} {_axes(rank)} ({span}) and "
+                         f"{problem}; Keras fails when the optimizer applies the constraint",
+                         f"use axes between {-rank} and {rank - 1}, each once" if rank else
+                         f"remove {arg}: that weight is a single number", arg=arg, code="arg")
 
 
 # ---------------------------------------------------------------- shape helpers

@@ -90,10 +90,11 @@ def _no_dilated_strides(args):
 
 def _equal_strides(rank: int):
     """TensorFlow's depthwise convolution (also the first half of a separable one) runs only
-    with equal strides on height and width: Keras builds the layer, then fails when it runs."""
+    with equal strides on height and width: Keras builds the layer, then fails when it runs.
+    With a dilation_rate above 1 TensorFlow takes another path, which runs them."""
     def validate(args):
         strides = as_tuple(args["strides"], rank)
-        if len(set(strides)) > 1:
+        if len(set(strides)) > 1 and max(as_tuple(args["dilation_rate"], rank)) == 1:
             raise ShapeError(f"needs equal strides on every axis but gets strides {args['strides']}: TensorFlow's "
                              "depthwise convolution fails when it runs with unequal ones",
                              f"use one stride for every axis, e.g. strides: {max(strides)}",

@@ -133,3 +133,12 @@ def test_prelu_alpha_rank():
     with pytest.raises(ShapeError, match="cannot use alpha_regularizer orthogonal_regularizer"):
         static("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)])
     assert check("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)]) is None
+
+
+def test_prelu_constraint_on_a_single_alpha():
+    # a (batch,) input has one alpha of shape (): max_norm's default axis 0 does not exist
+    with pytest.raises(ShapeError, match="cannot use alpha_constraint max_norm with axis 0") as e:
+        static("PReLU", {"alpha_constraint": "max_norm"}, [(None,)])
+    assert e.value.arg == "alpha_constraint"
+    assert check("PReLU", {"alpha_constraint": "max_norm"}, [(None,)]) is None
+    assert check("PReLU", {"alpha_constraint": "max_norm"}, [(None, 3)], run_it=True) == (None, 3)

@@ -183,6 +183,8 @@ def test_unequal_depthwise_strides_are_refused(op, args):
     assert (e.value.arg, e.value.code) == ("strides", "arg")
     assert "equal length strides" in keras_fails(op, args, [(None, 7, 7, 3)])
     assert check(op, {**args, "strides": 2}, [(None, 7, 7, 3)], run_it=True) is not None
+    # with a dilation_rate above 1 (on any axis) TensorFlow runs unequal strides
+    assert check(op, {**args, "dilation_rate": [1, 2]}, [(None, 9, 9, 3)], run_it=True) is not None
 
 
 @pytest.mark.parametrize("op, args, shape, arg", [
@@ -198,6 +200,10 @@ def test_unequal_depthwise_strides_are_refused(op, args):
      "pointwise_initializer"),
     ("DepthwiseConv2D", {"kernel_size": 3, "depthwise_regularizer": {"orthogonal_regularizer": {}}},
      (None, 5, 5, 2), "depthwise_regularizer"),
+    ("Conv2D", {"filters": 2, "kernel_size": 2, "bias_constraint": {"unit_norm": {"axis": [1, 1, 0]}}},
+     (None, 4, 4, 2), "bias_constraint"),
+    ("Conv1D", {"filters": 2, "kernel_size": 3, "kernel_constraint": {"max_norm": {"axis": 3}}}, (None, 5, 3),
+     "kernel_constraint"),
 ])
 def test_weight_rank_refusals(op, args, shape, arg):
     with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:

@@ -163,6 +163,14 @@ def test_embedding_mask_zero_multi_axis():
      (None, 4, 5), None, True),
     ("EinsumDense", {"equation": "abc,cd->abd", "output_shape": [None, 3], "bias_axes": "d",
                      "bias_initializer": "orthogonal"}, (None, 4, 5), "bias_initializer", False),
+    # constraints reduce over `axis` of the weight (FINDINGS F2)
+    ("Dense", {"units": 2, "bias_constraint": {"unit_norm": {"axis": 1}}}, (None, 4), "bias_constraint", False),
+    ("Dense", {"units": 2, "kernel_constraint": {"max_norm": {"axis": [1, -1]}}}, (None, 4), "kernel_constraint",
+     False),
+    ("Dense", {"units": 2, "kernel_constraint": {"min_max_norm": {"axis": [0, -1]}},
+               "bias_constraint": {"unit_norm": {"axis": -1}}}, (None, 4), None, True),
+    ("Embedding", {"input_dim": 5, "output_dim": 3, "embeddings_constraint": {"unit_norm": {"axis": 2}}},
+     (None, 4), "embeddings_constraint", False),
 ])
 def test_weight_rank_rules(op, args, shape, arg, ok):
     if ok:
