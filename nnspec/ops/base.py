@@ -67,9 +67,10 @@ class Op:
     family: str = ""
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
     # weights(args, shapes) -> {prefix: (rank, ...)}: the rank of every weight that the
-    # `<prefix>_initializer` / `<prefix>_regularizer` args apply to (absent: no such weight is built).
-    # Checked after the shape rule: Keras's orthogonal / identity initializers and its
-    # orthogonal_regularizer need weights of a given rank.
+    # `<prefix>_initializer` / `_regularizer` / `_constraint` args apply to (absent: no such weight
+    # is built). Checked after the shape rule: Keras's orthogonal / identity initializers, its
+    # orthogonal_regularizer and the `axis` of max_norm / min_max_norm / unit_norm need weights
+    # of a given rank.
     weights: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -216,9 +217,9 @@ def _axes(rank: int) -> str:
 
 
 def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
-    """Refuse initializers and regularizers that cannot take a weight's rank (Keras raises
-    ValueError: orthogonal and identity when the layer is built, orthogonal_regularizer at the
-    first training step)."""
+    """Refuse initializers, regularizers and constraints that cannot take a weight's rank (Keras
+    raises: orthogonal and identity when the layer is built, orthogonal_regularizer and the
+    constraints' axes at the first training step)."""
     for prefix, ranks in weights.items():
         init_arg, reg_arg = f"{prefix}_initializer", f"{prefix}_regularizer"
         init, reg = _value_name(args.get(init_arg)), _value_name(args.get(reg_arg))
