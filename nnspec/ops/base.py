@@ -90,10 +90,19 @@ class Op:
             object.__setattr__(self, "validate", validate)
         if self.weights is not None and self.shape is not None:
             rule, weights, op_name = self.shape, self.weights, self.name
+            keys = tuple((a.name, a.default) for a in self.args
+                         if a.name.endswith(("_initializer", "_regularizer", "_constraint")))
 
             def shape(args, shapes):
                 out = rule(args, shapes)
-                check_weight_ranks(op_name, args, weights(args, shapes))
+                # the fast path: most layers use none of the rank-bound values, or only as Keras's
+                # default (the recurrent kernels' orthogonal, on 2 or more axes)
+                for key, default in keys:
+                    v = args.get(key)
+                    if v is not None and v != default and (
+                            v in RANK_BOUND if v.__class__ is str else _value_name(v) in RANK_BOUND):
+                        check_weight_ranks(op_name, args, weights(args, shapes))
+                        break
                 return out
             object.__setattr__(self, "shape", shape)
 
@@ -204,6 +213,10 @@ def check_activations(op_name: str, args: dict, names) -> None:
             raise ShapeError(f"cannot use {name} {value}: {why}", hint, arg=name, code="arg")
 
 
+# initializers, regularizers and constraints that need weights of some ranks (check_weight_ranks)
+RANK_BOUND = frozenset({"orthogonal", "identity", "orthogonal_regularizer", "max_norm", "min_max_norm", "unit_norm"})
+
+
 def _value_name(value):
     if isinstance(value, str):
         return value
@@ -216,29 +229,37 @@ def _axes(rank: int) -> str:
     return f"{rank} axis" if rank == 1 else f"{rank} axes"
 
 
+def _whose(op_name: str, prefix: str, ranks) -> str:
+    """"Dense's bias has 1 axis", "MultiHeadAttention's bias weights have 1 axis and 2 axes"."""
+    return f"{op_name}'s {prefix}" + (" weights have " if len(ranks) > 1 else " has ") + \
+        " and ".join(_axes(r) for r in sorted(set(ranks)))
+
+
 def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
     """Refuse initializers, regularizers and constraints that cannot take a weight's rank (Keras
     raises: orthogonal and identity when the layer is built, orthogonal_regularizer and the
     constraints' axes at the first training step)."""
     for prefix, ranks in weights.items():
-        init_arg, reg_arg = f"{prefix}_initializer", f"{prefix}_regularizer"
-        init, reg = _value_name(args.get(init_arg)), _value_name(args.get(reg_arg))
-        whose = f"{op_name}'s {prefix}" + (" weights have" if len(set(ranks)) > 1 or len(ranks) > 1 else " has")
-        has = " and ".join(_axes(r) for r in sorted(set(ranks)))
+        init_arg = prefix + "_initializer"
+        init = _value_name(args.get(init_arg))
         if init == "orthogonal" and min(ranks) < 2:
-            raise ShapeError(f"cannot use {init_arg} orthogonal: it needs a weight of at least 2 axes, but {whose} "
-                             f"{has} (Keras fails when it builds the layer)",
+            raise ShapeError(f"cannot use {init_arg} orthogonal: it needs a weight of at least 2 axes, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
                              f"use another {init_arg} (e.g. {'zeros' if prefix == 'bias' else 'glorot_uniform'})",
                              arg=init_arg, code="arg")
-        if init == "identity" and set(ranks) != {2}:
-            raise ShapeError(f"cannot use {init_arg} identity: it makes a 2-D matrix, but {whose} {has} "
-                             "(Keras fails when it builds the layer)",
+        if init == "identity" and any(r != 2 for r in ranks):
+            raise ShapeError(f"cannot use {init_arg} identity: it makes a 2-D matrix, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
                              f"use another {init_arg} (orthogonal works on any weight of 2 or more axes)",
                              arg=init_arg, code="arg")
-        _check_constraint_axes(f"{prefix}_constraint", args.get(f"{prefix}_constraint"), ranks, op_name, prefix)
-        if reg == "orthogonal_regularizer" and set(ranks) != {2}:
-            raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but {whose} "
-                             f"{has} (Keras fails at the first training step)",
+        con_arg = prefix + "_constraint"
+        con = args.get(con_arg)
+        if con is not None:
+            _check_constraint_axes(con_arg, con, ranks, op_name, prefix)
+        reg_arg = prefix + "_regularizer"
+        if _value_name(args.get(reg_arg)) == "orthogonal_regularizer" and any(r != 2 for r in ranks):
+            raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails at the first training step)",
                              f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg")
 
 
