@@ -19,6 +19,7 @@ This module imports nothing heavy: it is on the ``validate`` path.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -93,6 +94,7 @@ class Op:
             keys = tuple((a.name, a.default) for a in self.args
                          if a.name.endswith(("_initializer", "_regularizer", "_constraint")))
 
+            @functools.wraps(rule)  # keeps the rule's module: `nnspec ops X` says where X lives
             def shape(args, shapes):
                 out = rule(args, shapes)
                 # the fast path: most layers use none of the rank-bound values, or only as Keras's
