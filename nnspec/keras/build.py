@@ -81,6 +81,13 @@ def build_graph(spec: Spec) -> keras.Model:
             layer.trainable = node.trainable
             layers[node.name] = layer
         tensors[node.name] = call_layer(op, layer, [tensors[r] for r in node.inputs])
+        if not node.reuse and not node.trainable:
+            # Again now that it is built: a layer that makes sublayers in build() (MultiHeadAttention's
+            # projections) leaves them trainable, and a fit would update them. Through True, since
+            # Keras on TensorFlow skips assigning an attribute its current value (the setter that
+            # freezes the sublayers would not run).
+            layer.trainable = True
+            layer.trainable = False
         add_penalties(node.name)
     outputs = {name: tensors[name] for name in spec.outputs}
     if len(model_inputs) == 1:

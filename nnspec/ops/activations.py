@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base import (ACTIVATION, CONSTRAINT, INITIALIZER, NUM, REGULARIZER, Arg, Op,
-                   ShapeError, fmt_shape, need_known, prod)
+                   ShapeError, fmt_shape, prod)
 from .normalization import AXES, resolve_axes
 
 NONNEG_NUM = {"type": "number", "minimum": 0, "description": "a non-negative number"}
@@ -13,30 +13,13 @@ def _same_shape(args, shapes):
 
 
 # ---------------------------------------------------------------- Activation
-def _activation_shape(args, shapes):
-    (s,) = shapes
-    if args["activation"] == "glu":
-        # glu splits the last axis in two halves (a * sigmoid(b)): the output's last axis
-        # is half the input's. Keras's symbolic shape keeps the input shape; this is the
-        # shape the layer really produces.
-        if len(s) < 2:
-            raise ShapeError(f"with activation glu needs at least (batch, features) but gets {fmt_shape(s)}",
-                             "glu halves the last axis; give the input a features axis", code="rank")
-        n = need_known(s, -1, "last (features) dimension for glu")
-        if n % 2:
-            raise ShapeError(f"with activation glu needs an even last dimension but gets {fmt_shape(s)}",
-                             "glu halves the last axis: give it an even size, or use another activation",
-                             arg="activation", code="arg")
-        return tuple(s[:-1]) + (n // 2,)
-    return tuple(s)
-
-
 ACTIVATION_OP = Op(
     name="Activation",
     family="activations",
-    doc="Applies an activation function element-wise (glu halves the last axis).",
+    # glu and threshold are refused here as everywhere (base.REFUSED_ACTIVATIONS)
+    doc="Applies an activation function element-wise.",
     args=(Arg("activation", ACTIVATION, doc="the activation function"),),
-    shape=_activation_shape,
+    shape=_same_shape,
 )
 
 
@@ -134,6 +117,7 @@ PRELU = Op(
     ),
     shape=_prelu_shape,
     params=_prelu_params,
+    weights=lambda args, shapes: {"alpha": (len(shapes[0]) - 1,)},  # alpha: the input's shape without batch
 )
 
 

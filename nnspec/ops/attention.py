@@ -131,6 +131,17 @@ def _mha_params(args, shapes):
     return n
 
 
+def _mha_weights(args, shapes):
+    """Query, key, value (and gate) projections: kernels (features, heads, size), biases (heads, size);
+    the output projection: kernel (heads, size, *output_shape), bias (*output_shape)."""
+    out = args["output_shape"]
+    n_out = len(out) if isinstance(out, (list, tuple)) else 1
+    weights = {"kernel": (3, 2 + n_out)}
+    if args["use_bias"]:
+        weights["bias"] = (2, n_out)
+    return weights
+
+
 AXES_OR_NULL = {"anyOf": [{"type": "integer", "minimum": -64, "maximum": 64},
                           {"type": "array", "items": {"type": "integer", "minimum": -64, "maximum": 64},
                            "minItems": 1},
@@ -158,6 +169,7 @@ MULTI_HEAD_ATTENTION = Op(
     ),
     shape=_mha_shape,
     params=_mha_params,
+    weights=_mha_weights,
     inputs=(2, 3),
     input_names=NAMES,
     keras_call=lambda layer, tensors: layer(*tensors),  # layer(query, value[, key])

@@ -19,6 +19,7 @@ This module imports nothing heavy: it is on the ``validate`` path.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -66,6 +67,12 @@ class Op:
     keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
     family: str = ""
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
+    # weights(args, shapes) -> {prefix: (rank, ...)}: the rank of every weight that the
+    # `<prefix>_initializer` / `_regularizer` / `_constraint` args apply to (absent: no such weight
+    # is built). Checked after the shape rule: Keras's orthogonal / identity initializers, its
+    # orthogonal_regularizer and the `axis` of max_norm / min_max_norm / unit_norm need weights
+    # of a given rank.
+    weights: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)
@@ -73,6 +80,33 @@ class Op:
     def __post_init__(self):
         object.__setattr__(self, "arg_index", {a.name: a for a in self.args})
         object.__setattr__(self, "_defaults", {a.name: a.default for a in self.args if not a.required})
+        activations = tuple(a.name for a in self.args if a.schema == ACTIVATION)
+        if activations:  # every op with an activation arg refuses the ones Keras cannot apply as one
+            inner = self.validate
+
+            def validate(args, _inner=inner, _names=activations, _op=self.name):
+                check_activations(_op, args, _names)
+                if _inner:
+                    _inner(args)
+            object.__setattr__(self, "validate", validate)
+        if self.weights is not None and self.shape is not None:
+            rule, weights, op_name = self.shape, self.weights, self.name
+            keys = tuple((a.name, a.default) for a in self.args
+                         if a.name.endswith(("_initializer", "_regularizer", "_constraint")))
+
+            @functools.wraps(rule)  # keeps the rule's module: `nnspec ops X` says where X lives
+            def shape(args, shapes):
+                out = rule(args, shapes)
+                # the fast path: most layers use none of the rank-bound values, or only as Keras's
+                # default (the recurrent kernels' orthogonal, on 2 or more axes)
+                for key, default in keys:
+                    v = args.get(key)
+                    if v is not None and v != default and (
+                            v in RANK_BOUND if v.__class__ is str else _value_name(v) in RANK_BOUND):
+                        check_weight_ranks(op_name, args, weights(args, shapes))
+                        break
+                return out
+            object.__setattr__(self, "shape", shape)
 
     def defaults(self) -> dict:
         return dict(self._defaults)
@@ -133,6 +167,17 @@ def as_tuple(value, n: int) -> tuple:
     return (value,) * n
 
 
+def kernel_and_bias(kernel_rank: int, bias_key: str | None = "use_bias", **more):
+    """A ``weights`` rule: a kernel of ``kernel_rank`` axes, a 1-D bias when ``args[bias_key]``,
+    and ``more`` prefix -> rank."""
+    def weights(args, shapes):
+        out = {"kernel": (kernel_rank,), **{k: (r,) for k, r in more.items()}}
+        if bias_key and args[bias_key]:
+            out["bias"] = (1,)
+        return out
+    return weights
+
+
 def weight_args(kernel: str | None = "kernel", bias: bool = True, kernel_init: str = "glorot_uniform",
                 use_bias_default: bool = True) -> tuple:
     """The initializer / regularizer / constraint args of a layer with weights."""
@@ -147,6 +192,101 @@ def weight_args(kernel: str | None = "kernel", bias: bool = True, kernel_init: s
                 Arg("bias_regularizer", REGULARIZER, None),
                 Arg("bias_constraint", CONSTRAINT, None)]
     return tuple(out)
+
+
+# ---------------------------------------------------------------- activations and weight ranks
+# Activation names Keras accepts as a name but cannot apply as a layer's activation (Keras's
+# own failure, or a wrong model): name -> (why, hint).
+REFUSED_ACTIVATIONS = {
+    "threshold": ("keras.activations.threshold needs the arguments threshold and default_value, which an "
+                  "activation name cannot give, so Keras fails when the layer runs",
+                  "use the ReLU layer with its threshold argument (values below it become 0)"),
+    "glu": ("glu halves the last axis when it runs, but Keras's symbolic shape keeps it, so the built model "
+            "and its summary would disagree with what it computes",
+            "write the gate out: two Dense layers (one with activation: sigmoid) and Multiply"),
+}
+
+
+def check_activations(op_name: str, args: dict, names) -> None:
+    for name in names:
+        value = args.get(name)
+        if value in REFUSED_ACTIVATIONS:
+            why, hint = REFUSED_ACTIVATIONS[value]
+            raise ShapeError(f"cannot use {name} {value}: {why}", hint, arg=name, code="arg")
+
+
+# initializers, regularizers and constraints that need weights of some ranks (check_weight_ranks)
+RANK_BOUND = frozenset({"orthogonal", "identity", "orthogonal_regularizer", "max_norm", "min_max_norm", "unit_norm"})
+
+
+def _value_name(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        return next(iter(value))
+    return None
+
+
+def _axes(rank: int) -> str:
+    return f"{rank} axis" if rank == 1 else f"{rank} axes"
+
+
+def _whose(op_name: str, prefix: str, ranks) -> str:
+    """"Dense's bias has 1 axis", "MultiHeadAttention's bias weights have 1 axis and 2 axes"."""
+    return f"{op_name}'s {prefix}" + (" weights have " if len(ranks) > 1 else " has ") + \
+        " and ".join(_axes(r) for r in sorted(set(ranks)))
+
+
+def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
+    """Refuse initializers, regularizers and constraints that cannot take a weight's rank (Keras
+    raises: orthogonal and identity when the layer is built, orthogonal_regularizer and the
+    constraints' axes at the first training step)."""
+    for prefix, ranks in weights.items():
+        init_arg = prefix + "_initializer"
+        init = _value_name(args.get(init_arg))
+        if init == "orthogonal" and min(ranks) < 2:
+            raise ShapeError(f"cannot use {init_arg} orthogonal: it needs a weight of at least 2 axes, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
+                             f"use another {init_arg} (e.g. {'zeros' if prefix == 'bias' else 'glorot_uniform'})",
+                             arg=init_arg, code="arg")
+        if init == "identity" and any(r != 2 for r in ranks):
+            raise ShapeError(f"cannot use {init_arg} identity: it makes a 2-D matrix, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
+                             f"use another {init_arg} (orthogonal works on any weight of 2 or more axes)",
+                             arg=init_arg, code="arg")
+        con_arg = prefix + "_constraint"
+        con = args.get(con_arg)
+        if con is not None:
+            _check_constraint_axes(con_arg, con, ranks, op_name, prefix)
+        reg_arg = prefix + "_regularizer"
+        if _value_name(args.get(reg_arg)) == "orthogonal_regularizer" and any(r != 2 for r in ranks):
+            raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but "
+                             f"{_whose(op_name, prefix, ranks)} (Keras fails at the first training step)",
+                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg")
+
+
+_AXIS_CONSTRAINTS = ("max_norm", "min_max_norm", "unit_norm")  # Keras's default axis: 0
+
+
+def _check_constraint_axes(arg: str, value, ranks, op_name: str, prefix: str) -> None:
+    """max_norm / min_max_norm / unit_norm reduce over ``axis`` of the weight: an axis outside
+    its rank, or one named twice, fails when the optimizer applies the constraint."""
+    name = _value_name(value)
+    if name not in _AXIS_CONSTRAINTS:
+        return
+    given = (value[name] or {}).get("axis", 0) if isinstance(value, dict) else 0
+    axes = list(given) if isinstance(given, (list, tuple)) else [given]
+    for rank in sorted(set(ranks)):
+        bad = [a for a in axes if not -rank <= a < rank]
+        if not bad and len({a % rank for a in axes}) == len(axes):
+            continue
+        whose = f"{op_name}'s {prefix} " + ("weights include one of" if len(ranks) > 1 else "has")
+        span = "no axis to reduce" if rank == 0 else f"axes {-rank}..{rank - 1}"
+        problem = f"axis {bad[0]} is not one of them" if bad else "it names one of them twice"
+        raise ShapeError(f"cannot use {arg} {name} with axis {given}: {whose} {_axes(rank)} ({span}) and "
+                         f"{problem}; Keras fails when the optimizer applies the constraint",
+                         f"use axes between {-rank} and {rank - 1}, each once" if rank else
+                         f"remove {arg}: that weight is a single number", arg=arg, code="arg")
 
 
 # ---------------------------------------------------------------- shape helpers

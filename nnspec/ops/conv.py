@@ -8,7 +8,7 @@ ONNX's ConvOpSchemaGenerator. The spatial helpers here (``need_spatial``,
 from __future__ import annotations
 
 from .base import (ACTIVATION, PADDING, POS_INT, Arg, Op, ShapeError, as_tuple, conv_length,
-                   deconv_length, enum, fmt_shape, int_or_tuple, need_known, prod,
+                   deconv_length, enum, fmt_shape, int_or_tuple, kernel_and_bias, need_known, prod,
                    weight_args)
 
 # ---------------------------------------------------------------- spatial helpers
@@ -88,6 +88,20 @@ def _no_dilated_strides(args):
                          arg="dilation_rate", code="arg")
 
 
+def _equal_strides(rank: int):
+    """TensorFlow's depthwise convolution (also the first half of a separable one) runs only
+    with equal strides on height and width: Keras builds the layer, then fails when it runs.
+    With a dilation_rate above 1 TensorFlow takes another path, which runs them."""
+    def validate(args):
+        strides = as_tuple(args["strides"], rank)
+        if len(set(strides)) > 1 and max(as_tuple(args["dilation_rate"], rank)) == 1:
+            raise ShapeError(f"needs equal strides on every axis but gets strides {args['strides']}: TensorFlow's "
+                             "depthwise convolution fails when it runs with unequal ones",
+                             f"use one stride for every axis, e.g. strides: {max(strides)}",
+                             arg="strides", code="arg")
+    return validate
+
+
 def _window_args(rank: int, padding=PADDING) -> tuple:
     return (Arg("kernel_size", int_or_tuple(rank), doc="size of the convolution window"),
             Arg("strides", int_or_tuple(rank), axis_default(rank), doc="step of the window"),
@@ -137,7 +151,8 @@ def _conv(rank: int) -> Op:
               args=(_FILTERS, *_window_args(rank, padding),
                     Arg("groups", POS_INT, 1, doc="split channels into groups convolved separately"),
                     _ACTIVATION, *weight_args()),
-              shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate)
+              shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate,
+              weights=kernel_and_bias(rank + 2))
 
 
 def _conv_transpose(rank: int) -> Op:
@@ -152,14 +167,9 @@ def _conv_transpose(rank: int) -> Op:
         sizes, strides, dilations = _windows(args, rank)
         pads = as_tuple(args["output_padding"], rank)  # (None,) * rank when unset
         out = []
-        for axis, length, k, st, op, d in zip(SPATIAL_AXES[rank], s[1:-1], sizes, strides, pads, dilations):
-            n = deconv_length(length, k, args["padding"], st, op, d)
-            if n is not None and n < 1:  # only 'same', an even kernel and output_padding 0 on size 1
-                raise ShapeError(f"would shrink {axis} to {n}: padding 'same' with the even kernel_size {k} "
-                                 f"and output_padding {op} on {axis} {length} of {fmt_shape(s)}",
-                                 "use an odd kernel_size, padding: valid, or leave output_padding unset",
-                                 arg="output_padding", code="shrink")
-            out.append(n)
+        for length, k, st, op, d in zip(s[1:-1], sizes, strides, pads, dilations):
+            # never below 1: validate refuses the one case that shrinks ('same', even kernel, output_padding 0)
+            out.append(deconv_length(length, k, args["padding"], st, op, d))
         return (s[0], *out, args["filters"])
 
     def params(args, shapes):
@@ -168,6 +178,22 @@ def _conv_transpose(rank: int) -> Op:
 
     def validate(args):
         _no_dilated_strides(args)
+        if max(as_tuple(args["dilation_rate"], rank)) > 1:
+            raise ShapeError(f"cannot use dilation_rate {args['dilation_rate']}: TensorFlow's transposed "
+                             "convolution on CPU supports only dilation_rate 1, so the layer fails when it runs",
+                             "use dilation_rate: 1 (a larger kernel_size widens the window)",
+                             arg="dilation_rate", code="arg")
+        if args["output_padding"] is not None and args["padding"] == "same":
+            # Keras sizes the axis (n - 1) * strides + output_padding here, while TensorFlow's kernel
+            # computes n * strides for it: they disagree when output_padding is 0.
+            kernels, pads = as_tuple(args["kernel_size"], rank), as_tuple(args["output_padding"], rank)
+            for axis, k, op in zip(SPATIAL_AXES[rank], kernels, pads):
+                if k % 2 == 0 and op == 0:
+                    raise ShapeError(f"cannot use output_padding 0 on {axis} with padding 'same' and the even "
+                                     f"kernel_size {k}: Keras's output size for it disagrees with TensorFlow's, "
+                                     "so the layer fails when it runs",
+                                     "leave output_padding unset, use output_padding 1 or more (below strides), "
+                                     "or an odd kernel_size", arg="output_padding", code="arg")
         if args["output_padding"] is not None:
             pads, strides = as_tuple(args["output_padding"], rank), as_tuple(args["strides"], rank)
             if any(p >= st for p, st in zip(pads, strides)):
@@ -182,7 +208,7 @@ def _conv_transpose(rank: int) -> Op:
               args=(_FILTERS, kernel, strides, padding,
                     Arg("output_padding", output_padding, None, doc="extra size added on one side of each axis"),
                     dilation, _ACTIVATION, *weight_args()),
-              shape=shape, params=params, validate=validate)
+              shape=shape, params=params, validate=validate, weights=kernel_and_bias(rank + 2))
 
 
 def _separable_conv(rank: int) -> Op:
@@ -198,7 +224,9 @@ def _separable_conv(rank: int) -> Op:
                     Arg("depth_multiplier", POS_INT, 1, doc="depthwise outputs per input channel"),
                     _ACTIVATION, *weight_args("depthwise", bias=False), *weight_args("pointwise")),
               shape=_window_shape(rank, "SeparableConv{}D", lambda args, c, s: args["filters"], ranks=(1, 2)),
-              params=params)
+              params=params, validate=_equal_strides(rank),
+              weights=lambda args, shapes: {"depthwise": (rank + 2,), "pointwise": (rank + 2,),
+                                            **({"bias": (1,)} if args["use_bias"] else {})})
 
 
 def _depthwise_conv(rank: int) -> Op:
@@ -213,7 +241,8 @@ def _depthwise_conv(rank: int) -> Op:
                     _ACTIVATION, *weight_args("depthwise")),
               shape=_window_shape(rank, "DepthwiseConv{}D", lambda args, c, s: c * args["depth_multiplier"],
                                   ranks=(1, 2)),
-              params=params)
+              params=params, validate=_equal_strides(rank),
+              weights=lambda args, shapes: {"depthwise": (rank + 2,), **({"bias": (1,)} if args["use_bias"] else {})})
 
 
 OPS: tuple[Op, ...] = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .base import (ACTIVATION, BOOL, CONSTRAINT, INITIALIZER, POS_INT, REGULARIZER, Arg,
-                   Op, ShapeError, fmt_shape, need_known, prod, weight_args)
+                   Op, ShapeError, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
 
 def _dense_shape(args, shapes):
@@ -31,6 +31,7 @@ DENSE = Op(
     ),
     shape=_dense_shape,
     params=_dense_params,
+    weights=kernel_and_bias(2),
 )
 
 
@@ -87,8 +88,9 @@ def _einsum_analyse(args, s):
     """Keras's shape analysis: (kernel_shape, bias_shape, output_shape); bias_shape None without bias.
 
     Keras 3.15 puts the axes of a leading '...' in reverse order in its
-    symbolic shape (its computed outputs keep them in order). nnspec follows
-    the symbolic shape, which is what the Keras model is built on.
+    symbolic shape (its computed outputs keep them in order): nnspec refuses a
+    leading '...' over axes whose reversal differs, and otherwise follows the
+    symbolic shape, which is then also the computed one.
     """
     mode, inp, weight, out = _einsum_parts(args["equation"])
     elided = len(s) - len(inp)
@@ -104,6 +106,20 @@ def _einsum_analyse(args, s):
         raise ShapeError(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
                          f"{args['equation']!r} but gets {fmt_shape(s)}",
                          "change the equation to match the input", code="rank")
+    if mode == "left" and list(s[1:elided]) != list(s[elided - 1:0:-1]):
+        used = set(inp + weight + out)
+        free = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used][:elided]
+        lead = "".join(free)
+        explicit = f"{lead}{inp},{weight}->{lead}{out}"
+        dims = ", ".join("?" if d is None else str(d) for d in s[1:elided])
+        given = args["output_shape"]
+        sizes = ", ".join("null" if d is None else str(d)
+                          for d in [*s[1:elided], *([given] if isinstance(given, int) else given)])
+        raise ShapeError(f"cannot keep the '...' axes ({dims}) of {fmt_shape(s)}: "
+                         f"Keras's symbolic shape puts them in reverse order while the layer computes them in "
+                         f"order, so the built model's shapes would disagree with its outputs",
+                         f"name those axes with letters instead of '...': equation {explicit!r} with "
+                         f"output_shape [{sizes}]", arg="equation", code="arg")
     given = args["output_shape"]
     full = [s[0]] + ([given] if isinstance(given, int) else list(given))
     if mode == "left":
@@ -135,6 +151,11 @@ def _einsum_analyse(args, s):
                              f"{fmt_shape(tuple(full))}", "give those axes a size in output_shape",
                              code="unknown-dim")
     return kernel, bias, tuple(full)
+
+
+def _einsum_weights(args, shapes):
+    kernel, bias, _ = _einsum_analyse(args, shapes[0])
+    return {"kernel": (len(kernel),), **({"bias": (len(bias),)} if bias else {})}
 
 
 def _einsum_shape(args, shapes):
@@ -171,11 +192,23 @@ EINSUM_DENSE = Op(
     ),
     shape=_einsum_shape,
     params=_einsum_params,
+    weights=_einsum_weights,
     validate=_einsum_validate,
 )
 
 
 # ---------------------------------------------------------------- Embedding
+def _embedding_shape(args, shapes):
+    (s,) = shapes
+    if args["mask_zero"] and len(s) > 2:
+        raise ShapeError(f"cannot use mask_zero: true on the index {fmt_shape(s)} of more than one axis: Keras's "
+                         "mask then has the index's shape, which breaks attention, recurrent and TimeDistributed "
+                         "layers after it when they run (nnspec refuses it deliberately, whatever follows)",
+                         "Reshape the index to (batch, steps) before the Embedding, or use mask_zero: false",
+                         arg="mask_zero", code="arg")
+    return tuple(s) + (args["output_dim"],)
+
+
 EMBEDDING = Op(
     name="Embedding",
     family="core",
@@ -189,8 +222,9 @@ EMBEDDING = Op(
         Arg("embeddings_constraint", CONSTRAINT, None),
         Arg("mask_zero", BOOL, False, doc="treat index 0 as padding and mask it downstream"),
     ),
-    shape=lambda args, shapes: tuple(shapes[0]) + (args["output_dim"],),
+    shape=_embedding_shape,
     params=lambda args, shapes: args["input_dim"] * args["output_dim"],
+    weights=lambda args, shapes: {"embeddings": (2,)},
 )
 
 OPS: tuple[Op, ...] = (DENSE, EINSUM_DENSE, EMBEDDING)

@@ -112,6 +112,9 @@ BATCH_NORMALIZATION = Op(
     ),
     shape=_bn_shape,
     params=_bn_params,
+    weights=lambda args, shapes: {"moving_mean": (1,), "moving_variance": (1,),
+                                  **({"gamma": (1,)} if args["scale"] else {}),
+                                  **({"beta": (1,)} if args["center"] else {})},
     validate=_bn_validate,
 )
 
@@ -145,6 +148,10 @@ LAYER_NORMALIZATION = Op(
     ),
     shape=_ln_shape,
     params=_ln_params,
+    # gamma and beta span the normalized axes (Keras: one axis when `axis` is an int)
+    weights=lambda args, shapes: dict.fromkeys(
+        [k for k, on in (("gamma", args["scale"]), ("beta", args["center"])) if on],
+        (len(args["axis"]) if isinstance(args["axis"], (list, tuple)) else 1,)),
 )
 
 

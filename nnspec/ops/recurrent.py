@@ -7,7 +7,7 @@ output and no state carried between batches.
 from __future__ import annotations
 
 from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, ShapeError,
-                   as_tuple, enum, int_or_tuple, need_known, need_rank, prod, weight_args)
+                   as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
 from .regularization import SEED
 
@@ -58,6 +58,7 @@ SIMPLE_RNN = Op(
     args=_rnn_args(gates=False),
     shape=_rnn_shape,
     params=_gated_params(1),
+    weights=kernel_and_bias(2, recurrent=2),
 )
 
 LSTM = Op(
@@ -67,6 +68,7 @@ LSTM = Op(
     args=_rnn_args(gates=True, forget_bias=True),
     shape=_rnn_shape,
     params=_gated_params(4),
+    weights=kernel_and_bias(2, recurrent=2),
 )
 
 GRU = Op(
@@ -78,6 +80,9 @@ GRU = Op(
               doc="apply the reset gate after the matrix multiplication (separate input and recurrent biases)")),
     shape=_rnn_shape,
     params=_gated_params(3),
+    # reset_after keeps separate input and recurrent biases: a bias of shape (2, 3 * units)
+    weights=lambda args, shapes: {"kernel": (2,), "recurrent": (2,),
+                                  **({"bias": (2 if args["reset_after"] else 1,)} if args["use_bias"] else {})},
 )
 
 RNN_OPS = {op.name: op for op in (SIMPLE_RNN, LSTM, GRU)}
@@ -255,6 +260,7 @@ CONV_LSTM_2D = Op(
     ),
     shape=_conv_lstm_shape,
     params=_conv_lstm_params,
+    weights=kernel_and_bias(4, recurrent=4),
     validate=_no_dilated_strides,
 )
 

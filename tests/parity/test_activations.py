@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from nnspec import vocab
 from nnspec.ops.base import ShapeError
 
-from .harness import check, keras_result, static
+from .harness import check, keras_fails, keras_result, static
 from .test_normalization import arg_signature_problems, axes, shapes
 
 OPS = ["Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax"]
@@ -20,25 +20,45 @@ def test_args_match_keras_signature(op_name):
 
 # ------------------------------------------------------------ Activation
 @settings(max_examples=30, deadline=None)
-@given(shape=shapes(1, 4), activation=st.sampled_from([a for a in vocab.ACTIVATIONS if a != "glu"] + [None]))
+@given(shape=shapes(1, 4), activation=st.sampled_from(vocab.ACTIVATIONS + [None]))
 def test_activation(shape, activation):
-    assert check("Activation", {"activation": activation}, [shape]) == shape
+    # glu and threshold are refused: the harness runs the layer and sees Keras fail
+    out = check("Activation", {"activation": activation}, [shape])
+    assert out == (None if activation in ("glu", "threshold") else shape)
 
 
-def test_activation_glu():
-    # Keras quirk: Activation("glu") declares its input shape, but glu halves the last
-    # axis when run. nnspec gives the real shape.
-    assert static("Activation", {"activation": "glu"}, [(None, 5, 8)])[0] == (None, 5, 4)
+@pytest.mark.parametrize("op, args, shape", [
+    ("Activation", {}, (None, 5, 8)),
+    ("Dense", {"units": 8}, (None, 5, 3)),
+    ("Conv1D", {"filters": 4, "kernel_size": 1}, (None, 5, 3)),
+])
+def test_glu_and_threshold_are_refused(op, args, shape):
+    for name in ("glu", "threshold"):
+        with pytest.raises(ShapeError, match=f"cannot use activation {name}: ") as e:
+            static(op, {**args, "activation": name}, [shape])
+        assert (e.value.arg, e.value.code) == ("activation", "arg")
+        # Keras builds it, then fails when it runs (threshold) or computes another shape (glu)
+        assert keras_fails(op, {**args, "activation": name}, [shape])
+
+
+def test_glu_shape_differs_in_keras():
+    # Keras's symbolic shape keeps the last axis; the layer halves it when it runs
     assert keras_result("Activation", {"activation": "glu"}, [(None, 5, 8)])[0] == (None, 5, 8)
     assert keras.layers.Activation("glu")(np.ones((2, 5, 8), "float32")).shape == (2, 5, 4)
-    with pytest.raises(ShapeError, match=r"with activation glu needs an even last dimension but gets "
-                                         r"\(batch, 3\)") as e:
-        static("Activation", {"activation": "glu"}, [(None, 3)])
-    assert e.value.arg == "activation" and e.value.code == "arg"
-    with pytest.raises(Exception):
-        keras.layers.Activation("glu")(np.ones((2, 3), "float32"))
-    with pytest.raises(ShapeError, match="needs a known last"):
-        static("Activation", {"activation": "glu"}, [(None, None)])
+    assert keras_result("Dense", {"units": 8, "activation": "glu"}, [(None, 3)])[0] == (None, 8)
+    assert keras.layers.Dense(8, activation="glu")(np.ones((2, 3), "float32")).shape == (2, 4)
+
+
+def test_threshold_fails_in_keras():
+    with pytest.raises(TypeError):
+        keras.layers.Activation("threshold")(np.ones((2, 3), "float32"))
+
+
+def test_recurrent_activation_refused():
+    with pytest.raises(ShapeError, match="cannot use recurrent_activation glu") as e:
+        static("LSTM", {"units": 4, "recurrent_activation": "glu"}, [(None, 3, 2)])
+    assert e.value.arg == "recurrent_activation"
+    check("LSTM", {"units": 4, "recurrent_activation": "glu"}, [(None, 3, 2)])
 
 
 # ------------------------------------------------------------ ReLU, LeakyReLU, ELU
@@ -102,3 +122,33 @@ def test_softmax_examples():
         keras.layers.Softmax(axis=3)(np.ones((2, 3, 4), "float32"))
     with pytest.raises(ShapeError, match="names axis 2 twice"):
         static("Softmax", {"axis": [2, -1]}, [(None, 3, 4)])
+
+
+def test_prelu_alpha_rank():
+    # alpha has the input's shape without the batch axis
+    assert check("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 3, 4)], run_it=True) == (None, 3, 4)
+    with pytest.raises(ShapeError, match="cannot use alpha_initializer orthogonal: .* PReLU's alpha has 1 axis"):
+        static("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 4)])
+    assert check("PReLU", {"alpha_initializer": "orthogonal"}, [(None, 4)]) is None
+    with pytest.raises(ShapeError, match="cannot use alpha_regularizer orthogonal_regularizer"):
+        static("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)])
+    assert check("PReLU", {"alpha_regularizer": {"orthogonal_regularizer": {}}}, [(None, 2, 3, 4)]) is None
+
+
+def test_prelu_constraint_on_a_single_alpha():
+    # a (batch,) input has one alpha of shape (): max_norm's default axis 0 does not exist
+    with pytest.raises(ShapeError, match="cannot use alpha_constraint max_norm with axis 0") as e:
+        static("PReLU", {"alpha_constraint": "max_norm"}, [(None,)])
+    assert e.value.arg == "alpha_constraint"
+    assert check("PReLU", {"alpha_constraint": "max_norm"}, [(None,)]) is None
+    assert check("PReLU", {"alpha_constraint": "max_norm"}, [(None, 3)], run_it=True) == (None, 3)
+
+
+@pytest.mark.parametrize("name", vocab.ACTIVATIONS)
+def test_every_activation_as_a_layer_activation_runs_or_is_refused(name):
+    # Each vocabulary activation as Dense's activation= and as the Activation layer: built,
+    # run on a batch of 2 and trained a step; exactly glu and threshold are refused (Keras
+    # fails on them, or computes another shape than its own symbolic one).
+    for op, args in (("Dense", {"units": 4, "activation": name}), ("Activation", {"activation": name})):
+        out = check(op, args, [(None, 3, 6)], run_it=True)
+        assert (out is None) == (name in ("glu", "threshold")), (op, name, out)

@@ -146,3 +146,53 @@ def test_mha_rank_message():
         static("MultiHeadAttention", {"num_heads": 2, "key_dim": 8}, [(None, 16), (None, 12, 16)])
     assert e.value.message == "needs query of at least (batch, time, features) but gets (batch, 16)"
     assert e.value.code == "rank"
+
+
+@pytest.mark.parametrize("args, arg", [
+    ({"bias_initializer": "orthogonal"}, "bias_initializer"),  # the output bias has 1 axis
+    ({"kernel_initializer": "identity"}, "kernel_initializer"),  # kernels have 3 axes
+    ({"kernel_regularizer": {"orthogonal_regularizer": {}}}, "kernel_regularizer"),
+    ({"bias_regularizer": {"orthogonal_regularizer": {}}}, "bias_regularizer"),
+    ({"kernel_initializer": "orthogonal"}, None),
+    ({"bias_initializer": "orthogonal", "use_bias": False}, None),
+])
+def test_mha_weight_ranks(args, arg):
+    args = {"num_heads": 2, "key_dim": 3, **args}
+    shapes = [(None, 4, 6), (None, 5, 6)]
+    if arg is None:
+        assert check("MultiHeadAttention", args, shapes, run_it=True) == (None, 4, 6)
+        return
+    with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:
+        static("MultiHeadAttention", args, shapes)
+    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert check("MultiHeadAttention", args, shapes) is None  # Keras fails building or training it
+
+
+def test_frozen_mha_stays_frozen():
+    # Keras's MultiHeadAttention makes its projections in build(): `trainable = False` set
+    # before the call left them trainable, and a training step changed every weight while
+    # the summary reported them frozen. nnspec's builder freezes the layer again once built.
+    import nnspec
+    from nnspec.api import check_text
+    text = """
+nnspec: 1
+name: frozen_mha
+inputs:
+  x: [4, 6]
+layers:
+  - MultiHeadAttention: {num_heads: 2, key_dim: 3, from: {query: x, value: x}, trainable: false, name: mha}
+  - Dense: {units: 1, name: y}
+outputs:
+  y: {loss: mse}
+"""
+    spec, diags = check_text(text)
+    assert spec is not None and not [d for d in diags if d.severity == "error"], diags
+    assert spec.params["mha"][0] == 0
+    model = nnspec.build(spec)
+    mha = model.get_layer("mha")
+    before = [w.numpy().copy() for w in mha.weights]
+    x, y = np.random.default_rng(0).normal(size=(2, 4, 6)).astype("float32"), np.ones((2, 4, 1), "float32")
+    model.fit(x, {"y": y}, epochs=1, batch_size=2, verbose=0)
+    assert len(before) == 8
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, mha.weights))
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == spec.params["y"][0]

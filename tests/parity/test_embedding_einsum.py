@@ -8,7 +8,7 @@ from nnspec.keras.layers import make_layer
 from nnspec.ops import CATALOG
 from nnspec.ops.base import ShapeError
 
-from .harness import check, static
+from .harness import check, keras_fails, keras_result, static
 from .test_attention import check_lax
 
 dims = st.integers(1, 6)
@@ -73,9 +73,11 @@ def test_einsum_dense(data, template, rank_shift, activation):
 @given(input_dim=st.integers(1, 20), output_dim=st.integers(1, 8), mask_zero=st.booleans(),
        shape=st.lists(st.one_of(dims, st.none()), min_size=0, max_size=3))
 def test_embedding(input_dim, output_dim, mask_zero, shape):
+    # Deliberately stricter: mask_zero over an index of several axes (see test_embedding_mask_zero_multi_axis)
+    multi = mask_zero and len(shape) > 1
     out = check("Embedding", {"input_dim": input_dim, "output_dim": output_dim, "mask_zero": mask_zero},
-                [(None, *shape)])
-    assert out == (None, *shape, output_dim)
+                [(None, *shape)], strict_ok=multi)
+    assert out == (None if multi else (None, *shape, output_dim))
 
 
 # ---------------------------------------------------------------- examples
@@ -88,11 +90,22 @@ def test_einsum_dense_examples():
 
 
 def test_einsum_dense_keras_reverses_leading_ellipsis():
-    # A Keras 3.15 quirk: the symbolic shape lists the '...' axes reversed, the
-    # computed output does not. nnspec follows the symbolic shape (the model is built on it).
+    # A Keras 3.15 quirk: the symbolic shape lists the '...' axes reversed, the computed
+    # output does not, so the model is built on shapes it does not compute: nnspec refuses it
+    # unless the reversal changes nothing.
     args = {"equation": "...b,bc->...c", "output_shape": 4}
-    assert check("EinsumDense", args, [(None, 2, 3, 5)]) == (None, 3, 2, 4)
+    assert keras_result("EinsumDense", args, [(None, 2, 3, 5)])[0] == (None, 3, 2, 4)
     assert runtime_shape("EinsumDense", args, [(None, 2, 3, 5)]) == (2, 2, 3, 4)
+    with pytest.raises(ShapeError, match=r"cannot keep the '...' axes \(2, 3\) of \(batch, 2, 3, 5\)") as e:
+        static("EinsumDense", args, [(None, 2, 3, 5)])
+    assert (e.value.arg, e.value.code) == ("equation", "arg")
+    assert e.value.hint == "name those axes with letters instead of '...': equation 'adeb,bc->adec' with output_shape [2, 3, 4]"
+    assert keras_fails("EinsumDense", args, [(None, 2, 3, 5)])
+    explicit = {"equation": "adeb,bc->adec", "output_shape": [2, 3, 4]}
+    assert check("EinsumDense", explicit, [(None, 2, 3, 5)], run_it=True) == (None, 2, 3, 4)
+    # one '...' axis, or axes equal both ways: symbolic and computed shapes agree
+    assert check("EinsumDense", args, [(None, 3, 5)], run_it=True) == (None, 3, 4)
+    assert check("EinsumDense", args, [(None, 3, 3, 5)], run_it=True) == (None, 3, 3, 4)
 
 
 def test_einsum_dense_refusals():
@@ -116,6 +129,57 @@ def test_einsum_dense_refusals():
         static("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 6}, [(None, None)])
     assert e.value.code == "unknown-dim"
     assert check("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 6}, [(None, None)]) is None
+
+
+def test_embedding_mask_zero_multi_axis():
+    # Keras's mask has the index's shape (batch, 6, 2): attention after it fails when it runs
+    import keras
+    args = {"input_dim": 5, "output_dim": 4, "mask_zero": True}
+    with pytest.raises(ShapeError, match=r"cannot use mask_zero: true on the index \(batch, 6, 2\)") as e:
+        static("Embedding", args, [(None, 6, 2)])
+    assert (e.value.arg, e.value.code) == ("mask_zero", "arg")
+    assert "deliberately" in e.value.message
+    inp = keras.Input((6, 2), dtype="int32")
+    x = keras.layers.Embedding(**args)(inp)
+    model = keras.Model(inp, keras.layers.MultiHeadAttention(2, 2)(x, x))
+    with pytest.raises(Exception, match="mask"):
+        model(np.ones((2, 6, 2), "int32"))
+    assert check("Embedding", args, [(None, 6)], run_it=True) == (None, 6, 4)  # one axis: fine
+
+
+@pytest.mark.parametrize("op, args, shape, arg, ok", [
+    ("Dense", {"units": 4, "bias_initializer": "orthogonal"}, (None, 3), "bias_initializer", False),
+    ("Dense", {"units": 4, "bias_regularizer": {"orthogonal_regularizer": {"factor": 0.1}}}, (None, 3),
+     "bias_regularizer", False),
+    ("Dense", {"units": 4, "kernel_initializer": "identity", "kernel_regularizer": {"orthogonal_regularizer": {}},
+               "bias_initializer": "glorot_uniform"}, (None, 3), None, True),
+    ("Dense", {"units": 4, "use_bias": False, "bias_initializer": "orthogonal"}, (None, 3), None, True),
+    ("Embedding", {"input_dim": 5, "output_dim": 3, "embeddings_initializer": "identity",
+                   "embeddings_regularizer": {"orthogonal_regularizer": {}}}, (None, 4), None, True),
+    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": [None, 2, 3], "kernel_initializer": "identity"},
+     (None, 4, 5), "kernel_initializer", False),
+    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": [None, 2, 3], "bias_axes": "de",
+                     "bias_initializer": "orthogonal", "kernel_initializer": "orthogonal"},
+     (None, 4, 5), None, True),
+    ("EinsumDense", {"equation": "abc,cd->abd", "output_shape": [None, 3], "bias_axes": "d",
+                     "bias_initializer": "orthogonal"}, (None, 4, 5), "bias_initializer", False),
+    # constraints reduce over `axis` of the weight (FINDINGS F2)
+    ("Dense", {"units": 2, "bias_constraint": {"unit_norm": {"axis": 1}}}, (None, 4), "bias_constraint", False),
+    ("Dense", {"units": 2, "kernel_constraint": {"max_norm": {"axis": [1, -1]}}}, (None, 4), "kernel_constraint",
+     False),
+    ("Dense", {"units": 2, "kernel_constraint": {"min_max_norm": {"axis": [0, -1]}},
+               "bias_constraint": {"unit_norm": {"axis": -1}}}, (None, 4), None, True),
+    ("Embedding", {"input_dim": 5, "output_dim": 3, "embeddings_constraint": {"unit_norm": {"axis": 2}}},
+     (None, 4), "embeddings_constraint", False),
+])
+def test_weight_rank_rules(op, args, shape, arg, ok):
+    if ok:
+        assert check(op, args, [shape], run_it=True) is not None
+        return
+    with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:
+        static(op, args, [shape])
+    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert keras_fails(op, args, [shape])
 
 
 def test_embedding_example():

@@ -147,3 +147,24 @@ def test_unit_normalization_examples():
         static("UnitNormalization", {"axis": [1, -2]}, [(None, 3, 4)])
     with pytest.raises(Exception):  # what nnspec refuses, Keras fails at run time
         keras.layers.UnitNormalization(axis=[1, -2])(np.ones((2, 3, 4), "float32"))
+
+
+@pytest.mark.parametrize("op, args, shape, arg", [
+    ("BatchNormalization", {"gamma_initializer": "orthogonal"}, (None, 4), "gamma_initializer"),
+    ("BatchNormalization", {"moving_variance_initializer": "identity"}, (None, 4), "moving_variance_initializer"),
+    ("BatchNormalization", {"beta_regularizer": {"orthogonal_regularizer": {}}}, (None, 4), "beta_regularizer"),
+    ("BatchNormalization", {"gamma_initializer": "orthogonal", "scale": False}, (None, 4), None),
+    ("LayerNormalization", {"gamma_initializer": "orthogonal"}, (None, 3, 4), "gamma_initializer"),
+    ("LayerNormalization", {"axis": [1, 2], "gamma_initializer": "orthogonal",
+                            "beta_regularizer": {"orthogonal_regularizer": {}}}, (None, 3, 4), None),
+    ("LayerNormalization", {"axis": [1, 2, 3], "beta_initializer": "identity"}, (None, 3, 4, 2),
+     "beta_initializer"),
+])
+def test_weight_ranks(op, args, shape, arg):
+    if arg is None:
+        assert check(op, args, [shape], run_it=True) == shape
+        return
+    with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:
+        static(op, args, [shape])
+    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert check(op, args, [shape]) is None  # Keras fails building or training it

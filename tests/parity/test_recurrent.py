@@ -165,3 +165,29 @@ def test_conv_lstm_2d_refusals():
     assert check("ConvLSTM2D", bad, [(None, 5, 9, 9, 3)]) is None
     for shape in [(None, 5, None, 9, 3), (None, 5, 9, 9, None), (None, 9, 9, 3)]:
         assert check("ConvLSTM2D", {"filters": 2, "kernel_size": 3}, [shape]) is None
+
+
+@pytest.mark.parametrize("op, args, shape, arg", [
+    ("LSTM", {"units": 3, "bias_initializer": "orthogonal"}, (None, 4, 2), "bias_initializer"),
+    ("SimpleRNN", {"units": 3, "recurrent_initializer": "identity"}, (None, 4, 2), None),  # IRNN
+    ("SimpleRNN", {"units": 3, "bias_regularizer": {"orthogonal_regularizer": {}}}, (None, 4, 2),
+     "bias_regularizer"),
+    ("GRU", {"units": 3, "bias_initializer": "orthogonal"}, (None, 4, 2), None),  # reset_after: bias (2, 9)
+    ("GRU", {"units": 3, "bias_initializer": "orthogonal", "reset_after": False}, (None, 4, 2), "bias_initializer"),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 3, "recurrent_initializer": "identity"}, (None, 2, 5, 5, 1),
+     "recurrent_initializer"),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 3, "kernel_regularizer": {"orthogonal_regularizer": {}}},
+     (None, 2, 5, 5, 1), "kernel_regularizer"),
+    ("Bidirectional", {"layer": {"LSTM": {"units": 2, "bias_initializer": "orthogonal"}}}, (None, 4, 2), "layer"),
+    ("TimeDistributed", {"layer": {"Conv1D": {"filters": 2, "kernel_size": 1, "kernel_initializer": "identity"}}},
+     (None, 3, 4, 2), "layer"),
+    ("LSTM", {"units": 3, "activation": "glu"}, (None, 4, 2), "activation"),
+])
+def test_weight_ranks_and_activations(op, args, shape, arg):
+    if arg is None:
+        assert check(op, args, [shape], run_it=True) is not None
+        return
+    with pytest.raises(ShapeError, match="cannot use ") as e:
+        static(op, args, [shape])
+    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert check(op, args, [shape]) is None  # Keras fails building, running or training it

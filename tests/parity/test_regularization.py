@@ -41,3 +41,32 @@ def test_spatial_dropout_examples():
     with pytest.raises(ShapeError, match=r"needs \(batch, rows, cols, channels\) but gets \(batch, 4, 8\)") as e:
         static("SpatialDropout2D", {"rate": 0.2}, [(None, 4, 8)])
     assert "SpatialDropout1D for 3-D" in e.value.hint
+
+
+@pytest.mark.parametrize("op, shape", [("SpatialDropout1D", [3, 4]), ("SpatialDropout2D", [2, 3, 4]),
+                                       ("SpatialDropout3D", [2, 2, 3, 4])])
+def test_spatial_dropout_takes_activity_regularizer(op, shape):
+    # Keras's SpatialDropout constructors take no activity_regularizer (no **kwargs): passing it
+    # failed every such spec when it was built. The builder sets it on the layer instead, and it
+    # counts as on any layer: sum(x**2) / batch.
+    import numpy as np
+
+    import nnspec
+    from nnspec.api import check_text
+    text = f"""
+nnspec: 1
+name: sd
+inputs:
+  x: {shape}
+layers:
+  - {op}: {{rate: 0.5, activity_regularizer: {{l2: 1.0}}, name: y}}
+outputs:
+  y: {{loss: mse}}
+"""
+    spec, diags = check_text(text)
+    assert spec is not None and not diags, diags
+    model = nnspec.build(spec)
+    x = np.ones((2, *shape), "float32")
+    loss = model.evaluate(x, {"y": np.zeros_like(x)}, batch_size=2, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(1.0 + x[0].size * 2 / 2)  # mse 1, plus sum(x**2) / batch size 2
+    model.fit(x, {"y": np.zeros_like(x)}, batch_size=2, verbose=0)
