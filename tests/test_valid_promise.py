@@ -1,0 +1,182 @@
+"""'valid' is a promise: what `nnspec validate` accepts must build, train and
+serve in Keras. These are the static halves of issue 9 ("Trust"): specs that
+passed validate and then failed in Keras (or inside nnspec) now get one
+positioned diagnostic, and mutated shipped specs never crash the validator."""
+import json
+import pathlib
+import random
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nnspec
+
+SPECS = sorted((pathlib.Path(__file__).parent.parent / "specs").glob("*.yaml"))
+
+
+def check(text: str):
+    spec, diags = nnspec.check_text(text.encode(), "t.yaml")
+    return spec, diags
+
+
+def errors(text: str):
+    return [d for d in check(text)[1] if d.severity == "error"]
+
+
+def codes(text: str):
+    return [(d.code, d.span.line, d.span.col) for d in errors(text)]
+
+
+# ---------------------------------------------------------------- mutation
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, path + (i,))
+
+
+def _replace(data, path, value):
+    if not path:
+        return value
+    node = data
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+    return data
+
+
+_VALUES = st.one_of(st.integers(-3, 100), st.lists(st.integers(0, 3), max_size=2),
+                    st.dictionaries(st.sampled_from(["a", "name", "units"]), st.integers(0, 3), max_size=2),
+                    st.none(), st.sampled_from(["", "x", "_x", "self", "dense", "$in", "a b", "relu"]),
+                    st.booleans(), st.floats(-2, 2, allow_nan=False))
+_DOCS = [yaml.safe_load(p.read_text()) for p in SPECS]
+
+
+def _mutate(data, index: int, value):
+    data = json.loads(json.dumps(data))
+    paths = list(_paths(data))
+    return _replace(data, paths[index % len(paths)], value)
+
+
+def _assert_no_crash(data):
+    text = yaml.safe_dump(data, sort_keys=False)
+    spec, diags = nnspec.check_text(text.encode(), "m.yaml")  # must not raise
+    for d in diags:
+        assert d.span.line >= 1 and d.message, d
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(st.integers(0, len(_DOCS) - 1), st.integers(0, 10**6), _VALUES)
+def test_mutated_shipped_specs_never_crash(which, index, value):
+    _assert_no_crash(_mutate(_DOCS[which], index, value))
+
+
+def test_mutated_names_and_common_args_never_crash():
+    """Every `name`, `from`, `trainable`, `activity_regularizer` and block argument
+    of every shipped spec, replaced by each kind of value (deterministic)."""
+    rnd = random.Random(9)
+    values = [5, [1], {"a": 1}, None, "x y", True, 1.5, "_x"]
+    for data in _DOCS:
+        for path in _paths(data):
+            if path and path[-1] in ("name", "from", "trainable", "activity_regularizer", "layer"):
+                for v in rnd.sample(values, 4):
+                    _assert_no_crash(_mutate(data, list(_paths(data)).index(path), v))
+
+
+# ---------------------------------------------------------------- names
+ONE = """nnspec: 1
+name: {model}
+inputs:
+  {inp}: [8]
+layers:
+  - Dense: {{units: 4, name: {layer}}}
+outputs:
+  {layer}: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("model,inp,layer,pos,words", [
+    ("m", "x", "_x", (6, 29), "starts with '_'"),
+    ("_m", "x", "out", (2, 7), "model name '_m'"),
+    ("m", "self", "out", (4, 3), "reserved"),
+    ("m", "lambda", "out", (4, 3), "Python keyword"),
+    ("m", "class", "out", (4, 3), "Python keyword"),
+    ("m", "_in", "out", (4, 3), "starts with '_'"),
+])
+def test_names_tensorflow_refuses(model, inp, layer, pos, words):
+    errs = errors(ONE.format(model=model, inp=inp, layer=layer))
+    assert len(errs) == 1, errs
+    assert (errs[0].code, (errs[0].span.line, errs[0].span.col)) == ("bad-name", pos)
+    assert words in errs[0].message
+
+
+BLOCK = """nnspec: 1
+name: m
+inputs:
+  x: [8]
+blocks:
+  two:
+    params: {{}}
+    layers:
+      - Dense: {{units: 4{inner}}}
+      - Dense: {{units: 4}}
+layers:
+  - two: {{{call}}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("inner,call,pos", [
+    ("", "name: [1]", (12, 17)),
+    ("", "name: 5", (12, 17)),
+    ("", "name: {a: 1}", (12, 17)),
+    ("", "name: _b", (12, 17)),
+    ("", "name: 'a b'", (12, 17)),
+    (", name: [1]", "name: b", (9, 33)),
+    (", name: 7", "name: b", (9, 33)),
+    (", name: null", "name: b", None),
+])
+def test_block_names_checked(inner, call, pos):
+    errs = errors(BLOCK.format(inner=inner, call=call))
+    if pos is None:
+        assert errs == []
+        return
+    assert [(e.code, e.span.line, e.span.col) for e in errs] == [("bad-name", *pos)]
+
+
+def test_block_call_trainable_false_freezes_every_layer():
+    spec, diags = check(BLOCK.format(inner="", call="name: b, trainable: false"))
+    assert diags == []
+    assert spec.params["b_dense"] == (0, 36) and spec.params["b"] == (0, 20)
+    assert spec.params["out"] == (5, 0)
+    assert [n.trainable for n in spec.nodes] == [False, False, True]
+
+
+def test_block_call_activity_regularizer_goes_to_its_output_layer():
+    spec, diags = check(BLOCK.format(inner="", call="name: b, activity_regularizer: {l2: 0.1}"))
+    assert diags == []
+    assert spec.node("b").activity_regularizer == {"l2": 0.1}
+    assert spec.node("b_dense").activity_regularizer is None
+
+
+@pytest.mark.parametrize("call,code,pos", [
+    ("name: b, trainable: 3", "bad-type", (12, 31)),
+    ("name: b, activity_regularizer: {l7: 1}", "unknown-key", (12, 43)),
+    ("name: b, from: 5", "bad-from", (12, 26)),
+])
+def test_block_call_common_args_checked_at_the_call(call, code, pos):
+    errs = errors(BLOCK.format(inner="", call=call))
+    assert [(e.code, e.span.line, e.span.col) for e in errs] == [(code, *pos)], errs
+
+
+def test_block_call_activity_regularizer_conflict():
+    errs = errors(BLOCK.format(inner="", call="name: b, activity_regularizer: {l2: 0.1}").replace(
+        "      - Dense: {units: 4}\nlayers", "      - Dense: {units: 4, activity_regularizer: {l1: 0.1}}\nlayers"))
+    assert [(e.code, e.span.line, e.span.col) for e in errs] == [("bad-block-argument", 12, 20)], errs
