@@ -180,3 +180,64 @@ def test_block_call_activity_regularizer_conflict():
     errs = errors(BLOCK.format(inner="", call="name: b, activity_regularizer: {l2: 0.1}").replace(
         "      - Dense: {units: 4}\nlayers", "      - Dense: {units: 4, activity_regularizer: {l1: 0.1}}\nlayers"))
     assert [(e.code, e.span.line, e.span.col) for e in errs] == [("bad-block-argument", 12, 20)], errs
+
+
+# ---------------------------------------------------------------- constraint and loss expressions
+CONSTRAINT = """nnspec: 1
+name: m
+inputs:
+  x: [8]
+layers:
+  - {layer}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("layer,code", [
+    ('Dense: {units: 4, kernel_constraint: {expr: "sum(w)"}, name: out}', "constraint-shape"),
+    ('Dense: {units: 4, kernel_constraint: {expr: "w / mean(w, axis=5)"}, name: out}', "bad-expression"),
+    ('Dense: {units: 4, bias_constraint: {expr: "w / norm(w, axis=1)"}, name: out}', "bad-expression"),
+    ('Dense: {units: 4, kernel_constraint: {expr: "w / norm(w, axis=1)"}, name: out}', "bad-expression"),
+    ('Dense: {units: 4, kernel_constraint: {expr: "sum(w, axis=0, keepdims=true)"}, name: out}',
+     "constraint-shape"),
+    ('Dense: {units: 4, kernel_constraint: {expr: "w / norm(w, axis=0)"}, name: out}', None),
+    ('Dense: {units: 4, kernel_constraint: {expr: "w / (1 + abs(w))"}, name: out}', None),
+    ('Dense: {units: 4, bias_constraint: {expr: "clip(w, -1, 1)"}, name: out}', None),
+])
+def test_constraint_expression_keeps_the_weight_shape(layer, code):
+    errs = errors(CONSTRAINT.format(layer=layer))
+    if code is None:
+        assert errs == []
+    else:
+        assert [(e.code, e.span.line) for e in errs] == [(code, 6)], errs
+        assert errs[0].span.col > 20  # at the expression, not the layer
+
+
+def test_constraint_inside_a_wrapper_is_checked():
+    errs = errors("""nnspec: 1
+name: m
+inputs:
+  x: [4, 3]
+layers:
+  - Bidirectional: {layer: {LSTM: {units: 2, recurrent_constraint: {expr: "max(w)"}}}}
+  - Dense: {units: 1, name: out}
+outputs:
+  out: {loss: mse}
+""")
+    assert [(e.code, e.span.line) for e in errs] == [("constraint-shape", 6)], errs
+
+
+def test_loss_expression_axes_checked_against_the_output_rank():
+    text = """nnspec: 1
+name: m
+inputs:
+  x: [8]
+layers:
+  - Dense: {{units: 4, name: out}}
+outputs:
+  out: {{loss: {{expr: "{e}"}}}}
+"""
+    assert codes(text.format(e="mean(abs(y_true - y_pred), axis=5)")) == [("bad-expression", 8, 22)]
+    assert codes(text.format(e="mean(abs(y_true - y_pred), axis=[0, 2])")) == [("bad-expression", 8, 22)]
+    assert codes(text.format(e="mean(abs(y_true - y_pred), axis=-1)")) == []

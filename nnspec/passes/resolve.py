@@ -242,6 +242,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                         doc.span(("outputs", name, "loss", "expr")), diags)
         spec.outputs[name] = Output(name, value.get("loss"), value.get("weight", 1.0),
                                     list(value.get("metrics", [])), span)
+        if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
+            spec.outputs[name].expr_span = doc.span(("outputs", name, "loss", "expr"))
 
     for i, p in enumerate(data.get("penalties") or []):
         spec_p = _penalty(p, ("penalties", i), doc, defined, diags)

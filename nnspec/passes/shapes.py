@@ -62,6 +62,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[node.name] = tuple(out)
         spec.params[node.name] = params
     _check_penalties(spec, diags)
+    _check_constraints(spec, diags)
+    _check_losses(spec, diags)
     return diags
 
 
@@ -125,3 +127,126 @@ def _check_penalties(spec: Spec, diags) -> None:
             diags.append(Diagnostic("penalty-not-scalar", f"penalty expression gives a tensor of rank {rank}, "
                                     "not a number", p.span,
                                     "reduce it with sum(...) or mean(...), e.g. 0.01 * mean(abs(x))"))
+
+
+# ---------------------------------------------------------------- constraint and loss expressions
+_CONV = {"Conv1D": 3, "Conv2D": 4, "Conv3D": 5, "Conv1DTranspose": 3, "Conv2DTranspose": 4, "Conv3DTranspose": 5,
+         "ConvLSTM1D": 3, "ConvLSTM2D": 4, "ConvLSTM3D": 5, "DepthwiseConv1D": 3, "DepthwiseConv2D": 4,
+         "SeparableConv1D": 3, "SeparableConv2D": 4}
+
+
+def weight_ranks(op: str, weight: str, args: dict, in_rank: int | None) -> tuple | None:
+    """The rank(s) of the Keras weight a `<weight>_constraint` applies to
+    (several where one argument covers weights of different ranks, as
+    MultiHeadAttention's), or None where nnspec does not know it."""
+    if weight in ("kernel", "recurrent", "depthwise", "pointwise"):
+        if op in _CONV:
+            return (_CONV[op],)
+        if op in ("Dense", "SimpleRNN", "LSTM", "GRU"):
+            return (2,)
+        if op == "MultiHeadAttention":
+            return (3,)
+        if op == "EinsumDense" and isinstance(args.get("equation"), str) and "," in args["equation"]:
+            return (len(args["equation"].split("->")[0].split(",")[1].strip()),)
+        return None
+    if weight == "bias":
+        if op == "GRU":
+            return (2,) if args.get("reset_after", True) else (1,)
+        if op == "MultiHeadAttention":
+            return (1, 2)
+        if op == "EinsumDense":
+            eq, axes = args.get("equation"), args.get("bias_axes")
+            if isinstance(eq, str) and "->" in eq and isinstance(axes, str) and axes:
+                out = eq.split("->")[1].strip()
+                first = min((out.find(c) for c in axes if c in out), default=-1)
+                return (len(out) - first,) if first >= 0 else None
+            return None
+        return (1,)
+    if weight == "embeddings":
+        return (2,)
+    if weight in ("beta", "gamma"):
+        axis = args.get("axis", -1)
+        return (len(axis),) if isinstance(axis, list) and op == "LayerNormalization" else (1,)
+    if weight == "alpha" and op == "PReLU" and in_rank is not None:
+        return (in_rank - 1,)
+    return None
+
+
+def _expr_span(node, *keys):
+    from .resolve import LazySpans
+    spans = node.arg_spans
+    if isinstance(spans, LazySpans):
+        return spans.doc.span(spans.path + keys)
+    return node.span
+
+
+def _constraint_exprs(op: str, args: dict, keys=()):
+    """(op, weight, arg path, text) of every expression constraint of a layer,
+    the layer inside a wrapper included."""
+    for k, v in args.items():
+        if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
+            yield op, k[: -len("_constraint")], keys + (k, "expr"), v["expr"]
+        elif k == "layer" and isinstance(v, dict) and len(v) == 1:
+            (inner, inner_args), = v.items()
+            if isinstance(inner_args, dict):
+                yield from _constraint_exprs(inner, inner_args, keys + (k, inner))
+
+
+def _check_constraints(spec: Spec, diags) -> None:
+    from .. import expr as expr_lang
+    for node in spec.nodes:
+        if node.reuse or not node.op or node.name not in spec.shapes:
+            continue
+        in_rank = len(spec.shapes[node.inputs[0]]) if node.inputs and spec.shapes.get(node.inputs[0]) else None
+        for op, weight, keys, text in _constraint_exprs(node.op, node.given):
+            ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), in_rank)
+            if ranks is None:
+                continue
+            try:
+                tree = expr_lang.parse(text)
+            except expr_lang.ExprError:
+                continue  # reported when the spec was resolved
+            for rank in ranks:
+                dims = tuple(f"a{i}" for i in range(rank))
+                where = f"{op} '{node.name}' {weight}_constraint"
+                try:
+                    got = expr_lang.infer_dims(tree, {"w": dims})
+                except expr_lang.ExprError as e:
+                    diags.append(Diagnostic("bad-expression", f"{where}: {e.message} (the {weight} weight has rank "
+                                            f"{rank})", _expr_span(node, *keys),
+                                            e.hint and e.hint.replace(" (axis 0 is the batch)", " (the weight's axes)")))
+                    break
+                if got != dims:
+                    diags.append(Diagnostic(
+                        "constraint-shape", f"{where}: the expression gives shape {expr_lang.fmt_dims(got)} but "
+                        f"its value replaces the {weight} weight, of shape {expr_lang.fmt_dims(dims)}",
+                        _expr_span(node, *keys), "keep w's shape: use it elementwise, or reduce with "
+                        "keepdims=true and combine with w, e.g. w / norm(w, axis=0, keepdims=true)"))
+                    break
+
+
+def _inner_args(given: dict, keys: tuple) -> dict:
+    """The args of the layer an arg path (``("layer", "LSTM", "kernel_constraint", "expr")``) sits in."""
+    args = given
+    for i in range(0, len(keys) - 2, 2):
+        if keys[i] != "layer":
+            break
+        args = args[keys[i]][keys[i + 1]]
+    return args
+
+
+def _check_losses(spec: Spec, diags) -> None:
+    exprs = [o for o in spec.outputs.values() if isinstance(o.loss, dict) and isinstance(o.loss.get("expr"), str)]
+    if not exprs:
+        return
+    from .. import expr as expr_lang
+    for o in exprs:
+        shape = spec.shapes.get(o.name)
+        if shape is None:
+            continue
+        try:
+            tree = expr_lang.parse(o.loss["expr"])
+            expr_lang.infer_rank(tree, {"y_true": len(shape), "y_pred": len(shape)})
+        except expr_lang.ExprError as e:
+            diags.append(Diagnostic("bad-expression", f"loss of '{o.name}': {e.message} (y_true and y_pred are "
+                                    f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))

@@ -1,0 +1,170 @@
+"""'valid' is a promise, against Keras: what nnspec's static checks accept
+builds, trains a step and serves; what Keras refuses, nnspec refuses first
+(issue 9, "Trust"). The static halves are in tests/test_valid_promise.py."""
+import numpy as np
+import pytest
+
+import nnspec
+from nnspec.keras import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from nnspec.keras.build import build  # noqa: E402
+from nnspec.keras.export import model_inputs, random_batch  # noqa: E402
+from nnspec.passes.shapes import weight_ranks  # noqa: E402
+
+
+def spec_of(text):
+    spec, diags = nnspec.check_text(text.encode(), "k.yaml")
+    return spec, [d for d in diags if d.severity == "error"]
+
+
+def fit_one_step(spec):
+    from nnspec.keras.check import synthetic_targets
+    model = build(spec)
+    x = model_inputs(spec, random_batch(spec, batch=4))
+    y = synthetic_targets(spec, 4, model=model)
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    return model
+
+
+# ---------------------------------------------------------------- constraint expressions
+# (op, args, input shape, weights the table covers)
+WEIGHTED = [
+    ("Dense", {"units": 3}, (5,), ["kernel", "bias"]),
+    ("Conv1D", {"filters": 2, "kernel_size": 3}, (6, 3), ["kernel", "bias"]),
+    ("Conv2D", {"filters": 2, "kernel_size": 3}, (6, 6, 3), ["kernel", "bias"]),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3}, (6, 6, 3), ["kernel", "bias"]),
+    ("DepthwiseConv2D", {"kernel_size": 3}, (6, 6, 3), ["depthwise", "bias"]),
+    ("SeparableConv1D", {"filters": 2, "kernel_size": 3}, (6, 3), ["depthwise", "pointwise", "bias"]),
+    ("LSTM", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("GRU", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("GRU", {"units": 2, "reset_after": False}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("SimpleRNN", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 3}, (2, 6, 6, 3), ["kernel", "recurrent", "bias"]),
+    ("Embedding", {"input_dim": 10, "output_dim": 3}, (4,), ["embeddings"]),
+    ("BatchNormalization", {}, (4, 3), ["beta", "gamma"]),
+    ("LayerNormalization", {"axis": [1, 2]}, (4, 3), ["beta", "gamma"]),
+    ("PReLU", {}, (4, 3), ["alpha"]),
+    ("EinsumDense", {"equation": "ab,bcd->acd", "output_shape": [3, 4], "bias_axes": "d"}, (5,),
+     ["kernel", "bias"]),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, (4, 5), ["kernel", "bias"]),
+]
+_KERAS_NAME = {"recurrent": "recurrent_kernel", "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel"}
+
+
+@pytest.mark.parametrize("op,args,shape,weights", WEIGHTED, ids=[f"{w[0]}{i}" for i, w in enumerate(WEIGHTED)])
+def test_weight_rank_table_matches_keras(op, args, shape, weights):
+    from nnspec.keras.layers import make_layer
+    from nnspec.ops import CATALOG
+    layer = make_layer(op, CATALOG[op].fill(args))
+    x = keras.Input(shape)
+    layer(x, x) if op == "MultiHeadAttention" else layer(x)
+    for weight in weights:
+        name = "kernel" if op.startswith("Depthwise") and weight == "depthwise" else _KERAS_NAME.get(weight, weight)
+        got = {len(w.shape) for w in layer.weights if w.path.split("/")[-1] == name}
+        assert got, [w.path for w in layer.weights]
+        want = set(weight_ranks(op, weight, CATALOG[op].fill(args), len(shape) + 1))
+        assert got == want, (op, weight, got, want)
+
+
+CONSTRAINED = """nnspec: 1
+name: c
+seed: 1
+inputs:
+  x: [6, 3]
+layers:
+  - Conv1D: {{filters: 4, kernel_size: 3, kernel_constraint: {{expr: "{e}"}}}}
+  - Flatten: {{}}
+  - Dense: {{units: 2, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("e", ["w / norm(w, axis=[0, 1], keepdims=true)", "w / sum(w, axis=0)", "abs(w)",
+                               "clip(w, -0.1, 0.1)", "w / (1 + norm(w))", "w - mean(w, axis=-1, keepdims=true)"])
+def test_accepted_constraint_expressions_train(e):
+    spec, errs = spec_of(CONSTRAINED.format(e=e))
+    assert errs == []
+    fit_one_step(spec)
+
+
+@pytest.mark.parametrize("e", ["sum(w)", "norm(w, axis=0)", "mean(w, axis=5)", "w / sum(w, axis=-1)",
+                               "sum(w, keepdims=true)"])
+def test_refused_constraint_expressions_fail_in_keras(e):
+    spec, errs = spec_of(CONSTRAINED.format(e=e))
+    assert [d.code for d in errs] in (["constraint-shape"], ["bad-expression"])
+    assert (errs[0].span.line, errs[0].span.col) == (7, 68)
+    # and Keras does fail on it: build without nnspec's check
+    ok, _ = spec_of(CONSTRAINED.format(e="abs(w)"))
+    node = ok.nodes[0]
+    node.args["kernel_constraint"] = node.given["kernel_constraint"] = {"expr": e}
+    with pytest.raises(Exception):
+        fit_one_step(ok)
+
+
+def test_loss_axis_out_of_range_refused_and_in_range_trains():
+    text = """nnspec: 1
+name: l
+inputs:
+  x: [5]
+layers:
+  - Dense: {{units: 3, name: out}}
+outputs:
+  out: {{loss: {{expr: "mean(square(y_true - y_pred), axis={axis})"}}}}
+"""
+    spec, errs = spec_of(text.format(axis=5))
+    assert [(d.code, d.span.line, d.span.col) for d in errs] == [("bad-expression", 8, 22)]
+    spec, errs = spec_of(text.format(axis=-1))
+    assert errs == []
+    fit_one_step(spec)
+
+
+# ---------------------------------------------------------------- block calls
+BLOCK = """nnspec: 1
+name: b
+seed: 1
+inputs:
+  x: [8]
+blocks:
+  two:
+    params: {{}}
+    layers:
+      - Dense: {{units: 4}}
+      - Dense: {{units: 4}}
+layers:
+  - two: {{name: b, {extra}}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+def test_block_call_trainable_false_freezes_its_layers_in_keras():
+    spec, errs = spec_of(BLOCK.format(extra="trainable: false"))
+    assert errs == []
+    model = build(spec)
+    before = {layer.name: [w.numpy().copy() for w in layer.weights] for layer in model.layers}
+    from nnspec.keras.check import synthetic_targets
+    x = model_inputs(spec, random_batch(spec, batch=4))
+    model.fit(x, synthetic_targets(spec, 4, model=model), epochs=1, batch_size=4, verbose=0)
+    for name in ("b_dense", "b"):
+        layer = model.get_layer(name)
+        assert not layer.trainable
+        for w0, w1 in zip(before[name], layer.weights):
+            np.testing.assert_array_equal(w0, w1.numpy())
+    assert not np.array_equal(before["out"][0], model.get_layer("out").weights[0].numpy())
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == sum(spec.params["out"])
+
+
+def test_block_call_activity_regularizer_is_applied_in_keras():
+    spec, errs = spec_of(BLOCK.format(extra="activity_regularizer: {l2: 0.1}"))
+    assert errs == []
+    model = build(spec)
+    assert model.get_layer("b").activity_regularizer is not None
+    assert model.get_layer("b_dense").activity_regularizer is None
+    model(model_inputs(spec, random_batch(spec, batch=4)))
+    assert len(model.losses) == 1
