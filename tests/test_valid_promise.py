@@ -241,3 +241,33 @@ outputs:
     assert codes(text.format(e="mean(abs(y_true - y_pred), axis=5)")) == [("bad-expression", 8, 22)]
     assert codes(text.format(e="mean(abs(y_true - y_pred), axis=[0, 2])")) == [("bad-expression", 8, 22)]
     assert codes(text.format(e="mean(abs(y_true - y_pred), axis=-1)")) == []
+
+
+# ---------------------------------------------------------------- reuse
+REUSE = """nnspec: 1
+name: m
+inputs:
+  a: [4]
+  b: [6, 4]
+layers:
+  - {layer}: {{{args}name: d, from: a}}
+  - reuse: {{layer: d, from: b, name: d2}}
+  - Flatten: {{}}
+  - Concatenate: {{from: [d, flatten], name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("layer,args,ok", [
+    ("BatchNormalization", "", False),
+    ("Dense", "units: 4, ", True),
+    ("LayerNormalization", "", True),
+])
+def test_reuse_on_another_rank(layer, args, ok):
+    errs = errors(REUSE.format(layer=layer, args=args))
+    if ok:
+        assert errs == []
+    else:
+        assert [(e.code, e.span.line, e.span.col) for e in errs] == [("shared-layer-mismatch", 8, 5)], errs
+        assert "input rank" in errs[0].message

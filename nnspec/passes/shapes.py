@@ -12,6 +12,11 @@ from ..ops import CATALOG
 from ..ops.base import ShapeError, fmt_shape
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
+# Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
+# checked against Keras: a shared one may be called on inputs of another rank.
+_RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
+                        "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
+                        "ReLU", "LeakyReLU", "ELU", "Softmax"})
 _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
           "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
           "shape": "shape-mismatch"}
@@ -47,8 +52,18 @@ def infer(spec: Spec) -> list[Diagnostic]:
             params = (0, params[0] + params[1])
         if node.reuse:
             built = first_params.get(node.layer)
+            orig = by_name[node.layer]
+            orig_shapes = [shapes.get(r) for r in orig.inputs]
+            if built is not None and node.op not in _RANK_FREE and any(
+                    a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
+                diags.append(Diagnostic(
+                    "shared-layer-mismatch",
+                    f"reusing {node.op} '{node.layer}' on {_inputs_text(node, in_shapes)}: it was built on "
+                    f"{_inputs_text(orig, orig_shapes)}, and Keras fixes a {node.op}'s input rank when it builds it",
+                    node.span, "a shared layer takes inputs of the rank of its first call; Reshape the input, or "
+                    "define a separate layer", related=(("first call here", orig.span),)))
+                continue
             if built is not None and sum(built) != sum(params):
-                orig = by_name[node.layer]
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
                     f"reusing '{node.layer}' on {_inputs_text(node, in_shapes)} needs weights of another size: it was "

@@ -168,3 +168,40 @@ def test_block_call_activity_regularizer_is_applied_in_keras():
     assert model.get_layer("b_dense").activity_regularizer is None
     model(model_inputs(spec, random_batch(spec, batch=4)))
     assert len(model.losses) == 1
+
+
+# ---------------------------------------------------------------- reuse on another rank
+REUSE = """nnspec: 1
+name: r
+seed: 1
+inputs:
+  a: [4]
+  b: [6, 4]
+layers:
+  - {layer}: {{{args}name: d, from: a}}
+  - reuse: {{layer: d, from: b, name: d2}}
+  - Flatten: {{}}
+  - Concatenate: {{from: [d, flatten], name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("layer,args", [("Dense", "units: 4, "), ("LayerNormalization", ""),
+                                        ("Dropout", "rate: 0.1, ")])
+def test_reuse_on_another_rank_accepted_trains(layer, args):
+    spec, errs = spec_of(REUSE.format(layer=layer, args=args))
+    assert errs == []
+    model = fit_one_step(spec)
+    assert model.count_params() == sum(sum(p) for p in spec.params.values())
+
+
+@pytest.mark.parametrize("layer,args", [("BatchNormalization", ""), ("BatchNormalization", "axis: -1, center: false, ")])
+def test_reuse_on_another_rank_refused_fails_in_keras(layer, args):
+    spec, errs = spec_of(REUSE.format(layer=layer, args=args))
+    assert [d.code for d in errs] == ["shared-layer-mismatch"]
+    with pytest.raises(ValueError, match="expected ndim"):
+        keras_layer = __import__("nnspec.keras.layers", fromlist=["make_layer"]).make_layer(
+            layer, spec.node("d").args)
+        keras_layer(keras.Input((4,)))
+        keras_layer(keras.Input((6, 4)))
