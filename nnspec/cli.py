@@ -23,6 +23,24 @@ def _allow_import(parser) -> None:
                         help="allow custom: objects from this module (repeatable)")
 
 
+def _byte_count(text: str) -> int:
+    """--max-weights-bytes: an integer, with an optional K/M/G/T suffix (powers of 1024)."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        n = int(t[:-1]) * units[t[-1]] if t and t[-1] in units else int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes (e.g. 4294967296 or 4G); found {text!r}")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be positive; found {text!r}")
+    return n
+
+
+def _max_weights(parser) -> None:
+    parser.add_argument("--max-weights-bytes", type=_byte_count, default=None, metavar="N",
+                        help="refuse a model whose weights need more than N bytes (default 2G; K/M/G/T suffixes)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
@@ -50,12 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--keras", metavar="FILE", help="also write a .keras file with the training configuration")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _allow_import(c)
+    _max_weights(c)
 
     k = sub.add_parser("check", help="build the model and run a few training steps on synthetic data")
     k.add_argument("path", metavar="SPEC")
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
     _allow_import(k)
+    _max_weights(k)
 
     i = sub.add_parser("inspect", help="print the manifest of a SavedModel written by nnspec compile")
     i.add_argument("path", metavar="DIR")
@@ -161,8 +181,10 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def _load_for_build(path: str, progress, allow_import=()):
-    """Parse and validate with progress lines; (spec, source bytes) or (None, exit code)."""
+def _load_for_build(path: str, progress, allow_import=(), max_weights_bytes=None):
+    """Parse and validate with progress lines; (spec, source bytes) or (None, exit code).
+    A model whose weights need more than ``max_weights_bytes`` (default 2 GiB) is refused
+    before TensorFlow allocates them."""
     if not os.path.isfile(path):
         return None, _usage_error(f"no such file: {path}")
     raw, diags = api.read_spec(path)
@@ -170,6 +192,12 @@ def _load_for_build(path: str, progress, allow_import=()):
     spec = None
     if raw is not None:
         spec, diags = api.check_text(raw, path, timings, allow_import)
+        if spec is not None and not any(d.severity == ERROR for d in diags):
+            from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
+            diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides
+            too_large = size_diagnostic(spec, max_weights_bytes or MAX_WEIGHTS_BYTES)
+            if too_large is not None:
+                diags.append(too_large)
     for stage in ("parse", "validate"):
         if stage in timings:
             progress(f"{stage} {_fmt_time(timings[stage])}")
@@ -194,7 +222,7 @@ def _timed(progress, label):
 
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    spec, raw = _load_for_build(args.path, progress, args.allow_import)
+    spec, raw = _load_for_build(args.path, progress, args.allow_import, args.max_weights_bytes)
     if spec is None:
         return raw
     with _timed(progress, "load tensorflow"):
@@ -233,7 +261,7 @@ def cmd_compile(args) -> int:
 def cmd_check(args) -> int:
     if args.train_steps < 1 or args.batch_size < 1:
         return _usage_error("--train-steps and --batch-size must be at least 1")
-    spec, raw = _load_for_build(args.path, lambda line: None, args.allow_import)
+    spec, raw = _load_for_build(args.path, lambda line: None, args.allow_import, args.max_weights_bytes)
     if spec is None:
         return raw
     from .keras.check import run_check

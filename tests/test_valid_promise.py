@@ -271,3 +271,50 @@ def test_reuse_on_another_rank(layer, args, ok):
     else:
         assert [(e.code, e.span.line, e.span.col) for e in errs] == [("shared-layer-mismatch", 8, 5)], errs
         assert "input rank" in errs[0].message
+
+
+# ---------------------------------------------------------------- input dtypes
+DTYPE = """nnspec: 1
+name: m
+inputs:
+  x: {{shape: {shape}, dtype: {dtype}}}
+layers:
+{layers}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("dtype,shape,layers,want", [
+    ("uint8", [8, 8, 1], "  - Conv2D: {filters: 2, kernel_size: 3}\n  - Flatten: {}", ("input-dtype", 6, 5)),
+    ("int64", [8, 8, 1], "  - Conv2D: {filters: 2, kernel_size: 3}\n  - Flatten: {}", ("input-dtype", 6, 5)),
+    # Flatten keeps the integer dtype: the Conv1D after it is refused, at its own line
+    ("int32", [8, 8], "  - Flatten: {}\n  - Reshape: {target_shape: [64, 1]}\n  - Conv1D: {filters: 2, kernel_size: 3}"
+     "\n  - Flatten: {name: f2}", ("input-dtype", 8, 5)),
+    ("uint8", [8, 8, 1], "  - Rescaling: {scale: 0.004}\n  - Conv2D: {filters: 2, kernel_size: 3}\n  - Flatten: {}",
+     None),
+    ("bool", [8], "  - Dropout: {rate: 0.5}", ("input-dtype", 6, 5)),
+    ("bool", [8], "  - ReLU: {}", ("input-dtype", 6, 5)),
+    ("int32", [8], "  - ReLU: {}", None),
+    ("uint8", [8], "  - Dense: {units: 4}", None),
+    ("int32", [8, 3], "  - TimeDistributed: {layer: {Dense: {units: 2}}}\n  - Flatten: {}", None),
+    ("int32", [4, 8, 3], "  - TimeDistributed: {layer: {Conv1D: {filters: 2, kernel_size: 1}}}\n  - Flatten: {}",
+     ("input-dtype", 6, 5)),
+])
+def test_input_dtype_checked_at_the_consuming_layer(dtype, shape, layers, want):
+    errs = errors(DTYPE.format(dtype=dtype, shape=shape, layers=layers))
+    got = [(e.code, e.span.line, e.span.col) for e in errs]
+    if want is None:
+        assert got == []
+    else:
+        assert got[:1] == [want] and len(got) == 1, errs
+
+
+def test_float_into_embedding_warns():
+    spec, diags = check(DTYPE.format(dtype="float32", shape=[8], layers="  - Embedding: {input_dim: 10, output_dim: 2}"
+                                     "\n  - Flatten: {}"))
+    assert [(d.code, d.severity, d.span.line) for d in diags] == [("float-indices", "warning", 6)]
+    spec, diags = check(DTYPE.format(dtype="int32", shape=[8], layers="  - Embedding: {input_dim: 10, output_dim: 2}"
+                                     "\n  - Flatten: {}"))
+    assert diags == []

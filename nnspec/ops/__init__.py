@@ -6,7 +6,9 @@ The registry is an explicit dict built from each module's ``OPS`` tuple.
 """
 from __future__ import annotations
 
-from . import (activations, attention, conv, core, custom, merging, normalization, pooling,
+from dataclasses import replace as _replace
+
+from . import (activations, attention, conv, core, custom, dtypes, merging, normalization, pooling,
                preprocessing, recurrent, regularization, reshaping, wrappers)
 from .base import Op
 
@@ -18,6 +20,9 @@ for _module in _MODULES:
     for _op in _module.OPS:
         if _op.name in CATALOG:
             raise RuntimeError(f"op {_op.name} defined twice")
+        if _op.name in dtypes.ACCEPTS or _op.name in dtypes.KEEPS_DTYPE:
+            _op = _replace(_op, dtypes=dtypes.ACCEPTS.get(_op.name, _op.dtypes),
+                           keeps_dtype=_op.name in dtypes.KEEPS_DTYPE)
         CATALOG[_op.name] = _op
 
 

@@ -48,6 +48,13 @@ class Arg:
         return self.default is REQUIRED
 
 
+def dtype_kind(dtype: str) -> str:
+    """float32 -> "float", uint8 / int64 -> "int", bool -> "bool"."""
+    if dtype == "bool":
+        return "bool"
+    return "int" if dtype.startswith(("int", "uint")) else "float"
+
+
 def _no_params(args, shapes):
     return 0
 
@@ -66,6 +73,10 @@ class Op:
     keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
     family: str = ""
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
+    # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
+    # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
+    dtypes: frozenset = frozenset({"float"})
+    keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

@@ -6,10 +6,11 @@ naming the layer, its producer, both shapes and a hint.
 """
 from __future__ import annotations
 
-from ..diagnostics import WARNING, Diagnostic
+from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG
-from ..ops.base import ShapeError, fmt_shape
+from ..ops import dtypes as op_dtypes
+from ..ops.base import ShapeError, dtype_kind, fmt_shape
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
@@ -29,11 +30,17 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[name] = inp.shape
     by_name = {n.name: n for n in spec.nodes}
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
+    dtypes = {name: inp.dtype for name, inp in spec.inputs.items()}  # tensor -> dtype
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
         op = CATALOG[node.op]
         in_shapes = [shapes[r] for r in node.inputs]
+        dtype_diag = _check_dtypes(node, op, dtypes, spec)
+        if dtype_diag is not None:
+            diags.append(dtype_diag)
+            if dtype_diag.severity == ERROR:
+                continue
         try:
             if op.validate:
                 op.validate(node.args)
@@ -79,7 +86,63 @@ def infer(spec: Spec) -> list[Diagnostic]:
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
+    size = size_diagnostic(spec, MAX_WEIGHTS_BYTES, WARNING)
+    if size is not None:
+        diags.append(size)
     return diags
+
+
+MAX_WEIGHTS_BYTES = 2 * 1024**3  # nnspec compile/check refuse more by default (--max-weights-bytes)
+WEIGHT_BYTES = 4  # Keras's default float32 weights
+
+
+def weights_bytes(spec: Spec) -> int:
+    """Bytes the model's weights take once built (float32), every layer counted once."""
+    return WEIGHT_BYTES * sum(sum(p) for p in spec.params.values())
+
+
+def size_diagnostic(spec: Spec, limit: int, severity=ERROR) -> Diagnostic | None:
+    """One diagnostic, at the layer with the most weights, when they need more than ``limit`` bytes."""
+    need = weights_bytes(spec)
+    if need <= limit or not spec.params:
+        return None
+    name = max(spec.params, key=lambda n: sum(spec.params[n]))
+    node = spec.node(name)
+    n_params = need // WEIGHT_BYTES
+    return Diagnostic("model-too-large", f"the model's weights need {need:,} bytes ({n_params:,} parameters x "
+                      f"{WEIGHT_BYTES} bytes, float32), more than the limit of {limit:,} bytes; the largest layer "
+                      f"is {node.op} '{name}' with {sum(spec.params[name]):,} parameters", node.span,
+                      "make the layer smaller (fewer units or filters, or a pooling layer before it), or raise "
+                      "the limit with --max-weights-bytes N on nnspec compile/check", severity=severity)
+
+
+def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
+    """The op takes its inputs' dtypes (ops/dtypes.py, measured against Keras);
+    records the node's output dtype in ``dtypes``."""
+    in_dtypes = [dtypes.get(r, "float32") for r in node.inputs]
+    accepts, name = op.dtypes, op.name
+    if op.name in op_dtypes.WRAPPERS and isinstance(node.args.get("layer"), dict) and len(node.args["layer"]) == 1:
+        name = next(iter(node.args["layer"]))
+        accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
+    if op.name in op_dtypes.OPAQUE:
+        accepts = op_dtypes.ANY
+    dtypes[node.name] = in_dtypes[0] if op.keeps_dtype and in_dtypes else "float32"
+    for ref, dtype in zip(node.inputs, in_dtypes):
+        kind = dtype_kind(dtype)
+        if kind not in accepts:
+            source = spec.inputs.get(ref)
+            fix = (f"declare input '{ref}' with dtype: float32, or " if source is not None else "") + \
+                f"add Rescaling: {{scale: {1 / 255 if dtype == 'uint8' else 1.0}}} (it casts to float32) " \
+                f"before '{node.name}'"
+            inner = f" (inside {op.name})" if name != op.name else ""
+            return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
+                              f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
+        if name == "Embedding" and kind == "float":
+            return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "
+                              f"{dtype}: Keras truncates the values to int32", node.span,
+                              f"declare the input with dtype: int32" if ref in spec.inputs else
+                              "feed it integer indices", severity=WARNING)
+    return None
 
 
 def _inputs_text(node, in_shapes) -> str:
