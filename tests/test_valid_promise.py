@@ -318,3 +318,51 @@ def test_float_into_embedding_warns():
     spec, diags = check(DTYPE.format(dtype="int32", shape=[8], layers="  - Embedding: {input_dim: 10, output_dim: 2}"
                                      "\n  - Flatten: {}"))
     assert diags == []
+
+
+# ---------------------------------------------------------------- model size
+BIG = """nnspec: 1
+name: big
+inputs:
+  x: [100000]
+layers:
+  - Dense: {units: 8, name: small}
+  - Dense: {units: 100000, name: out}
+outputs:
+  out: {loss: mse}
+"""
+
+
+def test_validate_warns_when_the_weights_exceed_2_gib():
+    spec, diags = check(BIG.replace("units: 8", "units: 6000"))
+    assert [(d.code, d.severity, d.span.line) for d in diags] == [("model-too-large", "warning", 7)]
+    assert "need 4,800,4" in diags[0].message and "Dense 'out'" in diags[0].message
+    spec, diags = check(BIG)
+    assert diags == []
+
+
+def _cli(*argv):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "nnspec", *argv], capture_output=True, text=True, timeout=120,
+                          cwd=pathlib.Path(__file__).parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.parametrize("command", ["check", "compile"])
+def test_compile_and_check_refuse_weights_over_the_limit_before_building(tmp_path, command):
+    path = tmp_path / "big.yaml"
+    path.write_text(BIG.replace("units: 8", "units: 6000"))
+    extra = ["-o", str(tmp_path / "out")] if command == "compile" else []
+    r = _cli(command, str(path), *extra)
+    assert r.returncode == 1, r.stderr
+    line = [x for x in r.stderr.splitlines() if "model-too-large" in x]
+    assert len(line) == 1 and line[0].startswith(f"{path}:7:5: error: the model's weights need 4,800,4")
+    assert "--max-weights-bytes" in line[0]
+    assert not (tmp_path / "out").exists()
+    # the flag sets the limit, with a unit suffix; the small model is refused under a tiny one
+    path.write_text(BIG)
+    r = _cli(command, str(path), "--max-weights-bytes", "1K", *extra)
+    assert r.returncode == 1 and "more than the limit of 1,024 bytes" in r.stderr, r.stderr
+    r = _cli(command, str(path), "--max-weights-bytes", "lots", *extra)
+    assert r.returncode == 2 and "--max-weights-bytes" in r.stderr

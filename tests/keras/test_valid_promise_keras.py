@@ -320,3 +320,17 @@ outputs:
 """)
     assert errs == []
     fit_one_step(spec)
+
+
+def test_check_under_a_raised_weight_limit_runs(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    path = tmp_path / "m.yaml"
+    path.write_text(BLOCK.format(extra="trainable: true"))
+    r = subprocess.run([sys.executable, "-m", "nnspec", "check", str(path), "--train-steps", "1",
+                        "--max-weights-bytes", "1M"], capture_output=True, text=True, timeout=300,
+                       cwd=pathlib.Path(__file__).parent.parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1].startswith("ok: 1 training steps")
