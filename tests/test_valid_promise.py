@@ -366,3 +366,42 @@ def test_compile_and_check_refuse_weights_over_the_limit_before_building(tmp_pat
     assert r.returncode == 1 and "more than the limit of 1,024 bytes" in r.stderr, r.stderr
     r = _cli(command, str(path), "--max-weights-bytes", "lots", *extra)
     assert r.returncode == 2 and "--max-weights-bytes" in r.stderr
+
+
+# ---------------------------------------------------------------- from the fuzzer (/work/wt/FINDINGS.md)
+@pytest.mark.parametrize("layer,want", [
+    ("Dense: {units: 2, bias_constraint: {unit_norm: {axis: 1}}, name: out}", ("bad-argument", 6, 59)),
+    ("Dense: {units: 2, kernel_constraint: {max_norm: {axis: [0, 0]}}, name: out}", ("bad-argument", 6, 60)),
+    ("Dense: {units: 2, kernel_constraint: {min_max_norm: {axis: -3}}, name: out}", ("bad-argument", 6, 64)),
+    ("Dense: {units: 2, kernel_constraint: {max_norm: {axis: [0, 1]}}, name: out}", None),
+    ("Dense: {units: 2, kernel_constraint: {unit_norm: {axis: -1}}, bias_constraint: {unit_norm: {axis: 0}}, "
+     "name: out}", None),
+])
+def test_named_constraint_axes_checked_against_the_weight_rank(layer, want):
+    got = codes(CONSTRAINT.format(layer=layer))
+    assert got == ([want] if want else []), got
+
+
+NO_GRAD = """nnspec: 1
+name: m
+inputs:
+  x: [4]
+layers:
+  - Dense: {{units: 2, name: features{extra}}}
+  - Dropout: {{rate: 0.5, from: x, name: drop}}
+outputs:
+  features: {features}
+  drop: {{loss: mse}}
+{penalties}"""
+
+
+@pytest.mark.parametrize("extra,features,penalties,want", [
+    ("", "null", "", [("no-gradient", 10, 3)]),
+    (", trainable: false", "null", "", []),  # nothing to train: Keras runs it
+    ("", "{loss: mse}", "", []),
+    (", kernel_regularizer: {l2: 0.01}", "null", "", []),
+    (", activity_regularizer: {l2: 0.01}", "null", "", []),
+    ("", "null", "penalties: [{on: features, l2: 0.1}]\n", []),
+])
+def test_trainable_weights_must_reach_a_loss(extra, features, penalties, want):
+    assert codes(NO_GRAD.format(extra=extra, features=features, penalties=penalties)) == want

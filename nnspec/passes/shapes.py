@@ -86,6 +86,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
+    _check_trainable_reaches_a_loss(spec, diags)
     size = size_diagnostic(spec, MAX_WEIGHTS_BYTES, WARNING)
     if size is not None:
         diags.append(size)
@@ -259,15 +260,39 @@ def _expr_span(node, *keys):
 
 
 def _constraint_exprs(op: str, args: dict, keys=()):
-    """(op, weight, arg path, text) of every expression constraint of a layer,
+    """(op, weight, arg path, text or axes) of every expression constraint of a
+    layer, and of every named one with an ``axis`` (max_norm, unit_norm, ...),
     the layer inside a wrapper included."""
     for k, v in args.items():
         if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
             yield op, k[: -len("_constraint")], keys + (k, "expr"), v["expr"]
+        elif k.endswith("_constraint") and isinstance(v, dict) and len(v) == 1:
+            (cname, cargs), = v.items()
+            if isinstance(cargs, dict) and "axis" in cargs:
+                axes = cargs["axis"] if isinstance(cargs["axis"], list) else [cargs["axis"]]
+                yield op, k[: -len("_constraint")], keys + (k, cname, "axis"), (cname, axes)
         elif k == "layer" and isinstance(v, dict) and len(v) == 1:
             (inner, inner_args), = v.items()
             if isinstance(inner_args, dict):
                 yield from _constraint_exprs(inner, inner_args, keys + (k, inner))
+
+
+def _check_axes(node, op, weight, keys, cname, axes, ranks, diags) -> None:
+    """A named constraint's axes: within the weight's rank, each once."""
+    for rank in ranks:
+        seen = set()
+        for a in axes:
+            if not isinstance(a, int) or isinstance(a, bool):
+                return  # the schema reports it
+            if not -rank <= a < rank or a % rank in seen:
+                what = (f"axis {a} is out of range for the {weight} weight, of rank {rank}"
+                        if not -rank <= a < rank else f"axis {a} is repeated")
+                diags.append(Diagnostic("bad-argument", f"{op} '{node.name}' {weight}_constraint {cname}: {what}",
+                                        _expr_span(node, *keys), f"the {weight} weight's axes run from {-rank} to "
+                                        f"{rank - 1}" + (" (a bias has one axis: axis: 0)" if weight == "bias"
+                                                         else "")))
+                return
+            seen.add(a % rank)
 
 
 def _check_constraints(spec: Spec, diags) -> None:
@@ -279,6 +304,9 @@ def _check_constraints(spec: Spec, diags) -> None:
         for op, weight, keys, text in _constraint_exprs(node.op, node.given):
             ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), in_rank)
             if ranks is None:
+                continue
+            if isinstance(text, tuple):
+                _check_axes(node, op, weight, keys, *text, ranks, diags)
                 continue
             try:
                 tree = expr_lang.parse(text)
@@ -328,3 +356,54 @@ def _check_losses(spec: Spec, diags) -> None:
         except expr_lang.ExprError as e:
             diags.append(Diagnostic("bad-expression", f"loss of '{o.name}': {e.message} (y_true and y_pred are "
                                     f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
+
+
+def _has_weight_regularizer(args: dict) -> bool:
+    for k, v in args.items():
+        if k.endswith("_regularizer") and k != "activity_regularizer" and v is not None:
+            return True
+        if k == "layer" and isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), dict):
+            if _has_weight_regularizer(next(iter(v.values()))):
+                return True
+    return False
+
+
+def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
+    """Keras's fit raises "No gradients provided for any variable" when the model
+    has trainable weights and none of them reaches a loss (an output's loss, a
+    penalty, an activity or weight regularizer). With no trainable weight at all
+    it trains nothing, without error."""
+    if any(d.severity == ERROR for d in diags):
+        return
+    if not spec.penalties and all(o.loss is None for o in spec.outputs.values()):
+        return  # nothing to train at all (a feature extractor): compile serves it, fit is not asked for
+    trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
+    if not trainable:
+        return
+    by_name = {n.name: n for n in spec.nodes}
+    stack = [o.name for o in spec.outputs.values() if o.loss is not None]
+    stack += [t for p in spec.penalties for t in p.on]
+    stack += [n.name for n in spec.nodes if n.activity_regularizer is not None]
+    reached = set()
+    while stack:
+        t = stack.pop()
+        if t in reached:
+            continue
+        reached.add(t)
+        n = by_name.get(t)
+        if n is not None:
+            stack.extend(n.inputs)
+            if n.reuse:
+                stack.append(n.layer)
+    if any(n.name in reached or _has_weight_regularizer(n.args) for n in trainable):
+        return
+    with_loss = [o for o in spec.outputs.values() if o.loss is not None]
+    names = ", ".join(f"'{n.name}'" for n in trainable[:3]) + (", ..." if len(trainable) > 3 else "")
+    where = ", ".join([f"output '{o.name}'" for o in with_loss] + [f"penalty on {', '.join(p.on)}"
+                                                                    for p in spec.penalties])
+    span = with_loss[0].span if with_loss else spec.penalties[0].span
+    message = (f"no trainable weight reaches a loss: the losses ({where}) depend on none of the layers with "
+               f"trainable weights ({names}); Keras's fit fails with \"No gradients provided for any variable\"")
+    diags.append(Diagnostic("no-gradient", message, span,
+                            f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
+                            "on those layers"))

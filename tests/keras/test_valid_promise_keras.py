@@ -334,3 +334,60 @@ def test_check_under_a_raised_weight_limit_runs(tmp_path):
                        cwd=pathlib.Path(__file__).parent.parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1].startswith("ok: 1 training steps")
+
+
+# ---------------------------------------------------------------- from the fuzzer (/work/wt/FINDINGS.md)
+def test_check_runs_a_model_without_trainable_weights():
+    from nnspec.keras.check import run_check
+    spec, errs = spec_of("nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers:\n  - Dropout: {rate: 0.1}\n"
+                         "outputs:\n  dropout: {loss: mse}\n")
+    assert errs == []
+    report = run_check(spec, steps=1, batch=4)
+    assert report["finite"] and report["no_gradient"] == []
+
+
+@pytest.mark.parametrize("constraint,ok", [("{unit_norm: {axis: 1}}", False), ("{max_norm: {axis: [0, 0]}}", False),
+                                           ("{unit_norm: {axis: 0}}", True), ("{max_norm: {axis: -1}}", True)])
+def test_named_constraint_axes_against_keras(constraint, ok):
+    text = f"""nnspec: 1
+name: c
+seed: 1
+inputs:
+  x: [4]
+layers:
+  - Dense: {{units: 2, bias_constraint: {constraint}, kernel_constraint: {constraint}, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+    spec, errs = spec_of(text)
+    if ok:
+        assert errs == []
+        fit_one_step(spec)
+        return
+    assert errs and {d.code for d in errs} == {"bad-argument"}
+    good, _ = spec_of(text.replace(constraint, "null"))
+    good.nodes[0].args["bias_constraint"] = spec.nodes[0].args["bias_constraint"]
+    good.nodes[0].args["kernel_constraint"] = spec.nodes[0].args["kernel_constraint"]
+    with pytest.raises(Exception):
+        fit_one_step(good)
+
+
+def test_no_trainable_weight_reaching_a_loss_fails_in_keras():
+    text = """nnspec: 1
+name: m
+inputs:
+  x: [4]
+layers:
+  - Dense: {units: 2, name: features}
+  - Dropout: {rate: 0.5, from: x, name: drop}
+outputs:
+  features: null
+  drop: {loss: mse}
+"""
+    _, errs = spec_of(text)
+    assert [d.code for d in errs] == ["no-gradient"]
+    spec, errs = spec_of(text.replace("features: null", "features: {loss: mse}"))
+    assert errs == []
+    spec.outputs["features"].loss = None  # the refused spec, built anyway
+    with pytest.raises(ValueError, match="No gradients"):
+        fit_one_step(spec)
