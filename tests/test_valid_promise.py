@@ -82,10 +82,12 @@ def test_mutated_names_and_common_args_never_crash():
     rnd = random.Random(9)
     values = [5, [1], {"a": 1}, None, "x y", True, 1.5, "_x"]
     for data in _DOCS:
-        for path in _paths(data):
-            if path and path[-1] in ("name", "from", "trainable", "activity_regularizer", "layer"):
-                for v in rnd.sample(values, 4):
-                    _assert_no_crash(_mutate(data, list(_paths(data)).index(path), v))
+        paths = list(_paths(data))
+        wanted = [i for i, p in enumerate(paths)
+                  if p and p[-1] in ("name", "from", "trainable", "activity_regularizer", "layer")]
+        for i in rnd.sample(wanted, min(len(wanted), 6)):
+            for v in rnd.sample(values, 3):
+                _assert_no_crash(_mutate(data, i, v))
 
 
 # ---------------------------------------------------------------- names
