@@ -67,16 +67,16 @@ class Op:
     shape: Callable = None
     params: Callable = _no_params
     inputs: tuple = (1, 1)  # (min, max) number of input tensors; max None = unbounded
+    # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
+    # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
+    dtypes: frozenset = frozenset({"float"})
+    keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ
     keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
     family: str = ""
     validate: Callable | None = None  # extra arg checks beyond the schema: validate(args) raises ShapeError
-    # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
-    # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
-    dtypes: frozenset = frozenset({"float"})
-    keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)
