@@ -3,6 +3,12 @@
     spec = nnspec.load("specs/lab_quake.yaml")     # validated IR; raises SpecError
     diags = nnspec.validate("specs/lab_quake.yaml") # every diagnostic, never raises for user errors
 
+``allow_import`` (every function): the modules you, the caller, allow `custom:`
+references to import; the only permission there is (a spec's
+``requires_import`` declares, it does not allow). The API reads no config
+file; to use the one the command line reads, pass
+``allow_import=nnspec.config.allowed_imports()[0]``.
+
 Nothing here imports TensorFlow or Keras.
 """
 from __future__ import annotations
@@ -24,6 +30,7 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
                ) -> tuple[Spec | None, list[Diagnostic]]:
     """Every stage up to static shapes. Returns (IR or None, diagnostics).
     ``timings``, if given, receives seconds per stage (parse, validate)."""
+    allow_import = (allow_import,) if isinstance(allow_import, str) else tuple(allow_import or ())
     t0 = time.perf_counter()
     doc, diags = load_any(raw, file)
     if timings is not None:
@@ -96,7 +103,8 @@ def validate(path, allow_import=()) -> list[Diagnostic]:
 
 def load(path, allow_import=()) -> Spec:
     """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors.
-    ``allow_import``: module names whose objects `custom:` references may import."""
+    ``allow_import``: module names whose objects `custom:` references may import (your permission;
+    ``nnspec.build`` imports from these only)."""
     spec, diags = check_file(path, allow_import=allow_import)
     if spec is None or has_errors(diags):
         raise SpecError(diags)

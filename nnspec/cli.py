@@ -19,8 +19,17 @@ BUG_URL = "https://github.com/nnspec/nnspec/issues"
 
 
 def _allow_import(parser) -> None:
-    parser.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                        help="allow custom: objects from this module (repeatable)")
+    from .config import add_arguments
+    add_arguments(parser)
+
+
+def _permissions(args):
+    """Modules the person running nnspec allows (flags + their pyproject.toml), or an exit code."""
+    from .config import ConfigError, permissions
+    try:
+        return permissions(args)
+    except ConfigError as e:
+        return _usage_error(str(e))
 
 
 def _byte_count(text: str) -> int:
@@ -132,9 +141,12 @@ def cmd_validate(args) -> int:
         return _usage_error("no such file or directory: " + ", ".join(missing))
     if not files:
         return _usage_error("no *.yaml, *.yml or *.nns specs under " + ", ".join(args.paths))
+    allow = _permissions(args)
+    if isinstance(allow, int):
+        return allow
     all_diags, bad = [], 0
     for f in files:
-        _, diags = api.check_file(f, allow_import=args.allow_import)
+        _, diags = api.check_file(f, allow_import=allow)
         all_diags += diags
         failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
         bad += failed
@@ -161,7 +173,10 @@ def cmd_summary(args) -> int:
     files, missing = api.find_specs([args.path])
     if missing:
         return _usage_error(f"no such file: {args.path}")
-    spec, diags = api.check_file(args.path, allow_import=args.allow_import)
+    allow = _permissions(args)
+    if isinstance(allow, int):
+        return allow
+    spec, diags = api.check_file(args.path, allow_import=allow)
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
@@ -181,12 +196,16 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def _load_for_build(path: str, progress, allow_import=(), max_weights_bytes=None):
+def _load_for_build(path: str, progress, args):
     """Parse and validate with progress lines; (spec, source bytes) or (None, exit code).
-    A model whose weights need more than ``max_weights_bytes`` (default 2 GiB) is refused
+    ``args``: the parsed arguments (for --allow-import, --no-config, --max-weights-bytes).
+    A model whose weights need more than --max-weights-bytes (default 2 GiB) is refused
     before TensorFlow allocates them."""
     if not os.path.isfile(path):
         return None, _usage_error(f"no such file: {path}")
+    allow_import = _permissions(args)
+    if isinstance(allow_import, int):
+        return None, allow_import
     raw, diags = api.read_spec(path)
     timings: dict = {}
     spec = None
@@ -195,7 +214,7 @@ def _load_for_build(path: str, progress, allow_import=(), max_weights_bytes=None
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
             diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides
-            too_large = size_diagnostic(spec, max_weights_bytes or MAX_WEIGHTS_BYTES)
+            too_large = size_diagnostic(spec, getattr(args, "max_weights_bytes", None) or MAX_WEIGHTS_BYTES)
             if too_large is not None:
                 diags.append(too_large)
     for stage in ("parse", "validate"):
@@ -222,7 +241,7 @@ def _timed(progress, label):
 
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    spec, raw = _load_for_build(args.path, progress, args.allow_import, args.max_weights_bytes)
+    spec, raw = _load_for_build(args.path, progress, args)
     if spec is None:
         return raw
     with _timed(progress, "load tensorflow"):
@@ -232,10 +251,10 @@ def cmd_compile(args) -> int:
         with _timed(progress, "build"):
             model = build(spec)
     except Exception as e:
-        if not spec.allow_import:
+        if not spec.custom_modules:
             raise  # a valid spec that Keras cannot build is a bug in nnspec
-        print(f"nnspec: error: building the model failed: {type(e).__name__}: {str(e).splitlines()[0]}; hint: the "
-              f"spec uses custom objects from {', '.join(spec.allow_import)}, which may be the cause",
+        print(f"nnspec: error: building the model failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}; "
+              f"hint: the spec uses custom objects from {', '.join(spec.custom_modules)}, which may be the cause",
               file=sys.stderr)
         return EXIT_INVALID
     timings: dict = {}
@@ -261,7 +280,7 @@ def cmd_compile(args) -> int:
 def cmd_check(args) -> int:
     if args.train_steps < 1 or args.batch_size < 1:
         return _usage_error("--train-steps and --batch-size must be at least 1")
-    spec, raw = _load_for_build(args.path, lambda line: None, args.allow_import, args.max_weights_bytes)
+    spec, raw = _load_for_build(args.path, lambda line: None, args)
     if spec is None:
         return raw
     from .keras.check import run_check

@@ -21,14 +21,15 @@ def add_parser(sub):
     p.add_argument("model", metavar="MODEL",
                    help="a saved model (model.keras) or module:function returning a keras.Model")
     p.add_argument("-o", "--output", metavar="FILE", help="write the spec to FILE (default: stdout)")
-    p.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
-                   help="allow importing this module (for module:function, and custom layers); repeatable")
+    from .config import add_arguments
+    add_arguments(p, "allow importing this module (for module:function, and custom layers); repeatable")
     p.add_argument("-q", "--quiet", action="store_true", help="no notes, only problems")
     return p
 
 
 def _error(message: str, code: int) -> int:
-    print(f"nnspec: error: {message}", file=sys.stderr)
+    from .keras.importer import printable  # names in the message stay on one line
+    print(f"nnspec: error: {printable(message)}", file=sys.stderr)
     return code
 
 
@@ -41,12 +42,17 @@ def run(args) -> int:
         return _error(f"no such file: {ref} (give a .keras file, or module:function)", EXIT_USAGE)
 
     from . import api, report
+    from .config import ConfigError, permissions
     from .diagnostics import ERROR
+    try:
+        allow = permissions(args)  # the flags and the cwd's pyproject.toml; never the model or a spec
+    except ConfigError as e:
+        return _error(str(e), EXIT_USAGE)
     from .keras.custom_objects import ImportNotAllowed
-    from .keras.importer import ModelImportError, import_model, load_model_ref, spec_to_yaml
+    from .keras.importer import ModelImportError, import_model, load_model_ref, printable, spec_to_yaml
 
     try:
-        model = load_model_ref(ref, args.allow_import)
+        model = load_model_ref(ref, allow)
     except ImportNotAllowed as e:
         return _error(f"{e}", EXIT_INVALID)
     except ModelImportError as e:
@@ -73,12 +79,14 @@ def run(args) -> int:
         sys.stdout.flush()
 
     where = args.output or "<stdout>"
-    _, diags = api.check_text(text, where, allow_import=tuple(args.allow_import) + tuple(result.custom_modules))
+    # the written spec declares its custom modules (requires_import); checking it imports nothing, so the
+    # check treats them as allowed: whoever compiles it must still allow them (the notes say how)
+    _, diags = api.check_text(text, where, allow_import=allow + tuple(result.custom_modules))
     if diags:
         print(report.text(diags), file=sys.stderr)
     if not args.quiet:
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
+            print(f"note: {printable(note)}", file=sys.stderr)
     if any(d.severity == ERROR for d in diags):
         print(f"nnspec: error: the spec written to {where} does not validate; this is likely a bug in "
               "nnspec import", file=sys.stderr)

@@ -74,7 +74,9 @@ class Spec:
     outputs: dict = field(default_factory=dict)  # name -> Output
     penalties: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
-    allow_import: tuple = ()  # modules `custom:` objects may be imported from
+    allow_import: tuple = ()  # modules `custom:` objects may be imported from (the caller's permission only)
+    requires_import: tuple = ()  # modules the spec declares it needs (a declaration, not a permission)
+    custom_modules: tuple = ()  # modules the spec's `custom:` / Custom references name
     calls: dict = field(default_factory=dict)  # block call name -> block name
     owner: dict = field(default_factory=dict)  # expanded layer -> its top-level block call
     aliases: dict = field(default_factory=dict)  # block call -> its output layer, where the names differ

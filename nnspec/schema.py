@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 from . import vocab
 from .diagnostics import Diagnostic, did_you_mean
@@ -169,9 +170,11 @@ def generate() -> dict:
                         "additionalProperties": _ref("output"),
                         "description": "tensor name -> {loss, weight, metrics} or null"},
             "penalties": {"type": "array", "items": _ref("penalty")},
-            "allow_import": {"type": "array", "items": vocab.MODULE, "uniqueItems": True,
-                             "description": "modules whose objects `custom:` references may import "
-                                            "(nothing is imported otherwise)"},
+            "requires_import": {"type": "array", "items": vocab.MODULE, "uniqueItems": True,
+                                "description": "modules whose objects the spec's `custom:` references need; a "
+                                               "declaration, not a permission: the person running nnspec allows "
+                                               "them with --allow-import or [tool.nnspec] allow_import in "
+                                               "pyproject.toml"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
         },
@@ -244,6 +247,18 @@ def _matches_type(schema: dict, value) -> bool:
     return False
 
 
+def _allow_import_in_spec(value, span) -> Diagnostic:
+    """The old `allow_import:` key: specs declare (requires_import), only the person running nnspec allows."""
+    mods = [m for m in value if isinstance(m, str) and re.match(r"[A-Za-z_][\w.]*\Z", m)] \
+        if isinstance(value, list) else []
+    root = mods[0].split(".")[0] if mods else "mypkg"
+    return Diagnostic(
+        "allow-import-in-spec", "a spec cannot allow imports: permission comes from the person running nnspec, "
+        "not from the spec", span,
+        f"rename allow_import to requires_import (a declaration of what the spec needs: {', '.join(mods) or root}), "
+        f'and run with --allow-import {root}, or add allow_import = ["{root}"] under [tool.nnspec] in pyproject.toml')
+
+
 def translate(error, doc) -> list[Diagnostic]:
     """One jsonschema error -> diagnostics with positions from ``doc``."""
     path = tuple(error.absolute_path)
@@ -274,6 +289,8 @@ def translate(error, doc) -> list[Diagnostic]:
                 if hint is None:
                     hint = f"{owner} takes: " + ", ".join(a for a in allowed if a not in COMMON_LAYER_ARGS)
                 out.append(Diagnostic("unknown-argument", f"{owner} has no argument '{key}'", kspan, hint))
+            elif kind == "spec" and key == "allow_import":
+                out.append(_allow_import_in_spec(inst.get("allow_import"), kspan))
             else:
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key"}.get(kind, "key")

@@ -140,7 +140,8 @@ MODULE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Z
 CUSTOM_REF = {"type": "string", "maxLength": 300,
               "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$(?!\n)",
               "description": "your own Python object as module:attribute, e.g. mypkg.losses:focal; "
-                             "its module must be allowed with allow_import or --allow-import"}
+                             "its module must be allowed by whoever runs nnspec (--allow-import, or "
+                             "[tool.nnspec] allow_import in pyproject.toml) and is best declared in requires_import"}
 
 
 def definitions() -> dict:

@@ -17,7 +17,8 @@ topological order that follows chains (so most items need no ``from``):
   custom initializer) is refused with the layer, argument and value;
 * layers outside the catalog are refused, except classes registered with
   ``keras.saving.register_keras_serializable``, which become ``Custom`` items
-  (their modules are listed in ``allow_import``); nnspec's own ``Penalty``
+  (their modules are declared in ``requires_import``: a declaration; whoever
+  compiles the spec allows them with --allow-import); nnspec's own ``Penalty``
   layers become ``penalties`` again;
 * a compiled model's losses, loss weights, metrics and optimizer are carried
   where nnspec can express them (what it cannot is left out, with a note).
@@ -47,7 +48,7 @@ from ..passes.resolve import snake_case  # noqa: E402
 from ..schema import DTYPES, SCHEMA_ID  # noqa: E402
 from .layers import _CONSTRAINT_CLASSES, _INITIALIZER_CLASSES, keras_class, make_layer  # noqa: E402
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _BASE_KEYS = ("name", "trainable", "dtype")
 
 
@@ -64,7 +65,7 @@ class ImportResult:
     data: dict  # the spec, as plain data (what the YAML holds)
     notes: list = field(default_factory=list)  # things the reader should know (custom layers, dropped settings)
     outputs: list = field(default_factory=list)  # spec output name of each model output, in model.outputs order
-    custom_modules: list = field(default_factory=list)  # modules the spec needs in allow_import
+    custom_modules: list = field(default_factory=list)  # modules the spec declares in requires_import
 
 
 # ------------------------------------------------------------------ small helpers
@@ -280,7 +281,7 @@ def _act_same(a, b) -> bool:
 @dataclass
 class _Ctx:
     notes: list
-    modules: list  # custom modules needed in allow_import
+    modules: list  # custom modules the spec declares in requires_import
 
 
 def _ops_by_class() -> dict:
@@ -500,8 +501,10 @@ def _custom_item(layer, out_shape, ctx: _Ctx) -> dict:
         item["output_shape"] = dims
     module = ref.split(":")[0]
     ctx.modules.append(module)
-    ctx.notes.append(f"layer '{layer.name}' is your own class {ref}: a Custom item; the spec allows importing "
-                     f"module '{module}' (allow_import)")
+    root = module.split(".")[0]
+    ctx.notes.append(f"layer '{layer.name}' is your own class {ref}: a Custom item; the spec declares module "
+                     f"'{module}' (requires_import); compile it with --allow-import {root}, or allow_import = "
+                     f"[\"{root}\"] under [tool.nnspec] in pyproject.toml")
     return {"Custom": {**item, **common}}
 
 
@@ -1038,7 +1041,7 @@ def import_model(model) -> ImportResult:
     data = {"nnspec": 1, "name": _spec_name(model.name, notes)}
     modules = list(dict.fromkeys(imp.ctx.modules))
     if modules:
-        data["allow_import"] = modules
+        data["requires_import"] = modules
     data["inputs"] = inputs
     data["layers"] = layers
     data["outputs"] = {name: loss_outputs.get(name) for name in spec_outputs}
@@ -1056,6 +1059,20 @@ def model_to_spec(model) -> dict:
 
 # ------------------------------------------------------------------ YAML
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks of any kind: \\n, \\r, U+0085,
+    U+2028, U+2029; other controls) written as an escape: one line, whatever a name holds. YAML reads
+    \\r, U+0085, U+2028 and U+2029 as line breaks too, so a name holding one could otherwise end a
+    comment line and start a key of its own."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted scalar, the same in JSON and YAML, on one line."""
+    return "".join(c if c.isprintable() else (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+                   for c in json.dumps(text, ensure_ascii=False))
 
 
 def _scalar(v) -> str:
@@ -1078,12 +1095,12 @@ def _scalar(v) -> str:
     if isinstance(v, str):
         if _IDENT.match(v) and v.lower() not in _YAML_WORDS:
             return v
-        return json.dumps(v, ensure_ascii=False)
+        return _quoted(v)
     raise TypeError(f"cannot write {type(v).__name__} {v!r} in a spec")
 
 
 def _key(k) -> str:
-    return k if isinstance(k, str) and _IDENT.match(k) else json.dumps(str(k), ensure_ascii=False)
+    return k if isinstance(k, str) and _IDENT.match(k) else _quoted(str(k))
 
 
 def _flow(v) -> str:
@@ -1098,14 +1115,15 @@ def _flow(v) -> str:
 def spec_to_yaml(data: dict, notes=(), source: str | None = None) -> str:
     """Spec data -> YAML in the style of the shipped specs: one layer per line, flow mappings."""
     lines = [f"# yaml-language-server: $schema={SCHEMA_ID}"]
-    lines.append("# Imported from a Keras model" + (f" ({source})" if source else "") + " by `nnspec import`.")
+    lines.append("# Imported from a Keras model" + (f" ({printable(source)})" if source else "")
+                 + " by `nnspec import`.")
     for note in notes:
-        lines.append("# note: " + note.replace("\n", " "))
+        lines.append("# note: " + printable(note))
     for key in ("nnspec", "name", "description", "seed"):
         if key in data:
             lines.append(f"{key}: {_scalar(data[key])}")
-    if "allow_import" in data:
-        lines.append(f"allow_import: {_flow(data['allow_import'])}")
+    if "requires_import" in data:
+        lines.append(f"requires_import: {_flow(data['requires_import'])}")
     lines += ["", "inputs:"]
     lines += [f"  {_key(k)}: {_flow(v)}" for k, v in data["inputs"].items()]
     lines += ["", "layers:"]
@@ -1118,7 +1136,7 @@ def spec_to_yaml(data: dict, notes=(), source: str | None = None) -> str:
     if data.get("training"):
         lines += ["", "training:"]
         lines += [f"  {_key(k)}: {_flow(v)}" for k, v in data["training"].items()]
-    known = {"nnspec", "name", "description", "seed", "allow_import", "inputs", "layers", "outputs", "penalties",
+    known = {"nnspec", "name", "description", "seed", "requires_import", "inputs", "layers", "outputs", "penalties",
              "training"}
     extra = [k for k in data if k not in known]
     if extra:

@@ -3,8 +3,11 @@
 nnspec cannot know its shape rule: give `output_shape` (without the batch
 axis) to keep static checks going after it; without it, the layers after it
 are not shape-checked (a warning says so). Its module must be allowed by name
-(`allow_import:` in the spec or `--allow-import` on the command line);
-validation never imports it.
+by the person running nnspec (`--allow-import`, or `[tool.nnspec]
+allow_import` in their pyproject.toml; see nnspec/config.py), never by the
+spec, which only declares it (`requires_import:`). Loaders such as Keras's
+TFSMLayer and Lambda are refused whoever allows them (nnspec/trust.py).
+Validation never imports it.
 """
 from __future__ import annotations
 

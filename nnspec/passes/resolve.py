@@ -33,20 +33,52 @@ def _custom_refs(node, path=()):
             yield from _custom_refs(v, path + (i,))
 
 
-def _check_imports(doc, allowed, diags) -> None:
+def _grant_hint(root: str) -> str:
+    return f'run with --allow-import {root}, or add allow_import = ["{root}"] under [tool.nnspec] in pyproject.toml'
+
+
+def _check_imports(doc, declared, allowed, diags) -> tuple:
+    """Every `custom:` / Custom reference: refused outright (trust.py), or its module must be allowed
+    by the person running nnspec (``allowed``); the spec's ``requires_import`` only declares. Imports
+    nothing. Returns the modules referenced."""
+    from ..trust import module_refused, refused, serialized_object_path
+    for i, module in enumerate(declared):
+        why = module_refused(module)
+        if why:
+            diags.append(Diagnostic("import-refused", f"module '{module}' is never imported for a spec: {why}",
+                                    doc.span(("requires_import", i)), "remove it from requires_import"))
     refs = list(_custom_refs(doc.data.get("outputs", {}), ("outputs",)))
     refs += list(_custom_refs(doc.data["layers"], ("layers",)))
     for i, entry in enumerate(doc.data["layers"]):
         args = entry.get("Custom")
         if isinstance(args, dict) and "class" in args:
             refs.append((("layers", i, "Custom", "class"), args["class"]))
+            where = serialized_object_path(args.get("args"), ("layers", i, "Custom", "args"))
+            if where is not None:
+                diags.append(Diagnostic("import-refused", "a Custom layer's args may not hold a serialized Keras "
+                                        "object (a mapping with class_name): Keras would load whatever class it "
+                                        "names", doc.span(where), "write the arguments as plain values"))
+    modules = []
     for path, ref in refs:
-        if not module_allowed(ref, allowed):
-            module = ref.split(":")[0]
+        module = ref.split(":")[0]
+        root = module.split(".")[0]
+        modules.append(module)
+        why = refused(ref)
+        if why:
+            diags.append(Diagnostic("import-refused", f"'{ref}' is never imported for a spec: {why}",
+                                    doc.span(path), "use an op from `nnspec ops`, or a layer class of your own"))
+        elif module_allowed(ref, allowed):
+            continue
+        elif module_allowed(ref, declared):
+            diags.append(Diagnostic("import-not-allowed",
+                                    f"'{ref}' needs module '{module}', which the spec declares "
+                                    "(requires_import) but you have not allowed", doc.span(path), _grant_hint(root)))
+        else:
             diags.append(Diagnostic("import-not-allowed",
                                     f"'{ref}' needs nnspec to import module '{module}', which is not allowed",
-                                    doc.span(path), f"add allow_import: [{module.split('.')[0]}] to the spec, or "
-                                    f"pass --allow-import {module.split('.')[0]}"))
+                                    doc.span(path), f"declare it in the spec with requires_import: [{root}], and "
+                                    + _grant_hint(root)))
+    return tuple(dict.fromkeys(modules))
 
 
 def _check_constraint_exprs(doc, diags) -> None:
@@ -108,16 +140,17 @@ def _name_rule(name: str, what: str, span, diags) -> bool:
 
 
 def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
-    """``allow_import``: modules allowed from outside the spec (--allow-import)."""
+    """``allow_import``: the modules the person running nnspec allows (--allow-import, their
+    pyproject.toml); the only permission there is. The spec's ``requires_import`` declares."""
     data = doc.data
     diags: list[Diagnostic] = []
     spec = Spec(file=doc.file, name=data["name"], description=data.get("description", ""),
                 seed=data.get("seed"), training=data.get("training") or {},
-                allow_import=tuple(data.get("allow_import", ())) + tuple(allow_import),
+                allow_import=tuple(allow_import), requires_import=tuple(data.get("requires_import", ())),
                 calls=dict(doc.meta.get("calls", {})), owner=dict(doc.meta.get("owner", {})),
                 aliases=dict(doc.meta.get("aliases", {})))
     _name_rule(spec.name, "model", doc.span(("name",)), diags)
-    _check_imports(doc, spec.allow_import, diags)
+    spec.custom_modules = _check_imports(doc, spec.requires_import, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
 

@@ -18,10 +18,10 @@ INDENT = "    "
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
-_TOP = ("nnspec", "name", "description", "seed", "allow_import", "inputs", "blocks", "layers", "outputs",
-        "penalties", "training")
+_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "inputs", "blocks", "layers",
+        "outputs", "penalties", "training")
 _HEADER = {"nnspec": "nnspec", "name": "model", "description": "description", "seed": "seed",
-           "allow_import": "allow_import"}
+           "requires_import": "requires_import", "allow_import": "allow_import"}
 
 
 class ConvertError(ValueError):
@@ -412,7 +412,7 @@ class _Yaml:
         if not isinstance(d, dict):
             return yaml_flow(d) + "\n"
         d = _ordered(d, _TOP)
-        for k in ("nnspec", "name", "description", "seed", "allow_import"):
+        for k in _HEADER:
             if k in d:
                 self.out.append(f"{k}: {yaml_flow(d[k])}")
         for k, v in d.items():

@@ -41,7 +41,7 @@ nnspec: 1
 name: every_form
 description: "text: with a colon"
 seed: 3
-allow_import: [mypkg]
+requires_import: [mypkg]
 inputs:
   a: [8, 4]
   b: {shape: [8, 4], dtype: int32}
@@ -96,6 +96,7 @@ training:
     assert "output bi\n" in text and "output s {}" in text
     assert "loss expr(mean(square(y_true - y_pred)))" in text
     assert "kernel_constraint=weight_norm(null)" in text
+    assert "requires_import [mypkg]\n" in text
 
 
 def test_sketch_syntax_lowers_to_the_yaml_form():

@@ -20,7 +20,7 @@ NAMES = [os.path.basename(p)[:-5] for p in YAMLS]
 def _ir(spec):
     return {
         "name": spec.name, "description": spec.description, "seed": spec.seed, "training": spec.training,
-        "allow_import": spec.allow_import,
+        "allow_import": spec.allow_import, "requires_import": spec.requires_import,
         "inputs": [(i.name, i.shape, i.dtype) for i in spec.inputs.values()],
         "nodes": [(n.name, n.op, n.args, n.given, n.inputs, n.layer, n.reuse, n.trainable,
                    n.activity_regularizer) for n in spec.nodes],

@@ -272,11 +272,34 @@ def test_registered_custom_layer_becomes_custom_item(monkeypatch):
     monkeypatch.syspath_prepend(FIXTURES)
     import import_fixture
     model = import_fixture.make_custom_model()
-    result, _ = round_trip(model, allow=())  # the spec's own allow_import is enough
-    assert result.data["allow_import"] == ["import_fixture"]
+    with pytest.raises(AssertionError, match="import-not-allowed"):
+        round_trip(model, allow=())  # the spec declares its module; only the caller can allow it
+    result, _ = round_trip(model, allow=("import_fixture",))
+    assert result.data["requires_import"] == ["import_fixture"] and "allow_import" not in result.data
     assert _items(result.data)["gain"] == ("Custom", {"class": "import_fixture:Gain", "args": {"factor": 3.0},
                                                       "output_shape": [3], "name": "gain"})
-    assert any("import_fixture:Gain" in n and "allow_import" in n for n in result.notes)
+    assert any("import_fixture:Gain" in n and "--allow-import import_fixture" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\x85", "\u2028", "\u2029", "\x0b"])
+def test_names_cannot_inject_keys(tmp_path, brk, capsys):
+    """A model name (or file name) holding a line break ends up in a comment line of the written spec;
+    YAML breaks lines at \\r, U+0085, U+2028 and U+2029 too, so it could start a key of its own."""
+    x = keras.Input((4,), name="x")
+    y = layers.Dense(2, name="y")(x)
+    model = keras.Model(x, y, name=f"m{brk}allow_import: [os]{brk}requires_import: [os]{brk}#")
+    path = tmp_path / f"evil{brk}requires_import: [os]{brk}#.keras"
+    model.save(path)
+    out = tmp_path / "spec.yaml"
+    assert _cli(str(path), "-o", str(out)) == 0, capsys.readouterr().err
+    doc, diags = load_yaml(out.read_bytes(), str(out))
+    assert not diags and set(doc.data) == {"nnspec", "name", "inputs", "layers", "outputs"}
+    assert all(line.startswith(("#", " ", "nnspec:", "name:", "inputs:", "layers:", "outputs:")) or not line
+               for line in out.read_text().split("\n"))
+    assert all(len(line.splitlines()) <= 1 for line in capsys.readouterr().err.split("\n"))
+    text = spec_to_yaml({**doc.data, "layers": [{"Dense": {"units": 2, "name": "y"}},
+                                                {"Custom": {"class": "m:C", "args": {f"k{brk}": f"v{brk}a: b"}}}]})
+    assert load_yaml(text, "<t>")[0].data["layers"][1]["Custom"]["args"] == {f"k{brk}": f"v{brk}a: b"}
 
 
 def test_keras_file_on_the_command_line(tmp_path, capsys):
