@@ -6,8 +6,6 @@ The registry is an explicit dict built from each module's ``OPS`` tuple.
 """
 from __future__ import annotations
 
-from dataclasses import replace as _replace
-
 from . import (activations, attention, conv, core, custom, dtypes, merging, normalization, pooling,
                preprocessing, recurrent, regularization, reshaping, wrappers)
 from .base import Op
@@ -20,9 +18,11 @@ for _module in _MODULES:
     for _op in _module.OPS:
         if _op.name in CATALOG:
             raise RuntimeError(f"op {_op.name} defined twice")
-        if _op.name in dtypes.ACCEPTS or _op.name in dtypes.KEEPS_DTYPE:
-            _op = _replace(_op, dtypes=dtypes.ACCEPTS.get(_op.name, _op.dtypes),
-                           keeps_dtype=_op.name in dtypes.KEEPS_DTYPE)
+        # the input dtypes Keras takes (ops/dtypes.py), set on the frozen record as its __post_init__ does
+        if _op.name in dtypes.ACCEPTS:
+            object.__setattr__(_op, "dtypes", dtypes.ACCEPTS[_op.name])
+        if _op.name in dtypes.KEEPS_DTYPE:
+            object.__setattr__(_op, "keeps_dtype", True)
         CATALOG[_op.name] = _op
 
 
