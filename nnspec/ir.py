@@ -49,6 +49,7 @@ class Output:
     metrics: list = field(default_factory=list)
     span: Span | None = None
     expr_span: Span | None = None  # of an expression loss
+    metric_spans: object = None  # index in metrics -> Span (resolve.LazySpans)
 
 
 @dataclass

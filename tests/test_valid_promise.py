@@ -407,3 +407,21 @@ outputs:
 ])
 def test_trainable_weights_must_reach_a_loss(extra, features, penalties, want):
     assert codes(NO_GRAD.format(extra=extra, features=features, penalties=penalties)) == want
+
+
+@pytest.mark.parametrize("shape,metric,want", [
+    ([3, 4], "r2_score", [("metric-rank", 8, 33)]),
+    ([3, 4], "f1_score", [("metric-rank", 8, 33)]),
+    ([4], "r2_score", []),
+    ([3, 4], "mae", []),
+])
+def test_matrix_metrics_need_a_rank_2_output(shape, metric, want):
+    assert codes(f"""nnspec: 1
+name: m
+inputs:
+  x: {shape}
+layers:
+  - Dense: {{units: 2, name: a}}
+outputs:
+  a: {{loss: mse, metrics: [mae, {metric}]}}
+""") == want

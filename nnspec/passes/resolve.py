@@ -277,6 +277,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                                     list(value.get("metrics", [])), span)
         if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
             spec.outputs[name].expr_span = doc.span(("outputs", name, "loss", "expr"))
+        spec.outputs[name].metric_spans = LazySpans(doc, ("outputs", name, "metrics"))
 
     for i, p in enumerate(data.get("penalties") or []):
         spec_p = _penalty(p, ("penalties", i), doc, defined, diags)

@@ -86,6 +86,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
+    _check_metrics(spec, diags)
     _check_trainable_reaches_a_loss(spec, diags)
     size = size_diagnostic(spec, MAX_WEIGHTS_BYTES, WARNING)
     if size is not None:
@@ -407,3 +408,20 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     diags.append(Diagnostic("no-gradient", message, span,
                             f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
                             "on those layers"))
+
+
+_MATRIX_METRICS = {"r2_score": "R2Score", "f1_score": "F1Score"}  # Keras: "expects 2D inputs"
+
+
+def _check_metrics(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        shape = spec.shapes.get(o.name)
+        if shape is None or len(shape) == 2:
+            continue
+        for i, m in enumerate(o.metrics):
+            if isinstance(m, str) and m in _MATRIX_METRICS:
+                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+                diags.append(Diagnostic("metric-rank", f"metric {m} of output '{o.name}' needs (batch, n) but "
+                                        f"'{o.name}' is {fmt_shape(shape)}: Keras's {_MATRIX_METRICS[m]} fails "
+                                        "at the first training step", span,
+                                        f"Flatten '{o.name}' (or pool it) before the output, or drop {m}"))

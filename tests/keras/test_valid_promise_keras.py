@@ -393,3 +393,27 @@ outputs:
     spec.outputs["features"].loss = None  # the refused spec, built anyway
     with pytest.raises(ValueError, match="No gradients"):
         fit_one_step(spec)
+
+
+@pytest.mark.parametrize("metric", ["r2_score", "f1_score"])
+def test_matrix_metric_on_rank_3_fails_in_keras_and_rank_2_trains(metric):
+    text = f"""nnspec: 1
+name: m
+seed: 1
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 2, name: a}}
+outputs:
+  a: {{loss: mse, metrics: [{metric}]}}
+"""
+    spec, errs = spec_of(text)
+    assert [d.code for d in errs] == ["metric-rank"]
+    ok, errs = spec_of(text.replace("metrics: [", "metrics: [mae, ").replace(f", {metric}]", "]"))
+    assert errs == []
+    ok.outputs["a"].metrics = [metric]  # the refused spec, built anyway
+    with pytest.raises(ValueError, match="2D inputs"):
+        fit_one_step(ok)
+    flat, errs = spec_of(text.replace("x: [3, 4]", "x: [4]"))
+    assert errs == []
+    fit_one_step(flat)
