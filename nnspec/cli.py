@@ -32,6 +32,24 @@ def _permissions(args):
         return _usage_error(str(e))
 
 
+def _byte_count(text: str) -> int:
+    """--max-weights-bytes: an integer, with an optional K/M/G/T suffix (powers of 1024)."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        n = int(t[:-1]) * units[t[-1]] if t and t[-1] in units else int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes (e.g. 4294967296 or 4G); found {text!r}")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be positive; found {text!r}")
+    return n
+
+
+def _max_weights(parser) -> None:
+    parser.add_argument("--max-weights-bytes", type=_byte_count, default=None, metavar="N",
+                        help="refuse a model whose weights need more than N bytes (default 2G; K/M/G/T suffixes)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
@@ -64,12 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _allow_import(c)
+    _max_weights(c)
 
     k = sub.add_parser("check", help="build the model and run a few training steps on synthetic data")
     k.add_argument("path", metavar="SPEC")
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
     _allow_import(k)
+    _max_weights(k)
 
     i = sub.add_parser("inspect", help="print the manifest of a SavedModel written by nnspec compile")
     i.add_argument("path", metavar="DIR")
@@ -183,7 +203,9 @@ def _fmt_time(seconds: float) -> str:
 
 def _load_for_build(path: str, progress, args):
     """Parse and validate with progress lines; (spec, source bytes) or (None, exit code).
-    ``args``: the parsed arguments (for --allow-import, --no-config)."""
+    ``args``: the parsed arguments (for --allow-import, --no-config, --max-weights-bytes).
+    A model whose weights need more than --max-weights-bytes (default 2 GiB) is refused
+    before TensorFlow allocates them."""
     if not os.path.isfile(path):
         return None, _usage_error(f"no such file: {path}")
     allow_import = _permissions(args)
@@ -194,6 +216,12 @@ def _load_for_build(path: str, progress, args):
     spec = None
     if raw is not None:
         spec, diags = api.check_text(raw, path, timings, allow_import)
+        if spec is not None and not any(d.severity == ERROR for d in diags):
+            from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
+            diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides
+            too_large = size_diagnostic(spec, getattr(args, "max_weights_bytes", None) or MAX_WEIGHTS_BYTES)
+            if too_large is not None:
+                diags.append(too_large)
     for stage in ("parse", "validate"):
         if stage in timings:
             progress(f"{stage} {_fmt_time(timings[stage])}")

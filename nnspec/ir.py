@@ -48,6 +48,8 @@ class Output:
     weight: float = 1.0
     metrics: list = field(default_factory=list)
     span: Span | None = None
+    expr_span: Span | None = None  # of an expression loss
+    metric_spans: object = None  # index in metrics -> Span (resolve.LazySpans)
 
 
 @dataclass

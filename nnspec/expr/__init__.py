@@ -1,1 +1,1 @@
-from .expr import FUNCTIONS, ExprError, parse, infer_rank, names  # noqa: F401
+from .expr import FUNCTIONS, ExprError, fmt_dims, infer_dims, infer_rank, names, parse  # noqa: F401

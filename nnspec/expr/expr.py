@@ -255,6 +255,68 @@ def infer_rank(node, ranks: dict) -> int:
     raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
 
 
+def infer_dims(node, dims: dict) -> tuple:
+    """The symbolic shape of the expression's value, given each name's shape as
+    a tuple of axis labels (``("a0", "a1")``): a reduced axis kept with
+    ``keepdims=true`` becomes 1, one reduced without it disappears, and
+    broadcasting aligns shapes from the right as numpy does. Used where the
+    result must have a given shape (a constraint's value replaces its weight).
+    Raises ExprError as ``infer_rank`` does, and where shapes cannot broadcast."""
+    kind = node[0]
+    if kind == "num":
+        return ()
+    if kind in ("name", "bool", "list"):
+        infer_rank(node, {k: len(v) for k, v in dims.items()})  # the same errors
+        return tuple(dims[node[1]])
+    if kind == "neg":
+        return infer_dims(node[1], dims)
+    if kind == "bin":
+        return _broadcast(infer_dims(node[2], dims), infer_dims(node[3], dims), node)
+    if kind == "call":
+        infer_rank(node, {k: len(v) for k, v in dims.items()})  # arity, keywords, axes
+        _, fn, pos, kw, col = node
+        shapes = [infer_dims(a, dims) for a in pos]
+        if FUNCTIONS[fn][0] != "reduce":
+            out = shapes[0]
+            for s in shapes[1:]:
+                out = _broadcast(out, s, node)
+            return out
+        shape = shapes[0]
+        keep = kw.get("keepdims", ("bool", False))[1]
+        if "axis" not in kw:
+            axes = set(range(len(shape)))
+        else:
+            axis = kw["axis"]
+            axes = {_const_int(a) % len(shape) for a in ([axis] if axis[0] != "list" else axis[1])}
+        if keep:
+            return tuple(1 if i in axes else d for i, d in enumerate(shape))
+        return tuple(d for i, d in enumerate(shape) if i not in axes)
+    raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
+
+
+def _broadcast(a: tuple, b: tuple, node) -> tuple:
+    n = max(len(a), len(b))
+    given = a, b
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            col = node[4] if node[0] == "call" else 0
+            raise ExprError(f"shapes {fmt_dims(given[0])} and {fmt_dims(given[1])} do not line up: numpy broadcasting "
+                            "matches axes from the right", col,
+                            "reduce with keepdims=true to keep the axes in place, e.g. w / norm(w, axis=0, "
+                            "keepdims=true)")
+    return tuple(out)
+
+
+def fmt_dims(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
+
+
 def _names_hint(name, ranks):
     from ..diagnostics import did_you_mean
     return did_you_mean(name, ranks) or ("names here: " + ", ".join(sorted(ranks)[:12]) if ranks else None)

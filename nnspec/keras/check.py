@@ -83,7 +83,9 @@ def run_check(spec, steps: int = 3, batch: int = 8) -> dict:
                 got_none[i] = False
                 if bool(tf.reduce_any(tf.not_equal(g, 0))):
                     seen_grad[i] = True
-        opt.apply_gradients([(g, w) for g, w in zip(grads, trainable) if g is not None])
+        pairs = [(g, w) for g, w in zip(grads, trainable) if g is not None]
+        if pairs:  # a model without trainable weights (or all frozen) trains nothing, as in Keras's fit
+            opt.apply_gradients(pairs)
         step = {"outputs": {k: float(v) for k, v in per_output.items()},
                 "penalties": {k: float(v) for k, v in penalties.items()},
                 "regularizers": float(all_extra) - sum(float(v) for v in penalties.values()),

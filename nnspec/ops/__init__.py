@@ -6,7 +6,7 @@ The registry is an explicit dict built from each module's ``OPS`` tuple.
 """
 from __future__ import annotations
 
-from . import (activations, attention, conv, core, custom, merging, normalization, pooling,
+from . import (activations, attention, conv, core, custom, dtypes, merging, normalization, pooling,
                preprocessing, recurrent, regularization, reshaping, wrappers)
 from .base import Op
 
@@ -18,6 +18,11 @@ for _module in _MODULES:
     for _op in _module.OPS:
         if _op.name in CATALOG:
             raise RuntimeError(f"op {_op.name} defined twice")
+        # the input dtypes Keras takes (ops/dtypes.py), set on the frozen record as its __post_init__ does
+        if _op.name in dtypes.ACCEPTS:
+            object.__setattr__(_op, "dtypes", dtypes.ACCEPTS[_op.name])
+        if _op.name in dtypes.KEEPS_DTYPE:
+            object.__setattr__(_op, "keeps_dtype", True)
         CATALOG[_op.name] = _op
 
 

@@ -49,6 +49,13 @@ class Arg:
         return self.default is REQUIRED
 
 
+def dtype_kind(dtype: str) -> str:
+    """float32 -> "float", uint8 / int64 -> "int", bool -> "bool"."""
+    if dtype == "bool":
+        return "bool"
+    return "int" if dtype.startswith(("int", "uint")) else "float"
+
+
 def _no_params(args, shapes):
     return 0
 
@@ -61,6 +68,10 @@ class Op:
     shape: Callable = None
     params: Callable = _no_params
     inputs: tuple = (1, 1)  # (min, max) number of input tensors; max None = unbounded
+    # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
+    # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
+    dtypes: frozenset = frozenset({"float"})
+    keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ

@@ -50,6 +50,8 @@ _TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "any": ob
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ARITH = re.compile(r"\$\{([^{}]*)\}")
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOCAL_NAME = re.compile(r"[A-Za-z0-9_]+")  # inside a block (prefixed): 1_conv, as keras.applications
 
 
 class _Stop(Exception):
@@ -260,6 +262,7 @@ class _Expander:
         if scope is not None:
             self.unresolved(args, ipath + (key,), scope, via)
             local = args.get("name")
+            self.check_name(local, ipath + (key, "name"), via, top=False)
             if local is None:
                 base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
                 n = scope.counters.get(base, 0)
@@ -280,6 +283,76 @@ class _Expander:
             if "name" not in args:  # named now, so that a block call after it can take it as input
                 args["name"] = self._global_auto(key if key != "reuse" else str(args.get("layer", "reuse")))
         return self._emit(key, args, ipath + (key,), via)
+
+    def check_name(self, name, path, via, top: bool) -> None:
+        """A name given inside a block or on a block call: it becomes part of
+        other names (prefix_local), so it is checked here, before it is used.
+        A top-level call's name starts the names of all its layers: TensorFlow
+        refuses a scope name that starts with `_`."""
+        if name is None or (isinstance(name, str) and (_NAME if top else _LOCAL_NAME).fullmatch(name)
+                            and len(name) <= 128 and not (top and name.startswith("_"))):
+            return
+        found = f"{type(name).__name__} {name!r}" if not isinstance(name, str) else repr(name)
+        if isinstance(name, str) and name.startswith("_") and top:
+            self.error("bad-name", f"invalid name {found}: a layer name cannot start with '_' (TensorFlow's "
+                       "name scopes must start with a letter, a digit or '.')", self.span(path, via),
+                       f"e.g. name: {name.lstrip('_') or 'block1'}")
+        else:
+            self.error("bad-name", f"invalid name {found}: expected a name: letters, digits and _"
+                       + (", not starting with a digit" if top else ""), self.span(path, via), "e.g. name: conv1")
+        raise _Stop
+
+    def check_call_args(self, args, path, via) -> None:
+        """A block call's own arguments besides its parameters."""
+        if "trainable" in args and not isinstance(args["trainable"], bool):
+            self.error("bad-type", f"block call: trainable must be true or false; found "
+                       f"{type(args['trainable']).__name__} {args['trainable']!r}",
+                       self.span(path + ("trainable",), via), "trainable: false freezes every layer of the call")
+            raise _Stop
+        src = args.get("from")
+        if src is not None and not isinstance(src, str) and not (
+                isinstance(src, (list, dict)) and all(isinstance(v, str) for v in
+                                                      (src.values() if isinstance(src, dict) else src))):
+            self.error("bad-from", f"block call: from must be a name, a list of names or a map of names; found "
+                       f"{type(src).__name__} {src!r}", self.span(path + ("from",), via),
+                       "e.g. from: stem or from: [a, b]")
+            raise _Stop
+
+    def apply_call_args(self, args, produced, first_index, output_name, path, via) -> None:
+        """`trainable: false` on a call freezes every layer it makes;
+        `activity_regularizer` on a call regularises the call's output, so it
+        goes to the layer that gives it (the one the call's name refers to).
+        The positions of these arguments stay at the call, for diagnostics."""
+        if args.get("trainable") is False:
+            for j, item in enumerate(produced):
+                (key, item_args), = item.items()
+                if key != "reuse" and isinstance(item_args, dict):
+                    item_args["trainable"] = False
+                    self._copy_pos(path + ("trainable",), ("layers", first_index + j, key, "trainable"))
+        reg = args.get("activity_regularizer")
+        if reg is None:
+            return
+        for j, item in enumerate(produced):
+            (key, item_args), = item.items()
+            if isinstance(item_args, dict) and item_args.get("name") == output_name:
+                if key == "reuse" or item_args.get("activity_regularizer") is not None:
+                    why = ("is a reuse of another layer" if key == "reuse" else
+                           "has an activity_regularizer of its own")
+                    self.error("bad-block-argument", f"activity_regularizer on this call would go to its output "
+                               f"layer '{output_name}', which {why}", self.span(path + ("activity_regularizer",),
+                                                                                via, key=True),
+                               "put it on a layer inside the block, or use a penalty: {on: "
+                               f"{output_name}, l2: ...}}")
+                    raise _Stop
+                item_args["activity_regularizer"] = reg
+                self._copy_pos(path + ("activity_regularizer",), ("layers", first_index + j, key,
+                                                                  "activity_regularizer"))
+                return
+
+    def _copy_pos(self, src, dst) -> None:
+        for k, v in self.doc.pos.items():
+            if k[:len(src)] == src:
+                self.pos[dst + k[len(src):]] = v
 
     def global_name(self, scope: _Scope, local: str) -> str:
         if scope.outputs and local == scope.outputs[0] and not scope.output_named:
@@ -324,6 +397,8 @@ class _Expander:
         if len(self.stack) >= MAX_DEPTH:
             self.error("too-deep", f"blocks nested deeper than {MAX_DEPTH}", call_span)
             raise _Stop
+        self.check_name(args.get("name"), ipath + (block, "name"), via, top=scope is None)
+        self.check_call_args(args, ipath + (block,), via)
         params = self.bind(block, definition, args, ipath + (block,), via)
         if scope is not None:
             local = args.get("name") or self._local_auto(scope, block)
@@ -350,6 +425,7 @@ class _Expander:
             self.aliases[name] = f"{name}{SEPARATOR}{outputs[0]}"
         note = (f"in block '{block}', called here as '{name}'", call_span)
         self.stack.append(block)
+        first_index = self.out_count
         try:
             produced, last = self.items(definition["layers"], ("blocks", block, "layers"), inner_scope,
                                         (note,) + via, subst=params)
@@ -357,6 +433,11 @@ class _Expander:
             self.stack.pop()
         if ends_with_repeat and last is not None:
             self.aliases[name] = last
+        out_name, seen = name, set()
+        while out_name in self.aliases and out_name not in seen:  # a nested call's output: follow it
+            seen.add(out_name)
+            out_name = self.aliases[out_name]
+        self.apply_call_args(args, produced, first_index, out_name, ipath + (block,), via)
         return produced, name
 
     def top_previous(self):

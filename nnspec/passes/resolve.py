@@ -5,6 +5,7 @@ Collects every problem instead of stopping at the first.
 """
 from __future__ import annotations
 
+import keyword
 import re
 
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
@@ -119,6 +120,25 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def _name_rule(name: str, what: str, span, diags) -> bool:
+    """Names the schema's pattern allows but TensorFlow refuses: a name scope
+    (every layer, input and the model) cannot start with `_`; an input is a
+    keyword argument of the serving signature, so it cannot be a Python keyword
+    or `self`."""
+    if name.startswith("_"):
+        diags.append(Diagnostic("bad-name", f"{what} name '{name}' starts with '_': TensorFlow refuses it (a name "
+                                "scope must start with a letter, a digit or '.')", span,
+                                f"e.g. {name.lstrip('_') or 'x'}"))
+        return False
+    if what == "input" and (keyword.iskeyword(name) or name == "self"):
+        diags.append(Diagnostic("bad-name", f"input name '{name}' is "
+                                f"{'a Python keyword' if name != 'self' else 'reserved'}: inputs are the keyword "
+                                "arguments of the SavedModel's serving signature, which refuses it", span,
+                                f"e.g. {name}_in"))
+        return False
+    return True
+
+
 def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     """``allow_import``: the modules the person running nnspec allows (--allow-import, their
     pyproject.toml); the only permission there is. The spec's ``requires_import`` declares."""
@@ -129,11 +149,13 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 allow_import=tuple(allow_import), requires_import=tuple(data.get("requires_import", ())),
                 calls=dict(doc.meta.get("calls", {})), owner=dict(doc.meta.get("owner", {})),
                 aliases=dict(doc.meta.get("aliases", {})))
+    _name_rule(spec.name, "model", doc.span(("name",)), diags)
     spec.custom_modules = _check_imports(doc, spec.requires_import, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
 
-    def define(name, span):
+    def define(name, span, what="layer"):
+        _name_rule(name, what, span, diags)  # and define it still: one diagnostic, no follow-on ones
         if name in defined:
             diags.append(Diagnostic("duplicate-name", f"name '{name}' is already used", span,
                                     "give each input and layer a unique name",
@@ -145,7 +167,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     for name, value in data["inputs"].items():
         shape, dtype = (value["shape"], value.get("dtype", "float32")) if isinstance(value, dict) else (value, "float32")
         span = doc.span(("inputs", name), key=True)
-        define(name, span)
+        define(name, span, "input")
         spec.inputs[name] = Input(name, (None, *shape), dtype, span)
 
     # names first (explicit ones), so auto names avoid them, like Keras's uniquify
@@ -253,6 +275,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                         doc.span(("outputs", name, "loss", "expr")), diags)
         spec.outputs[name] = Output(name, value.get("loss"), value.get("weight", 1.0),
                                     list(value.get("metrics", [])), span)
+        if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
+            spec.outputs[name].expr_span = doc.span(("outputs", name, "loss", "expr"))
+        spec.outputs[name].metric_spans = LazySpans(doc, ("outputs", name, "metrics"))
 
     for i, p in enumerate(data.get("penalties") or []):
         spec_p = _penalty(p, ("penalties", i), doc, defined, diags)

@@ -6,12 +6,18 @@ naming the layer, its producer, both shapes and a hint.
 """
 from __future__ import annotations
 
-from ..diagnostics import WARNING, Diagnostic
+from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG
-from ..ops.base import ShapeError, fmt_shape
+from ..ops import dtypes as op_dtypes
+from ..ops.base import ShapeError, dtype_kind, fmt_shape
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
+# Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
+# checked against Keras: a shared one may be called on inputs of another rank.
+_RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
+                        "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
+                        "ReLU", "LeakyReLU", "ELU", "Softmax"})
 _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
           "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
           "shape": "shape-mismatch"}
@@ -24,11 +30,17 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[name] = inp.shape
     by_name = {n.name: n for n in spec.nodes}
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
+    dtypes = {name: inp.dtype for name, inp in spec.inputs.items()}  # tensor -> dtype
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
         op = CATALOG[node.op]
         in_shapes = [shapes[r] for r in node.inputs]
+        dtype_diag = _check_dtypes(node, op, dtypes, spec)
+        if dtype_diag is not None:
+            diags.append(dtype_diag)
+            if dtype_diag.severity == ERROR:
+                continue
         try:
             if op.validate:
                 op.validate(node.args)
@@ -47,8 +59,18 @@ def infer(spec: Spec) -> list[Diagnostic]:
             params = (0, params[0] + params[1])
         if node.reuse:
             built = first_params.get(node.layer)
+            orig = by_name[node.layer]
+            orig_shapes = [shapes.get(r) for r in orig.inputs]
+            if built is not None and node.op not in _RANK_FREE and any(
+                    a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
+                diags.append(Diagnostic(
+                    "shared-layer-mismatch",
+                    f"reusing {node.op} '{node.layer}' on {_inputs_text(node, in_shapes)}: it was built on "
+                    f"{_inputs_text(orig, orig_shapes)}, and Keras fixes a {node.op}'s input rank when it builds it",
+                    node.span, "a shared layer takes inputs of the rank of its first call; Reshape the input, or "
+                    "define a separate layer", related=(("first call here", orig.span),)))
+                continue
             if built is not None and sum(built) != sum(params):
-                orig = by_name[node.layer]
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
                     f"reusing '{node.layer}' on {_inputs_text(node, in_shapes)} needs weights of another size: it was "
@@ -62,7 +84,67 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[node.name] = tuple(out)
         spec.params[node.name] = params
     _check_penalties(spec, diags)
+    _check_constraints(spec, diags)
+    _check_losses(spec, diags)
+    _check_metrics(spec, diags)
+    _check_trainable_reaches_a_loss(spec, diags)
+    size = size_diagnostic(spec, MAX_WEIGHTS_BYTES, WARNING)
+    if size is not None:
+        diags.append(size)
     return diags
+
+
+MAX_WEIGHTS_BYTES = 2 * 1024**3  # nnspec compile/check refuse more by default (--max-weights-bytes)
+WEIGHT_BYTES = 4  # Keras's default float32 weights
+
+
+def weights_bytes(spec: Spec) -> int:
+    """Bytes the model's weights take once built (float32), every layer counted once."""
+    return WEIGHT_BYTES * sum(sum(p) for p in spec.params.values())
+
+
+def size_diagnostic(spec: Spec, limit: int, severity=ERROR) -> Diagnostic | None:
+    """One diagnostic, at the layer with the most weights, when they need more than ``limit`` bytes."""
+    need = weights_bytes(spec)
+    if need <= limit or not spec.params:
+        return None
+    name = max(spec.params, key=lambda n: sum(spec.params[n]))
+    node = spec.node(name)
+    n_params = need // WEIGHT_BYTES
+    return Diagnostic("model-too-large", f"the model's weights need {need:,} bytes ({n_params:,} parameters x "
+                      f"{WEIGHT_BYTES} bytes, float32), more than the limit of {limit:,} bytes; the largest layer "
+                      f"is {node.op} '{name}' with {sum(spec.params[name]):,} parameters", node.span,
+                      "make the layer smaller (fewer units or filters, or a pooling layer before it), or raise "
+                      "the limit with --max-weights-bytes N on nnspec compile/check", severity=severity)
+
+
+def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
+    """The op takes its inputs' dtypes (ops/dtypes.py, measured against Keras);
+    records the node's output dtype in ``dtypes``."""
+    in_dtypes = [dtypes.get(r, "float32") for r in node.inputs]
+    accepts, name = op.dtypes, op.name
+    if op.name in op_dtypes.WRAPPERS and isinstance(node.args.get("layer"), dict) and len(node.args["layer"]) == 1:
+        name = next(iter(node.args["layer"]))
+        accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
+    if op.name in op_dtypes.OPAQUE:
+        accepts = op_dtypes.ANY
+    dtypes[node.name] = in_dtypes[0] if op.keeps_dtype and in_dtypes else "float32"
+    for ref, dtype in zip(node.inputs, in_dtypes):
+        kind = dtype_kind(dtype)
+        if kind not in accepts:
+            source = spec.inputs.get(ref)
+            fix = (f"declare input '{ref}' with dtype: float32, or " if source is not None else "") + \
+                f"add Rescaling: {{scale: {1 / 255 if dtype == 'uint8' else 1.0}}} (it casts to float32) " \
+                f"before '{node.name}'"
+            inner = f" (inside {op.name})" if name != op.name else ""
+            return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
+                              f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
+        if name == "Embedding" and kind == "float":
+            return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "
+                              f"{dtype}: Keras truncates the values to int32", node.span,
+                              f"declare the input with dtype: int32" if ref in spec.inputs else
+                              "feed it integer indices", severity=WARNING)
+    return None
 
 
 def _inputs_text(node, in_shapes) -> str:
@@ -125,3 +207,221 @@ def _check_penalties(spec: Spec, diags) -> None:
             diags.append(Diagnostic("penalty-not-scalar", f"penalty expression gives a tensor of rank {rank}, "
                                     "not a number", p.span,
                                     "reduce it with sum(...) or mean(...), e.g. 0.01 * mean(abs(x))"))
+
+
+# ---------------------------------------------------------------- constraint and loss expressions
+_CONV = {"Conv1D": 3, "Conv2D": 4, "Conv3D": 5, "Conv1DTranspose": 3, "Conv2DTranspose": 4, "Conv3DTranspose": 5,
+         "ConvLSTM1D": 3, "ConvLSTM2D": 4, "ConvLSTM3D": 5, "DepthwiseConv1D": 3, "DepthwiseConv2D": 4,
+         "SeparableConv1D": 3, "SeparableConv2D": 4}
+
+
+def weight_ranks(op: str, weight: str, args: dict, in_rank: int | None) -> tuple | None:
+    """The rank(s) of the Keras weight a `<weight>_constraint` applies to
+    (several where one argument covers weights of different ranks, as
+    MultiHeadAttention's), or None where nnspec does not know it."""
+    if weight in ("kernel", "recurrent", "depthwise", "pointwise"):
+        if op in _CONV:
+            return (_CONV[op],)
+        if op in ("Dense", "SimpleRNN", "LSTM", "GRU"):
+            return (2,)
+        if op == "MultiHeadAttention":
+            return (3,)
+        if op == "EinsumDense" and isinstance(args.get("equation"), str) and "," in args["equation"]:
+            return (len(args["equation"].split("->")[0].split(",")[1].strip()),)
+        return None
+    if weight == "bias":
+        if op == "GRU":
+            return (2,) if args.get("reset_after", True) else (1,)
+        if op == "MultiHeadAttention":
+            return (1, 2)
+        if op == "EinsumDense":
+            eq, axes = args.get("equation"), args.get("bias_axes")
+            if isinstance(eq, str) and "->" in eq and isinstance(axes, str) and axes:
+                out = eq.split("->")[1].strip()
+                first = min((out.find(c) for c in axes if c in out), default=-1)
+                return (len(out) - first,) if first >= 0 else None
+            return None
+        return (1,)
+    if weight == "embeddings":
+        return (2,)
+    if weight in ("beta", "gamma"):
+        axis = args.get("axis", -1)
+        return (len(axis),) if isinstance(axis, list) and op == "LayerNormalization" else (1,)
+    if weight == "alpha" and op == "PReLU" and in_rank is not None:
+        return (in_rank - 1,)
+    return None
+
+
+def _expr_span(node, *keys):
+    from .resolve import LazySpans
+    spans = node.arg_spans
+    if isinstance(spans, LazySpans):
+        return spans.doc.span(spans.path + keys)
+    return node.span
+
+
+def _constraint_exprs(op: str, args: dict, keys=()):
+    """(op, weight, arg path, text or axes) of every expression constraint of a
+    layer, and of every named one with an ``axis`` (max_norm, unit_norm, ...),
+    the layer inside a wrapper included."""
+    for k, v in args.items():
+        if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
+            yield op, k[: -len("_constraint")], keys + (k, "expr"), v["expr"]
+        elif k.endswith("_constraint") and isinstance(v, dict) and len(v) == 1:
+            (cname, cargs), = v.items()
+            if isinstance(cargs, dict) and "axis" in cargs:
+                axes = cargs["axis"] if isinstance(cargs["axis"], list) else [cargs["axis"]]
+                yield op, k[: -len("_constraint")], keys + (k, cname, "axis"), (cname, axes)
+        elif k == "layer" and isinstance(v, dict) and len(v) == 1:
+            (inner, inner_args), = v.items()
+            if isinstance(inner_args, dict):
+                yield from _constraint_exprs(inner, inner_args, keys + (k, inner))
+
+
+def _check_axes(node, op, weight, keys, cname, axes, ranks, diags) -> None:
+    """A named constraint's axes: within the weight's rank, each once."""
+    for rank in ranks:
+        seen = set()
+        for a in axes:
+            if not isinstance(a, int) or isinstance(a, bool):
+                return  # the schema reports it
+            if not -rank <= a < rank or a % rank in seen:
+                what = (f"axis {a} is out of range for the {weight} weight, of rank {rank}"
+                        if not -rank <= a < rank else f"axis {a} is repeated")
+                diags.append(Diagnostic("bad-argument", f"{op} '{node.name}' {weight}_constraint {cname}: {what}",
+                                        _expr_span(node, *keys), f"the {weight} weight's axes run from {-rank} to "
+                                        f"{rank - 1}" + (" (a bias has one axis: axis: 0)" if weight == "bias"
+                                                         else "")))
+                return
+            seen.add(a % rank)
+
+
+def _check_constraints(spec: Spec, diags) -> None:
+    from .. import expr as expr_lang
+    for node in spec.nodes:
+        if node.reuse or not node.op or node.name not in spec.shapes:
+            continue
+        in_rank = len(spec.shapes[node.inputs[0]]) if node.inputs and spec.shapes.get(node.inputs[0]) else None
+        for op, weight, keys, text in _constraint_exprs(node.op, node.given):
+            ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), in_rank)
+            if ranks is None:
+                continue
+            if isinstance(text, tuple):
+                _check_axes(node, op, weight, keys, *text, ranks, diags)
+                continue
+            try:
+                tree = expr_lang.parse(text)
+            except expr_lang.ExprError:
+                continue  # reported when the spec was resolved
+            for rank in ranks:
+                dims = tuple(f"a{i}" for i in range(rank))
+                where = f"{op} '{node.name}' {weight}_constraint"
+                try:
+                    got = expr_lang.infer_dims(tree, {"w": dims})
+                except expr_lang.ExprError as e:
+                    diags.append(Diagnostic("bad-expression", f"{where}: {e.message} (the {weight} weight has rank "
+                                            f"{rank})", _expr_span(node, *keys),
+                                            e.hint and e.hint.replace(" (axis 0 is the batch)", " (the weight's axes)")))
+                    break
+                if got != dims:
+                    diags.append(Diagnostic(
+                        "constraint-shape", f"{where}: the expression gives shape {expr_lang.fmt_dims(got)} but "
+                        f"its value replaces the {weight} weight, of shape {expr_lang.fmt_dims(dims)}",
+                        _expr_span(node, *keys), "keep w's shape: use it elementwise, or reduce with "
+                        "keepdims=true and combine with w, e.g. w / norm(w, axis=0, keepdims=true)"))
+                    break
+
+
+def _inner_args(given: dict, keys: tuple) -> dict:
+    """The args of the layer an arg path (``("layer", "LSTM", "kernel_constraint", "expr")``) sits in."""
+    args = given
+    for i in range(0, len(keys) - 2, 2):
+        if keys[i] != "layer":
+            break
+        args = args[keys[i]][keys[i + 1]]
+    return args
+
+
+def _check_losses(spec: Spec, diags) -> None:
+    exprs = [o for o in spec.outputs.values() if isinstance(o.loss, dict) and isinstance(o.loss.get("expr"), str)]
+    if not exprs:
+        return
+    from .. import expr as expr_lang
+    for o in exprs:
+        shape = spec.shapes.get(o.name)
+        if shape is None:
+            continue
+        try:
+            tree = expr_lang.parse(o.loss["expr"])
+            expr_lang.infer_rank(tree, {"y_true": len(shape), "y_pred": len(shape)})
+        except expr_lang.ExprError as e:
+            diags.append(Diagnostic("bad-expression", f"loss of '{o.name}': {e.message} (y_true and y_pred are "
+                                    f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
+
+
+def _has_weight_regularizer(args: dict) -> bool:
+    for k, v in args.items():
+        if k.endswith("_regularizer") and k != "activity_regularizer" and v is not None:
+            return True
+        if k == "layer" and isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), dict):
+            if _has_weight_regularizer(next(iter(v.values()))):
+                return True
+    return False
+
+
+def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
+    """Keras's fit raises "No gradients provided for any variable" when the model
+    has trainable weights and none of them reaches a loss (an output's loss, a
+    penalty, an activity or weight regularizer). With no trainable weight at all
+    it trains nothing, without error."""
+    if any(d.severity == ERROR for d in diags):
+        return
+    if not spec.penalties and all(o.loss is None for o in spec.outputs.values()):
+        return  # nothing to train at all (a feature extractor): compile serves it, fit is not asked for
+    trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
+    if not trainable:
+        return
+    by_name = {n.name: n for n in spec.nodes}
+    stack = [o.name for o in spec.outputs.values() if o.loss is not None]
+    stack += [t for p in spec.penalties for t in p.on]
+    stack += [n.name for n in spec.nodes if n.activity_regularizer is not None]
+    reached = set()
+    while stack:
+        t = stack.pop()
+        if t in reached:
+            continue
+        reached.add(t)
+        n = by_name.get(t)
+        if n is not None:
+            stack.extend(n.inputs)
+            if n.reuse:
+                stack.append(n.layer)
+    if any(n.name in reached or _has_weight_regularizer(n.args) for n in trainable):
+        return
+    with_loss = [o for o in spec.outputs.values() if o.loss is not None]
+    names = ", ".join(f"'{n.name}'" for n in trainable[:3]) + (", ..." if len(trainable) > 3 else "")
+    where = ", ".join([f"output '{o.name}'" for o in with_loss] + [f"penalty on {', '.join(p.on)}"
+                                                                    for p in spec.penalties])
+    span = with_loss[0].span if with_loss else spec.penalties[0].span
+    message = (f"no trainable weight reaches a loss: the losses ({where}) depend on none of the layers with "
+               f"trainable weights ({names}); Keras's fit fails with \"No gradients provided for any variable\"")
+    diags.append(Diagnostic("no-gradient", message, span,
+                            f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
+                            "on those layers"))
+
+
+_MATRIX_METRICS = {"r2_score": "R2Score", "f1_score": "F1Score"}  # Keras: "expects 2D inputs"
+
+
+def _check_metrics(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        shape = spec.shapes.get(o.name)
+        if shape is None or len(shape) == 2:
+            continue
+        for i, m in enumerate(o.metrics):
+            if isinstance(m, str) and m in _MATRIX_METRICS:
+                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+                diags.append(Diagnostic("metric-rank", f"metric {m} of output '{o.name}' needs (batch, n) but "
+                                        f"'{o.name}' is {fmt_shape(shape)}: Keras's {_MATRIX_METRICS[m]} fails "
+                                        "at the first training step", span,
+                                        f"Flatten '{o.name}' (or pool it) before the output, or drop {m}"))

@@ -1,0 +1,28 @@
+"""Which input dtypes each op takes, measured against Keras 3 (TensorFlow
+backend): an op not listed does float math and takes float inputs only
+(``Op.dtypes`` defaults to {"float"}). Keras casts integer (and often bool)
+inputs to float in the layers listed here; convolutions, average pooling,
+dropout and the like refuse them. Applied to the catalog in ops/__init__.py;
+tests/keras/test_valid_promise_keras.py feeds every op int32, uint8, int64
+and bool inputs and asserts that nnspec refuses exactly what Keras refuses.
+"""
+from __future__ import annotations
+
+ANY = frozenset({"float", "int", "bool"})
+NUMERIC = frozenset({"float", "int"})
+
+ACCEPTS = {
+    # Keras casts to float (int and bool)
+    **dict.fromkeys(("Dense", "EinsumDense", "Embedding", "BatchNormalization", "LayerNormalization",
+                     "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention", "Concatenate", "Dot", "Rescaling",
+                     "Cropping1D", "Cropping2D", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D",
+                     "RepeatVector", "Slice", "Flatten", "Reshape", "Permute",
+                     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+                     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"), ANY),
+    # integers, not bool
+    **dict.fromkeys(("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ReLU", "LeakyReLU",
+                     "MaxPooling1D", "MaxPooling2D"), NUMERIC),
+}
+KEEPS_DTYPE = frozenset({"Flatten", "Reshape", "Permute"})  # Keras returns the input's dtype
+WRAPPERS = frozenset({"Bidirectional", "TimeDistributed", "WeightNorm"})  # as the layer they wrap
+OPAQUE = frozenset({"Custom"})  # nnspec cannot know: not checked

@@ -1,0 +1,419 @@
+"""'valid' is a promise, against Keras: what nnspec's static checks accept
+builds, trains a step and serves; what Keras refuses, nnspec refuses first
+(issue 9, "Trust"). The static halves are in tests/test_valid_promise.py."""
+import numpy as np
+import pytest
+
+import nnspec
+from nnspec.keras import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from nnspec.keras.build import build  # noqa: E402
+from nnspec.keras.export import model_inputs, random_batch  # noqa: E402
+from nnspec.passes.shapes import weight_ranks  # noqa: E402
+
+
+def spec_of(text):
+    spec, diags = nnspec.check_text(text.encode(), "k.yaml")
+    return spec, [d for d in diags if d.severity == "error"]
+
+
+def fit_one_step(spec):
+    from nnspec.keras.check import synthetic_targets
+    model = build(spec)
+    x = model_inputs(spec, random_batch(spec, batch=4))
+    y = synthetic_targets(spec, 4, model=model)
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    return model
+
+
+# ---------------------------------------------------------------- constraint expressions
+# (op, args, input shape, weights the table covers)
+WEIGHTED = [
+    ("Dense", {"units": 3}, (5,), ["kernel", "bias"]),
+    ("Conv1D", {"filters": 2, "kernel_size": 3}, (6, 3), ["kernel", "bias"]),
+    ("Conv2D", {"filters": 2, "kernel_size": 3}, (6, 6, 3), ["kernel", "bias"]),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3}, (6, 6, 3), ["kernel", "bias"]),
+    ("DepthwiseConv2D", {"kernel_size": 3}, (6, 6, 3), ["depthwise", "bias"]),
+    ("SeparableConv1D", {"filters": 2, "kernel_size": 3}, (6, 3), ["depthwise", "pointwise", "bias"]),
+    ("LSTM", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("GRU", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("GRU", {"units": 2, "reset_after": False}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("SimpleRNN", {"units": 2}, (4, 3), ["kernel", "recurrent", "bias"]),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 3}, (2, 6, 6, 3), ["kernel", "recurrent", "bias"]),
+    ("Embedding", {"input_dim": 10, "output_dim": 3}, (4,), ["embeddings"]),
+    ("BatchNormalization", {}, (4, 3), ["beta", "gamma"]),
+    ("LayerNormalization", {"axis": [1, 2]}, (4, 3), ["beta", "gamma"]),
+    ("PReLU", {}, (4, 3), ["alpha"]),
+    ("EinsumDense", {"equation": "ab,bcd->acd", "output_shape": [3, 4], "bias_axes": "d"}, (5,),
+     ["kernel", "bias"]),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, (4, 5), ["kernel", "bias"]),
+]
+_KERAS_NAME = {"recurrent": "recurrent_kernel", "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel"}
+
+
+@pytest.mark.parametrize("op,args,shape,weights", WEIGHTED, ids=[f"{w[0]}{i}" for i, w in enumerate(WEIGHTED)])
+def test_weight_rank_table_matches_keras(op, args, shape, weights):
+    from nnspec.keras.layers import make_layer
+    from nnspec.ops import CATALOG
+    layer = make_layer(op, CATALOG[op].fill(args))
+    x = keras.Input(shape)
+    layer(x, x) if op == "MultiHeadAttention" else layer(x)
+    for weight in weights:
+        name = "kernel" if op.startswith("Depthwise") and weight == "depthwise" else _KERAS_NAME.get(weight, weight)
+        got = {len(w.shape) for w in layer.weights if w.path.split("/")[-1] == name}
+        assert got, [w.path for w in layer.weights]
+        want = set(weight_ranks(op, weight, CATALOG[op].fill(args), len(shape) + 1))
+        assert got == want, (op, weight, got, want)
+
+
+CONSTRAINED = """nnspec: 1
+name: c
+seed: 1
+inputs:
+  x: [6, 3]
+layers:
+  - Conv1D: {{filters: 4, kernel_size: 3, kernel_constraint: {{expr: "{e}"}}}}
+  - Flatten: {{}}
+  - Dense: {{units: 2, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("e", ["w / norm(w, axis=[0, 1], keepdims=true)", "w / sum(w, axis=0)", "abs(w)",
+                               "clip(w, -0.1, 0.1)", "w / (1 + norm(w))", "w - mean(w, axis=-1, keepdims=true)"])
+def test_accepted_constraint_expressions_train(e):
+    spec, errs = spec_of(CONSTRAINED.format(e=e))
+    assert errs == []
+    fit_one_step(spec)
+
+
+@pytest.mark.parametrize("e", ["sum(w)", "norm(w, axis=0)", "mean(w, axis=5)", "w / sum(w, axis=-1)",
+                               "sum(w, keepdims=true)"])
+def test_refused_constraint_expressions_fail_in_keras(e):
+    spec, errs = spec_of(CONSTRAINED.format(e=e))
+    assert [d.code for d in errs] in (["constraint-shape"], ["bad-expression"])
+    assert (errs[0].span.line, errs[0].span.col) == (7, 68)
+    # and Keras does fail on it: build without nnspec's check
+    ok, _ = spec_of(CONSTRAINED.format(e="abs(w)"))
+    node = ok.nodes[0]
+    node.args["kernel_constraint"] = node.given["kernel_constraint"] = {"expr": e}
+    with pytest.raises(Exception):
+        fit_one_step(ok)
+
+
+def test_loss_axis_out_of_range_refused_and_in_range_trains():
+    text = """nnspec: 1
+name: l
+inputs:
+  x: [5]
+layers:
+  - Dense: {{units: 3, name: out}}
+outputs:
+  out: {{loss: {{expr: "mean(square(y_true - y_pred), axis={axis})"}}}}
+"""
+    spec, errs = spec_of(text.format(axis=5))
+    assert [(d.code, d.span.line, d.span.col) for d in errs] == [("bad-expression", 8, 22)]
+    spec, errs = spec_of(text.format(axis=-1))
+    assert errs == []
+    fit_one_step(spec)
+
+
+# ---------------------------------------------------------------- block calls
+BLOCK = """nnspec: 1
+name: b
+seed: 1
+inputs:
+  x: [8]
+blocks:
+  two:
+    params: {{}}
+    layers:
+      - Dense: {{units: 4}}
+      - Dense: {{units: 4}}
+layers:
+  - two: {{name: b, {extra}}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+def test_block_call_trainable_false_freezes_its_layers_in_keras():
+    spec, errs = spec_of(BLOCK.format(extra="trainable: false"))
+    assert errs == []
+    model = build(spec)
+    before = {layer.name: [w.numpy().copy() for w in layer.weights] for layer in model.layers}
+    from nnspec.keras.check import synthetic_targets
+    x = model_inputs(spec, random_batch(spec, batch=4))
+    model.fit(x, synthetic_targets(spec, 4, model=model), epochs=1, batch_size=4, verbose=0)
+    for name in ("b_dense", "b"):
+        layer = model.get_layer(name)
+        assert not layer.trainable
+        for w0, w1 in zip(before[name], layer.weights):
+            np.testing.assert_array_equal(w0, w1.numpy())
+    assert not np.array_equal(before["out"][0], model.get_layer("out").weights[0].numpy())
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == sum(spec.params["out"])
+
+
+def test_block_call_activity_regularizer_is_applied_in_keras():
+    spec, errs = spec_of(BLOCK.format(extra="activity_regularizer: {l2: 0.1}"))
+    assert errs == []
+    model = build(spec)
+    assert model.get_layer("b").activity_regularizer is not None
+    assert model.get_layer("b_dense").activity_regularizer is None
+    model(model_inputs(spec, random_batch(spec, batch=4)))
+    assert len(model.losses) == 1
+
+
+# ---------------------------------------------------------------- reuse on another rank
+REUSE = """nnspec: 1
+name: r
+seed: 1
+inputs:
+  a: [4]
+  b: [6, 4]
+layers:
+  - {layer}: {{{args}name: d, from: a}}
+  - reuse: {{layer: d, from: b, name: d2}}
+  - Flatten: {{}}
+  - Concatenate: {{from: [d, flatten], name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("layer,args", [("Dense", "units: 4, "), ("LayerNormalization", ""),
+                                        ("Dropout", "rate: 0.1, ")])
+def test_reuse_on_another_rank_accepted_trains(layer, args):
+    spec, errs = spec_of(REUSE.format(layer=layer, args=args))
+    assert errs == []
+    model = fit_one_step(spec)
+    assert model.count_params() == sum(sum(p) for p in spec.params.values())
+
+
+@pytest.mark.parametrize("layer,args", [("BatchNormalization", ""), ("BatchNormalization", "axis: -1, center: false, ")])
+def test_reuse_on_another_rank_refused_fails_in_keras(layer, args):
+    spec, errs = spec_of(REUSE.format(layer=layer, args=args))
+    assert [d.code for d in errs] == ["shared-layer-mismatch"]
+    with pytest.raises(ValueError, match="expected ndim"):
+        keras_layer = __import__("nnspec.keras.layers", fromlist=["make_layer"]).make_layer(
+            layer, spec.node("d").args)
+        keras_layer(keras.Input((4,)))
+        keras_layer(keras.Input((6, 4)))
+
+
+# ---------------------------------------------------------------- input dtypes, every op family
+S1, S2, S3 = [8, 3], [8, 8, 3], [4, 4, 4, 3]
+OP_CASES = {
+    "Activation": ({"activation": "relu"}, [[8]]), "Add": ({}, [[8], [8]]), "Attention": ({}, [S1, S1]),
+    "Average": ({}, [[8], [8]]), "AveragePooling1D": ({"pool_size": 2}, [S1]),
+    "AveragePooling2D": ({"pool_size": 2}, [S2]), "AveragePooling3D": ({"pool_size": 2}, [S3]),
+    "BatchNormalization": ({}, [[8]]), "Bidirectional": ({"layer": {"LSTM": {"units": 2}}}, [S1]),
+    "Concatenate": ({}, [[8], [8]]), "Conv1D": ({"filters": 2, "kernel_size": 3}, [S1]),
+    "Conv1DTranspose": ({"filters": 2, "kernel_size": 3}, [S1]), "Conv2D": ({"filters": 2, "kernel_size": 3}, [S2]),
+    "Conv2DTranspose": ({"filters": 2, "kernel_size": 3}, [S2]), "Conv3D": ({"filters": 2, "kernel_size": 3}, [S3]),
+    "Conv3DTranspose": ({"filters": 2, "kernel_size": 3}, [S3]),
+    "ConvLSTM2D": ({"filters": 2, "kernel_size": 3}, [S3]), "Cropping1D": ({}, [S1]), "Cropping2D": ({}, [S2]),
+    "Dense": ({"units": 2}, [[8]]), "DepthwiseConv1D": ({"kernel_size": 3}, [S1]),
+    "DepthwiseConv2D": ({"kernel_size": 3}, [S2]), "Dot": ({"axes": 1}, [[8], [8]]), "Dropout": ({"rate": 0.5}, [[8]]),
+    "ELU": ({}, [[8]]), "EinsumDense": ({"equation": "ab,bc->ac", "output_shape": [2]}, [[8]]),
+    "Embedding": ({"input_dim": 10, "output_dim": 2}, [[8]]), "Flatten": ({}, [S1]), "GRU": ({"units": 2}, [S1]),
+    "GaussianDropout": ({"rate": 0.5}, [[8]]), "GaussianNoise": ({"stddev": 0.5}, [[8]]),
+    "GlobalAveragePooling1D": ({}, [S1]), "GlobalAveragePooling2D": ({}, [S2]), "GlobalAveragePooling3D": ({}, [S3]),
+    "GlobalMaxPooling1D": ({}, [S1]), "GlobalMaxPooling2D": ({}, [S2]), "GlobalMaxPooling3D": ({}, [S3]),
+    "LSTM": ({"units": 2}, [S1]), "LayerNormalization": ({}, [[8]]), "LeakyReLU": ({}, [[8]]),
+    "MaxPooling1D": ({}, [S1]), "MaxPooling2D": ({}, [S2]), "MaxPooling3D": ({}, [S3]), "Maximum": ({}, [[8], [8]]),
+    "Minimum": ({}, [[8], [8]]), "MultiHeadAttention": ({"num_heads": 2, "key_dim": 2}, [S1, S1]),
+    "Multiply": ({}, [[8], [8]]), "PReLU": ({}, [[8]]), "Permute": ({"dims": [2, 1]}, [S1]), "ReLU": ({}, [[8]]),
+    "RepeatVector": ({"n": 2}, [[8]]), "Rescaling": ({"scale": 0.5}, [[8]]), "Reshape": ({"target_shape": [4, 2]}, [[8]]),
+    "SeparableConv1D": ({"filters": 2, "kernel_size": 3}, [S1]),
+    "SeparableConv2D": ({"filters": 2, "kernel_size": 3}, [S2]), "SimpleRNN": ({"units": 2}, [S1]),
+    "Slice": ({"key": "..., :1"}, [S1]), "Softmax": ({}, [[8]]), "SpatialDropout1D": ({"rate": 0.5}, [S1]),
+    "SpatialDropout2D": ({"rate": 0.5}, [S2]), "SpatialDropout3D": ({"rate": 0.5}, [S3]), "Subtract": ({}, [[8], [8]]),
+    "TimeDistributed": ({"layer": {"Dense": {"units": 2}}}, [S1]), "UnitNormalization": ({}, [[8]]),
+    "UpSampling1D": ({}, [S1]), "UpSampling2D": ({}, [S2]), "WeightNorm": ({"layer": {"Dense": {"units": 2}}}, [[8]]),
+    "ZeroPadding1D": ({}, [S1]), "ZeroPadding2D": ({}, [S2]),
+}
+
+
+# nnspec refuses where Keras may accept: Activation's int support depends on the
+# function (relu takes ints, softmax does not); a Rescaling or Cast first is clearer.
+# GaussianDropout takes bool but not int inputs in Keras: refusing both is simpler.
+STRICTER = {"Activation", "GaussianDropout"}
+
+
+def test_every_op_has_a_dtype_case():
+    from nnspec.ops import CATALOG
+    assert sorted(set(CATALOG) - set(OP_CASES) - {"Custom"}) == []
+
+
+def _dtype_spec(op, args, shapes, dtype):
+    import json
+    names = ["x", "y"][:len(shapes)]
+    inputs = "\n".join(f"  {n}: {{shape: {json.dumps(s)}, dtype: {dtype}}}" for n, s in zip(names, shapes))
+    args = {**args, "name": "op", "from": names if len(names) > 1 else names[0]}
+    return f"""nnspec: 1
+name: d
+seed: 1
+inputs:
+{inputs}
+layers:
+  - {op}: {json.dumps(args)}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+def _keras_runs(spec):
+    """Build, then one eager forward pass in training mode and its gradient."""
+    import tensorflow as tf
+    model = build(spec)
+    x = model_inputs(spec, random_batch(spec, batch=2))
+    with tf.GradientTape() as tape:
+        y = model(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y["out"] if isinstance(y, dict) else y, "float32"))
+    tape.gradient(loss, model.trainable_weights)
+
+
+# int32 and bool for every op; uint8 and int64 for a sample
+_DTYPE_CASES = [(op, dt) for op in sorted(OP_CASES) for dt in ("int32", "bool")] + [
+    (op, dt) for op in ("Conv2D", "Dense", "Embedding", "Add", "MaxPooling2D", "Flatten", "LSTM", "Dropout",
+                        "Rescaling") for dt in ("uint8", "int64")]
+
+
+@pytest.mark.parametrize("op,dtype", _DTYPE_CASES)
+def test_integer_input_builds_in_keras_or_is_refused(op, dtype):
+    args, shapes = OP_CASES[op]
+    text = _dtype_spec(op, args, shapes, dtype)
+    spec, errs = spec_of(text)
+    if errs:
+        assert [(d.code, d.span.line) for d in errs] == [("input-dtype", 6 + len(shapes))], errs
+        if op in STRICTER:
+            return
+        # Keras refuses it too: build the same model with the check skipped
+        float_spec, _ = spec_of(text.replace(f"dtype: {dtype}", "dtype: float32"))
+        for inp in float_spec.inputs.values():
+            inp.dtype = dtype
+        with pytest.raises(Exception):
+            _keras_runs(float_spec)
+    else:
+        _keras_runs(spec)
+
+
+def test_uint8_images_through_rescaling_train():
+    spec, errs = spec_of("""nnspec: 1
+name: img
+seed: 1
+inputs:
+  image: {shape: [8, 8, 3], dtype: uint8}
+layers:
+  - Rescaling: {scale: 0.00392156862745098}
+  - Conv2D: {filters: 2, kernel_size: 3}
+  - Flatten: {}
+  - Dense: {units: 1, name: out}
+outputs:
+  out: {loss: mse}
+""")
+    assert errs == []
+    fit_one_step(spec)
+
+
+def test_check_under_a_raised_weight_limit_runs(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    path = tmp_path / "m.yaml"
+    path.write_text(BLOCK.format(extra="trainable: true"))
+    r = subprocess.run([sys.executable, "-m", "nnspec", "check", str(path), "--train-steps", "1",
+                        "--max-weights-bytes", "1M"], capture_output=True, text=True, timeout=300,
+                       cwd=pathlib.Path(__file__).parent.parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1].startswith("ok: 1 training steps")
+
+
+# ---------------------------------------------------------------- from the fuzzer (/work/wt/FINDINGS.md)
+def test_check_runs_a_model_without_trainable_weights():
+    from nnspec.keras.check import run_check
+    spec, errs = spec_of("nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers:\n  - Dropout: {rate: 0.1}\n"
+                         "outputs:\n  dropout: {loss: mse}\n")
+    assert errs == []
+    report = run_check(spec, steps=1, batch=4)
+    assert report["finite"] and report["no_gradient"] == []
+
+
+@pytest.mark.parametrize("constraint,ok", [("{unit_norm: {axis: 1}}", False), ("{max_norm: {axis: [0, 0]}}", False),
+                                           ("{unit_norm: {axis: 0}}", True), ("{max_norm: {axis: -1}}", True)])
+def test_named_constraint_axes_against_keras(constraint, ok):
+    text = f"""nnspec: 1
+name: c
+seed: 1
+inputs:
+  x: [4]
+layers:
+  - Dense: {{units: 2, bias_constraint: {constraint}, kernel_constraint: {constraint}, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+    spec, errs = spec_of(text)
+    if ok:
+        assert errs == []
+        fit_one_step(spec)
+        return
+    assert errs and {d.code for d in errs} == {"bad-argument"}
+    good, _ = spec_of(text.replace(constraint, "null"))
+    good.nodes[0].args["bias_constraint"] = spec.nodes[0].args["bias_constraint"]
+    good.nodes[0].args["kernel_constraint"] = spec.nodes[0].args["kernel_constraint"]
+    with pytest.raises(Exception):
+        fit_one_step(good)
+
+
+def test_no_trainable_weight_reaching_a_loss_fails_in_keras():
+    text = """nnspec: 1
+name: m
+inputs:
+  x: [4]
+layers:
+  - Dense: {units: 2, name: features}
+  - Dropout: {rate: 0.5, from: x, name: drop}
+outputs:
+  features: null
+  drop: {loss: mse}
+"""
+    _, errs = spec_of(text)
+    assert [d.code for d in errs] == ["no-gradient"]
+    spec, errs = spec_of(text.replace("features: null", "features: {loss: mse}"))
+    assert errs == []
+    spec.outputs["features"].loss = None  # the refused spec, built anyway
+    with pytest.raises(ValueError, match="No gradients"):
+        fit_one_step(spec)
+
+
+@pytest.mark.parametrize("metric", ["r2_score", "f1_score"])
+def test_matrix_metric_on_rank_3_fails_in_keras_and_rank_2_trains(metric):
+    text = f"""nnspec: 1
+name: m
+seed: 1
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 2, name: a}}
+outputs:
+  a: {{loss: mse, metrics: [{metric}]}}
+"""
+    spec, errs = spec_of(text)
+    assert [d.code for d in errs] == ["metric-rank"]
+    ok, errs = spec_of(text.replace("metrics: [", "metrics: [mae, ").replace(f", {metric}]", "]"))
+    assert errs == []
+    ok.outputs["a"].metrics = [metric]  # the refused spec, built anyway
+    with pytest.raises(ValueError, match="2D inputs"):
+        fit_one_step(ok)
+    flat, errs = spec_of(text.replace("x: [3, 4]", "x: [4]"))
+    assert errs == []
+    fit_one_step(flat)
