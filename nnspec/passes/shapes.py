@@ -210,46 +210,18 @@ def _check_penalties(spec: Spec, diags) -> None:
 
 
 # ---------------------------------------------------------------- constraint and loss expressions
-_CONV = {"Conv1D": 3, "Conv2D": 4, "Conv3D": 5, "Conv1DTranspose": 3, "Conv2DTranspose": 4, "Conv3DTranspose": 5,
-         "ConvLSTM1D": 3, "ConvLSTM2D": 4, "ConvLSTM3D": 5, "DepthwiseConv1D": 3, "DepthwiseConv2D": 4,
-         "SeparableConv1D": 3, "SeparableConv2D": 4}
-
-
-def weight_ranks(op: str, weight: str, args: dict, in_rank: int | None) -> tuple | None:
-    """The rank(s) of the Keras weight a `<weight>_constraint` applies to
-    (several where one argument covers weights of different ranks, as
-    MultiHeadAttention's), or None where nnspec does not know it."""
-    if weight in ("kernel", "recurrent", "depthwise", "pointwise"):
-        if op in _CONV:
-            return (_CONV[op],)
-        if op in ("Dense", "SimpleRNN", "LSTM", "GRU"):
-            return (2,)
-        if op == "MultiHeadAttention":
-            return (3,)
-        if op == "EinsumDense" and isinstance(args.get("equation"), str) and "," in args["equation"]:
-            return (len(args["equation"].split("->")[0].split(",")[1].strip()),)
+def weight_ranks(op: str, weight: str, args: dict, in_shape) -> tuple | None:
+    """The rank(s) of the Keras weight a `<weight>_constraint` applies to (several
+    where one argument covers weights of different ranks, as MultiHeadAttention's),
+    from the op record's ``weights`` rule; None where nnspec does not know it."""
+    rule = CATALOG[op].weights
+    if rule is None:
         return None
-    if weight == "bias":
-        if op == "GRU":
-            return (2,) if args.get("reset_after", True) else (1,)
-        if op == "MultiHeadAttention":
-            return (1, 2)
-        if op == "EinsumDense":
-            eq, axes = args.get("equation"), args.get("bias_axes")
-            if isinstance(eq, str) and "->" in eq and isinstance(axes, str) and axes:
-                out = eq.split("->")[1].strip()
-                first = min((out.find(c) for c in axes if c in out), default=-1)
-                return (len(out) - first,) if first >= 0 else None
-            return None
-        return (1,)
-    if weight == "embeddings":
-        return (2,)
-    if weight in ("beta", "gamma"):
-        axis = args.get("axis", -1)
-        return (len(axis),) if isinstance(axis, list) and op == "LayerNormalization" else (1,)
-    if weight == "alpha" and op == "PReLU" and in_rank is not None:
-        return (in_rank - 1,)
-    return None
+    try:
+        ranks = rule(args, [in_shape] if in_shape is not None else [])
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+        return None  # the rule needs what the spec did not give; the shape pass reports it
+    return tuple(sorted(set(ranks[weight]))) if weight in ranks else None
 
 
 def _expr_span(node, *keys):
@@ -267,33 +239,10 @@ def _constraint_exprs(op: str, args: dict, keys=()):
     for k, v in args.items():
         if k.endswith("_constraint") and isinstance(v, dict) and isinstance(v.get("expr"), str):
             yield op, k[: -len("_constraint")], keys + (k, "expr"), v["expr"]
-        elif k.endswith("_constraint") and isinstance(v, dict) and len(v) == 1:
-            (cname, cargs), = v.items()
-            if isinstance(cargs, dict) and "axis" in cargs:
-                axes = cargs["axis"] if isinstance(cargs["axis"], list) else [cargs["axis"]]
-                yield op, k[: -len("_constraint")], keys + (k, cname, "axis"), (cname, axes)
         elif k == "layer" and isinstance(v, dict) and len(v) == 1:
             (inner, inner_args), = v.items()
             if isinstance(inner_args, dict):
                 yield from _constraint_exprs(inner, inner_args, keys + (k, inner))
-
-
-def _check_axes(node, op, weight, keys, cname, axes, ranks, diags) -> None:
-    """A named constraint's axes: within the weight's rank, each once."""
-    for rank in ranks:
-        seen = set()
-        for a in axes:
-            if not isinstance(a, int) or isinstance(a, bool):
-                return  # the schema reports it
-            if not -rank <= a < rank or a % rank in seen:
-                what = (f"axis {a} is out of range for the {weight} weight, of rank {rank}"
-                        if not -rank <= a < rank else f"axis {a} is repeated")
-                diags.append(Diagnostic("bad-argument", f"{op} '{node.name}' {weight}_constraint {cname}: {what}",
-                                        _expr_span(node, *keys), f"the {weight} weight's axes run from {-rank} to "
-                                        f"{rank - 1}" + (" (a bias has one axis: axis: 0)" if weight == "bias"
-                                                         else "")))
-                return
-            seen.add(a % rank)
 
 
 def _check_constraints(spec: Spec, diags) -> None:
@@ -301,13 +250,13 @@ def _check_constraints(spec: Spec, diags) -> None:
     for node in spec.nodes:
         if node.reuse or not node.op or node.name not in spec.shapes:
             continue
-        in_rank = len(spec.shapes[node.inputs[0]]) if node.inputs and spec.shapes.get(node.inputs[0]) else None
+        in_shape = spec.shapes.get(node.inputs[0]) if node.inputs else None
         for op, weight, keys, text in _constraint_exprs(node.op, node.given):
-            ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), in_rank)
+            shape = in_shape
+            if op != node.op and node.op == "TimeDistributed" and shape is not None:
+                shape = shape[:1] + shape[2:]  # the wrapped layer sees one time step
+            ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), shape)
             if ranks is None:
-                continue
-            if isinstance(text, tuple):
-                _check_axes(node, op, weight, keys, *text, ranks, diags)
                 continue
             try:
                 tree = expr_lang.parse(text)

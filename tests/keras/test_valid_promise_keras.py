@@ -66,7 +66,7 @@ def test_weight_rank_table_matches_keras(op, args, shape, weights):
         name = "kernel" if op.startswith("Depthwise") and weight == "depthwise" else _KERAS_NAME.get(weight, weight)
         got = {len(w.shape) for w in layer.weights if w.path.split("/")[-1] == name}
         assert got, [w.path for w in layer.weights]
-        want = set(weight_ranks(op, weight, CATALOG[op].fill(args), len(shape) + 1))
+        want = set(weight_ranks(op, weight, CATALOG[op].fill(args), (None,) + tuple(shape)))
         assert got == want, (op, weight, got, want)
 
 
