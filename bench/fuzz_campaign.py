@@ -129,7 +129,12 @@ def report(done: dict, ran: int, elapsed: float) -> None:
     print(f"graphs with a disagreement: {graphs_bad} ({100 * graphs_bad / max(n, 1):.1f}%)")
     print("disagreements with a known cause (being fixed elsewhere), graphs per cause:")
     for label, k in known.most_common():
-        print(f"  {k:5d}  {label}")
+        if not label.startswith("FINDINGS"):
+            print(f"  {k:5d}  {label}")
+    print("disagreements written up in FINDINGS.md (oracle.PENDING), graphs per cause:")
+    for label, k in known.most_common():
+        if label.startswith("FINDINGS"):
+            print(f"  {k:5d}  {label}")
     print("NEW disagreements, graphs per cause:")
     for cause, k in by_cause.most_common():
         print(f"  {k:5d}  {cause}")

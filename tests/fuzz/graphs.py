@@ -438,6 +438,7 @@ class Builder:
         self.consumers: dict[str, int] = {}
         self.layers: list[dict] = []
         self.first_call: dict[str, tuple] = {}  # layer -> (op, input shapes) for reuse
+        self.blocks: dict[str, dict] = {}  # block name -> {"param": (layer index, arg) or None, "layers": [...]}
         self.n = 0
 
     def fresh(self, prefix="l"):
@@ -486,6 +487,9 @@ class Builder:
             return self.add_reuse()
         if kind < 14 and self.layers:
             if self.add_repeat():
+                return
+        if kind < 20:
+            if self.add_block():
                 return
         for attempt in range(30):
             op_name = d.choice(OPS)
@@ -570,6 +574,61 @@ class Builder:
         self.consumers[name] = 0
         return True
 
+    def add_block(self):
+        """A block with one int parameter (a size argument of its first layer), called on a tensor,
+        or an earlier block called again on a tensor of its first call's shape."""
+        d = self.d
+        if self.blocks and d.bool(0.4):
+            bname = d.choice(sorted(self.blocks))
+            block = self.blocks[bname]
+            src = self.pick_tensor(block["shape"])
+            if self.tensors[src] != block["shape"]:
+                return False
+            value = small_int(d, 1, 8) if block["param"] else None
+            out = self._chain_shape(block["layers"], block["param"], value, self.tensors[src])
+            if out is None:
+                return False
+        else:
+            src = self.pick_tensor()
+            shape = self.tensors[src]
+            if shape is None:
+                return False
+            inner, cur = [], shape
+            for _ in range(d.int(1, 3)):
+                for attempt in range(15):
+                    op_name = d.choice([o for o in OPS if CATALOG[o].inputs == (1, 1)])
+                    args = op_args(d, op_name, cur)
+                    out = _static(op_name, args, [cur])
+                    if out is not None:
+                        inner.append({"op": op_name, "args": args})
+                        cur = out
+                        break
+            if not inner:
+                return False
+            param = next(((0, a) for a in ("units", "filters", "output_dim") if a in inner[0]["args"]), None)
+            value = inner[0]["args"][param[1]] if param else None
+            bname = f"b{len(self.blocks) + 1}"
+            self.blocks[bname] = {"param": param, "layers": inner, "shape": shape}
+            out = cur
+        name = self.fresh("c")
+        self.layers.append({"block": bname, "name": name, "from": [src], "value": value})
+        self.consumers[src] += 1
+        self.tensors[name] = out
+        self.dtypes[name] = "float32"
+        self.consumers[name] = 0
+        return True
+
+    @staticmethod
+    def _chain_shape(layers, param, value, shape):
+        for j, inner in enumerate(layers):
+            args = dict(inner["args"])
+            if param and param[0] == j:
+                args[param[1]] = value
+            shape = _static(inner["op"], args, [shape])
+            if shape is None:
+                return None
+        return shape
+
     def outputs(self):
         d = self.d
         sinks = [n for n, c in self.consumers.items() if c == 0 and not n.startswith("x")]
@@ -599,6 +658,8 @@ def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.35) -> dict:
         if b.consumers[name] == 0:
             b.emit("Dropout", {"rate": 0.1}, [name], b.tensors[name])
     graph = {"inputs": inputs, "layers": b.layers, "outputs": b.outputs(), "penalties": []}
+    if b.blocks:
+        graph["blocks"] = {k: {"param": v["param"], "layers": v["layers"]} for k, v in b.blocks.items()}
     if d.bool(0.15):
         on = d.choice([e["name"] for e in b.layers])
         graph["penalties"].append(d.choice([{"on": on, "l2": 0.01}, {"on": on, "l1": 0.001, "reduce": "mean"},
@@ -618,6 +679,11 @@ def to_doc(graph: dict, name: str = "fuzz") -> dict:
     for e in graph["layers"]:
         if "reuse" in e:
             layers.append({"reuse": {"layer": e["reuse"], "from": _from(graph, e["from"]), "name": e["name"]}})
+        elif "block" in e:
+            call = {"name": e["name"], "from": _from(graph, e["from"])}
+            if e["value"] is not None:
+                call["size"] = e["value"]
+            layers.append({e["block"]: call})
         elif "repeat" in e:
             body = []
             for j, inner in enumerate(e["layers"]):
@@ -635,6 +701,18 @@ def to_doc(graph: dict, name: str = "fuzz") -> dict:
     if "seed" in graph:
         doc["seed"] = graph["seed"]
     doc["inputs"] = {n: (v["shape"] if v["dtype"] == "float32" else dict(v)) for n, v in graph["inputs"].items()}
+    if graph.get("blocks"):
+        doc["blocks"] = {}
+        for bname, block in graph["blocks"].items():
+            body = []
+            for j, inner in enumerate(block["layers"]):
+                args = dict(inner["args"])
+                if block["param"] and block["param"][0] == j:
+                    args[block["param"][1]] = "$size"
+                body.append({inner["op"]: args})
+            doc["blocks"][bname] = {"layers": body}
+            if block["param"]:
+                doc["blocks"][bname]["params"] = {"size": "int"}
     doc["layers"] = layers
     doc["outputs"] = {repeat_output(graph, n): v for n, v in graph["outputs"].items()}
     if graph.get("penalties"):

@@ -71,6 +71,9 @@ STRICT = [
     ("unknown-dimension", r"needs a known (last \(features\)|channels) dimension",
      "Keras builds some layers on an unknown feature size only when the weights do not depend on it "
      "(or fails later); nnspec needs the size to count parameters"),
+    ("rank-mismatch", r"^(Attention|MultiHeadAttention) .* needs query of at least \(batch, time, features\)",
+     "on (batch, features) tensors Keras's attention runs, but its matmul over the batch axis makes the "
+     "samples of a batch attend to each other"),
     ("unknown-dimension", r"needs a known size",
      "nnspec counts every weight statically, so the sizes weights depend on must be known"),
 ]
@@ -140,6 +143,8 @@ def _all_layers(graph):
         yield e
         for inner in e.get("layers", ()):
             yield inner
+    for block in graph.get("blocks", {}).values():
+        yield from block["layers"]
 
 
 def targets_for(outputs: dict, shapes: dict, rng) -> dict:
@@ -363,6 +368,15 @@ def raw_keras(graph: dict):
         if "reuse" in e:
             op = next(x for x in graph["layers"] if x.get("name") == e["reuse"])["op"]
             t[e["name"]] = raw_call(op, layers[e["reuse"]], xs)
+        elif "block" in e:
+            block = graph["blocks"][e["block"]]
+            h = xs[0]
+            for j, inner in enumerate(block["layers"]):
+                args = dict(inner["args"])
+                if block["param"] and block["param"][0] == j:
+                    args[block["param"][1]] = e["value"]
+                h = raw_call(inner["op"], raw_layer(inner["op"], args), [h])
+            t[e["name"]] = h
         elif "repeat" in e:
             h = xs[0]
             for _ in range(e["repeat"]):
@@ -375,7 +389,33 @@ def raw_keras(graph: dict):
             t[e["name"]] = raw_call(e["op"], layer, xs)
     outs = [t[n] for n in graph["outputs"]]
     model = keras.Model(inputs if len(inputs) > 1 else next(iter(inputs.values())), outs)
+    model.raw_layers = layers  # graph layer name -> its Keras layer (not reused or repeated ones' copies)
     return model, [t[e["name"]] for e in graph["layers"]]
+
+
+def check_raw(result: Result, graph: dict, spec):
+    """An accepted spec, built by raw Keras with Keras's own defaults: same shapes and counts as the
+    static ones (this catches catalog defaults that differ from Keras's, and checks the translator)."""
+    try:
+        model, tensors = raw_keras(graph)
+    except Exception as e:
+        result.add("accepted, raw Keras (its own defaults) refuses", e)
+        return
+    for e, tensor in zip(graph["layers"], tensors):
+        name = repeat_output(graph, e["name"])
+        op = e.get("op") or next(k for k in ("repeat", "block", "reuse") if k in e)
+        if tuple(tensor.shape) != tuple(spec.shapes[name]):
+            result.add(f"accepted, {op} static shape != raw Keras shape",
+                       f"{op} static {spec.shapes[name]} raw keras {tuple(tensor.shape)}",
+                       f"{name}: {op} {e.get('args')} static {spec.shapes[name]} != raw keras {tuple(tensor.shape)}")
+        layer = model.raw_layers.get(e["name"])
+        if layer is not None and op != "WeightNorm":  # nnspec's own wrapper adds g; raw Keras has the bare layer
+            counts = (sum(int(np.prod(w.shape)) for w in layer.trainable_weights),
+                      sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights))
+            if counts != tuple(spec.params[name]):
+                result.add(f"accepted, {op} static params != raw Keras params",
+                           f"{op} static {spec.params[name]} raw keras {counts}",
+                           f"{name}: {op} {e.get('args')} static {spec.params[name]} != raw keras {counts}")
 
 
 def keras_accepts(graph: dict, rng) -> tuple[bool, str]:
@@ -427,6 +467,7 @@ def run_graph(graph: dict, train: bool = True, cli_checks: bool = True, check_cm
     if accepted:
         result.status = "accepted"
         check_accepted(result, graph, spec, train, rng)
+        check_raw(result, graph, spec)
         return result
     if not all(d.code in SHAPE_CODES for d in errors):
         result.status = "refused-other"
@@ -508,14 +549,28 @@ KNOWN = [
     ("Embedding mask_zero into attention/RNN",
      lambda g: _layer(g, lambda op, a, e: op == "Embedding" and a.get("mask_zero")), r""),
     ("EinsumDense leading '...'",
-     lambda g: _layer(g, lambda op, a, e: op == "EinsumDense" and a["equation"].startswith("...")), r"EinsumDense"),
+     lambda g: _layer(g, lambda op, a, e: op == "EinsumDense" and a["equation"].startswith("...")),
+     r"EinsumDense|shape"),  # reversed axes show in the layers after it
     ("dtypes into ops", lambda g: not _float_inputs_only(g),
      r"dtype|[Ii]nt(8|16|32|64)|float(16|64)|half|double|bfloat|GatherV|[Gg]radient|floating|DataType|[Tt]ype"),
 ]
 
 
+# Causes this fuzzer found, written up in FINDINGS.md (../FINDINGS.md beside the worktrees) and
+# not fixed yet: counted apart from the known ones; delete an entry once its fix is merged.
+PENDING = [
+    ("FINDINGS F1: nnspec check crashes on a model without trainable weights", lambda g: True,
+     r"^internal: cli check exits N: ValueError: not enough values to unpack"),
+    ("FINDINGS F2: constraint axis outside the weight's rank",
+     lambda g: any(k.endswith("_constraint") and isinstance(v, dict) and "axis" in str(v)
+                   for k, v in _arg_values(g)), r"Invalid reduction dimension"),
+    ("FINDINGS F3: no trainable weight reaches a loss", lambda g: True, r"No gradients provided for any variable"),
+]
+
+
 def known_cause(graph: dict, cause: str, detail: str) -> str | None:
-    for label, pred, pattern in KNOWN:
+    """The label of a cause being fixed elsewhere (KNOWN) or written up already (PENDING), else None."""
+    for label, pred, pattern in KNOWN + PENDING:
         if pred(graph) and re.search(pattern, f"{cause} {detail}"):
             return label
     return None

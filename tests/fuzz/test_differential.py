@@ -5,12 +5,14 @@ tests/fuzz/oracle.py). The long profile is bench/fuzz_campaign.py.
 A disagreement fails the test unless its cause is one being fixed elsewhere
 (oracle.KNOWN) or written up in FINDINGS (oracle.PENDING); set
 NNSPEC_FUZZ_STRICT=1 to fail on those too (the target once the fixes are in).
+NNSPEC_FUZZ_EXAMPLES sets the number of graphs (30); NNSPEC_FUZZ_SHRINK=1 lets
+hypothesis shrink a failure (minutes: every step builds Keras models).
 """
 import os
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from .graphs import CATALOG, EXCLUDED_OPS, HypothesisDraw, RandomDraw, generate, to_doc
@@ -18,6 +20,8 @@ from .oracle import known_cause, run_graph
 
 STRICT = os.environ.get("NNSPEC_FUZZ_STRICT") == "1"
 EXAMPLES = int(os.environ.get("NNSPEC_FUZZ_EXAMPLES", "30"))
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if os.environ.get("NNSPEC_FUZZ_SHRINK") == "1"
+                                                         else [])
 
 
 def _judge(graph, result):
@@ -28,7 +32,7 @@ def _judge(graph, result):
     assert not unexplained, "nnspec and Keras disagree:\n" + "\n".join(unexplained) + "\nspec:\n" + result.text
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, print_blob=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, print_blob=True, phases=PHASES,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(data=st.data())
 def test_random_graphs_agree_with_keras(data):
