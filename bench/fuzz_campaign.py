@@ -90,6 +90,10 @@ def main(argv=None) -> int:
                 if label is None:
                     examples[cause].append(graph)
             row = {"i": i, "status": result.status, "trained": result.trained, "disagreements": rows}
+            if result.status == "refused-shape":
+                row["codes"], row["keras"] = result.codes, result.keras
+            if rows:
+                row["graph"] = graph  # so a later report can re-classify with an updated oracle
             done[i] = row
             log.write(json.dumps(row) + "\n")
             log.flush()
@@ -98,6 +102,10 @@ def main(argv=None) -> int:
                 bad = sum(bool(r["disagreements"]) for r in done.values())
                 print(f"  {len(done)} graphs, {bad} with disagreements, {rate:.2f} graphs/s", flush=True)
     elapsed = time.perf_counter() - t0
+    for row in done.values():  # re-classify with the current KNOWN / PENDING tables
+        for x in row["disagreements"]:
+            if "graph" in row:
+                x["known"] = known_cause(row["graph"], x["cause"], x["detail"])
     report(done, ran, elapsed)
     if args.minimise:
         from tests.fuzz.minimise import minimise

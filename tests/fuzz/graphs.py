@@ -412,17 +412,22 @@ def _wrapped(d, op_name, shape):
 
 
 # ------------------------------------------------------------------ the catalog, for steering only
-def _static(op_name, args, shapes):
-    """The catalog's output shape, or None if its rule refuses (steering only)."""
+def _static(op_name, args, shapes, why: list | None = None):
+    """The catalog's output shape, or None if its rule refuses (steering only); ``why``
+    receives the refusal's code."""
     op = CATALOG[op_name]
     try:
         filled = op.fill(args)
         if op.validate:
             op.validate(filled)
         return op.shape(filled, [tuple(s) for s in shapes])
-    except ShapeError:
+    except ShapeError as e:
+        if why is not None:
+            why.append(e.code)
         return None
     except Exception:  # a rule that crashes on odd args: let the oracle see it
+        if why is not None:
+            why.append("crash")
         return None
 
 
@@ -500,8 +505,11 @@ class Builder:
             names = [first] + [self.pick_tensor(self.tensors[first]) for _ in range(n_in - 1)]
             shapes = [self.tensors[n] for n in names]
             args = op_args(d, op_name, shapes[0])
-            out = _static(op_name, args, shapes) if None not in shapes else None
-            if out is None and not (self.allow_refusal and not self.refused and d.bool(0.3)):
+            why = []
+            out = _static(op_name, args, shapes, why) if None not in shapes else None
+            # refusals for a wrong rank are the easy ones: keep the subtler ones more often
+            keep = 0.08 if why == ["rank"] else 0.6
+            if out is None and not (self.allow_refusal and not self.refused and d.bool(keep)):
                 continue
             if out is None:
                 self.refused = True
@@ -646,7 +654,7 @@ class Builder:
         return out
 
 
-def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.35) -> dict:
+def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.5) -> dict:
     b = Builder(d, max_layers, refusal_p)
     inputs = b.inputs()
     for _ in range(d.int(1, max_layers)):

@@ -95,6 +95,7 @@ class Result:
     disagreements: list = field(default_factory=list)  # (cause, detail)
     codes: list = field(default_factory=list)
     trained: bool = False
+    keras: str = ""  # refused specs: why raw Keras refused too ("" if it accepted)
 
     def add(self, stage, error, detail=""):
         self.disagreements.append((f"{stage}: {normalise(error)}", detail or str(error)[:2000]))
@@ -474,6 +475,7 @@ def run_graph(graph: dict, train: bool = True, cli_checks: bool = True, check_cm
         return result
     result.status = "refused-shape"
     ok, note = keras_accepts(graph, rng)
+    result.keras = "accepts" + (f" ({note})" if note else "") if ok else note
     if ok and note != ZERO_SIZE:
         unexplained = [d for d in errors if strict_reason(d) is None]
         if unexplained:
@@ -505,7 +507,7 @@ def _arg_values(graph):
         elif isinstance(v, list):
             for x in v:
                 yield from walk(x)
-    return list(walk(graph["layers"]))
+    return list(walk([graph["layers"], graph.get("blocks", {})]))
 
 
 def _layer(graph, pred):
@@ -529,7 +531,7 @@ KNOWN = [
      lambda g: _init_named(g, ("orthogonal", "identity")),
      r"Identity matrix initializer|tensor to initialize|Orthogonal|orthogonal|initializer"),
     ("orthogonal_regularizer on non-2D",
-     lambda g: "orthogonal_regularizer" in str(g["layers"]), r"OrthogonalRegularizer"),
+     lambda g: "orthogonal_regularizer" in str([g["layers"], g.get("blocks")]), r"OrthogonalRegularizer"),
     ("threshold/glu activations",
      lambda g: any(k in ("activation", "recurrent_activation") and v in ("threshold", "glu")
                    for k, v in _arg_values(g)), r""),
@@ -560,7 +562,7 @@ KNOWN = [
 # not fixed yet: counted apart from the known ones; delete an entry once its fix is merged.
 PENDING = [
     ("FINDINGS F1: nnspec check crashes on a model without trainable weights", lambda g: True,
-     r"^internal: cli check exits N: ValueError: not enough values to unpack"),
+     r"^internal: cli check exits 3: ValueError: not enough values to unpack"),
     ("FINDINGS F2: constraint axis outside the weight's rank",
      lambda g: any(k.endswith("_constraint") and isinstance(v, dict) and "axis" in str(v)
                    for k, v in _arg_values(g)), r"Invalid reduction dimension"),
