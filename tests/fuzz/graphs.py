@@ -37,7 +37,7 @@ import random
 
 from nnspec import vocab
 from nnspec.ops import CATALOG
-from nnspec.ops.base import REQUIRED, ShapeError
+from nnspec.ops.base import ShapeError
 from nnspec.schema import generate as _schema
 
 DEFS = _schema()["definitions"]
@@ -122,7 +122,7 @@ def number(d: Draw, schema: dict) -> float:
     hi = schema.get("maximum", schema.get("exclusiveMaximum", max(lo, 0) + 2.0))
     x = d.float(lo, hi)
     if "exclusiveMinimum" in schema and x <= schema["exclusiveMinimum"]:
-        x = schema["exclusiveMinimum"] + (hi - lo) / 2 or 0.5
+        x = schema["exclusiveMinimum"] + ((hi - lo) / 2 or 0.5)
     if "exclusiveMaximum" in schema and x >= schema["exclusiveMaximum"]:
         x = (lo + schema["exclusiveMaximum"]) / 2
     return x
@@ -197,10 +197,7 @@ def nested_item(d: Draw, op_name: str, shape=None) -> dict:
 
 # ------------------------------------------------------------------ per-argument helpers
 def _rank(shape):
-    return len(shape) if shape is not None else d_default_rank
-
-
-d_default_rank = 3
+    return len(shape) if shape is not None else 3
 
 
 def _axis(d, shape, batch_ok=False):
@@ -246,10 +243,7 @@ def _slice_key(d, shape):
         else:
             pieces.append(f"::{d.choice([2, -1, 3])}")
     if d.bool(0.3):  # an ellipsis for the trailing axes
-        keep = d.int(1, len(pieces))
-        pieces = pieces[:keep] + ["..."]
-        if pieces[0] == "...":
-            pass
+        pieces = pieces[:d.int(1, len(pieces))] + ["..."]
     return ", ".join(pieces)
 
 
@@ -309,7 +303,7 @@ def _shared_axes(d, shape):
     return axes[0] if len(axes) == 1 and d.bool(0.5) else axes
 
 
-def _dot_axes(d, shapes):
+def _dot_axes(d, shape):
     return d.choice([-1, -1, 1, 2, [1, 1], [-1, 1], [2, 2], [1, 2], [-1, -1]])
 
 
@@ -325,7 +319,7 @@ SPECIAL = {
     ("Rescaling", "scale"): _rescale,
     ("Rescaling", "offset"): lambda d, s: _rescale(d, s) if d.bool(0.5) else 0.0,
     ("PReLU", "shared_axes"): _shared_axes,
-    ("Dot", "axes"): lambda d, s: _dot_axes(d, s),
+    ("Dot", "axes"): _dot_axes,
     ("ZeroPadding1D", "padding"): lambda d, s: _pairs(d, 1),
     ("ZeroPadding2D", "padding"): lambda d, s: _pairs(d, 2),
     ("Cropping1D", "cropping"): lambda d, s: _pairs(d, 1, 0, 1),
@@ -678,10 +672,6 @@ def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.5) -> dict:
 
 
 # ------------------------------------------------------------------ graph -> spec document
-def _item(op_name, args):
-    return {op_name: dict(args)}
-
-
 def to_doc(graph: dict, name: str = "fuzz") -> dict:
     layers = []
     for e in graph["layers"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from .graphs import CATALOG, repeat_output  # noqa: F401
+from .graphs import CATALOG
 from .oracle import run_graph
 
 

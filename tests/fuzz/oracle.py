@@ -249,7 +249,7 @@ def check_accepted(result: Result, graph: dict, spec, train: bool, rng):
         return
     x = outs = last = None
     for size in RUNTIME_SIZES:
-        x = _model_x(batch_for(graph, size, rng), spec)
+        x = _model_x(batch_for(graph, size, rng))
         try:
             model_out = model(x, training=False)
             outs = probe(x, training=False)
@@ -283,7 +283,7 @@ def check_accepted(result: Result, graph: dict, spec, train: bool, rng):
                 result.add("accepted, train_on_batch fails", e)
 
 
-def _model_x(arrays, spec):
+def _model_x(arrays):
     return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
@@ -306,7 +306,7 @@ def _vocab(kind: str, value):
     if kind == "constraint":
         if name == "weight_norm":
             return None  # nnspec's own projection; it never changes a shape
-        return getattr(keras.constraints, _camel(name).replace("NonNeg", "NonNeg"))(**(args or {}))
+        return getattr(keras.constraints, _camel(name))(**(args or {}))
     return getattr(keras.initializers, _camel(name))(**(args or {}))
 
 
@@ -428,8 +428,7 @@ def keras_accepts(graph: dict, rng) -> tuple[bool, str]:
         return False, normalise(e)
     last = None
     for size in RUNTIME_SIZES:
-        arrays = batch_for(graph, size, rng)
-        x = next(iter(arrays.values())) if len(arrays) == 1 else arrays
+        x = _model_x(batch_for(graph, size, rng))
         try:
             outs = probe(x, training=False)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]

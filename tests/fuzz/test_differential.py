@@ -5,7 +5,7 @@ tests/fuzz/oracle.py). The long profile is bench/fuzz_campaign.py.
 A disagreement fails the test unless its cause is one being fixed elsewhere
 (oracle.KNOWN) or written up in FINDINGS (oracle.PENDING); set
 NNSPEC_FUZZ_STRICT=1 to fail on those too (the target once the fixes are in).
-NNSPEC_FUZZ_EXAMPLES sets the number of graphs (30); NNSPEC_FUZZ_SHRINK=1 lets
+NNSPEC_FUZZ_EXAMPLES sets the number of graphs (25); NNSPEC_FUZZ_SHRINK=1 lets
 hypothesis shrink a failure (minutes: every step builds Keras models).
 """
 import os
@@ -19,7 +19,7 @@ from .graphs import CATALOG, EXCLUDED_OPS, HypothesisDraw, RandomDraw, generate,
 from .oracle import known_cause, run_graph
 
 STRICT = os.environ.get("NNSPEC_FUZZ_STRICT") == "1"
-EXAMPLES = int(os.environ.get("NNSPEC_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("NNSPEC_FUZZ_EXAMPLES", "25"))
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if os.environ.get("NNSPEC_FUZZ_SHRINK") == "1"
                                                          else [])
 
