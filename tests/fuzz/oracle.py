@@ -122,6 +122,17 @@ def normalise(error) -> str:
 
 # ------------------------------------------------------------------ data
 RUNTIME_SIZES = (4, 2, 1, 3, 6, 8, 12)  # tried in turn for an unknown (null) input size
+
+
+def runtime_sizes(graph) -> list:
+    """Sizes to try for unknown input axes: the usual ones, then the divisors of every Reshape
+    target's element count (a Reshape of an unknown axis fits only some sizes)."""
+    out = list(RUNTIME_SIZES)
+    for e in _all_layers(graph):
+        if e.get("op") == "Reshape" and -1 not in e["args"]["target_shape"]:
+            n = int(np.prod(e["args"]["target_shape"]))
+            out += [k for k in range(1, min(n, 4096) + 1) if n % k == 0 and k not in out]
+    return out[:40]
 # An Embedding fed computed (float) values fails on the values, not the graph: not a disagreement.
 DATA_DEPENDENT = re.compile(r"indices\[[^]]*\] = -?\d+ is not in \[0, \d+\)")
 
@@ -248,7 +259,7 @@ def check_accepted(result: Result, graph: dict, spec, train: bool, rng):
         result.add("accepted, probe model fails", e)
         return
     x = outs = last = None
-    for size in RUNTIME_SIZES:
+    for size in runtime_sizes(graph):
         x = _model_x(batch_for(graph, size, rng))
         try:
             model_out = model(x, training=False)
@@ -410,7 +421,8 @@ def check_raw(result: Result, graph: dict, spec):
                        f"{op} static {spec.shapes[name]} raw keras {tuple(tensor.shape)}",
                        f"{name}: {op} {e.get('args')} static {spec.shapes[name]} != raw keras {tuple(tensor.shape)}")
         layer = model.raw_layers.get(e["name"])
-        if layer is not None and op != "WeightNorm":  # nnspec's own wrapper adds g; raw Keras has the bare layer
+        if layer is not None and "WeightNorm" not in f"{op} {e.get('args')}":
+            # nnspec's own wrapper adds g; raw Keras has the bare layer
             counts = (sum(int(np.prod(w.shape)) for w in layer.trainable_weights),
                       sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights))
             if counts != tuple(spec.params[name]):
@@ -427,7 +439,7 @@ def keras_accepts(graph: dict, rng) -> tuple[bool, str]:
     except Exception as e:
         return False, normalise(e)
     last = None
-    for size in RUNTIME_SIZES:
+    for size in runtime_sizes(graph):
         x = _model_x(batch_for(graph, size, rng))
         try:
             outs = probe(x, training=False)
