@@ -1,8 +1,9 @@
 """Shrink a failing graph while its disagreement's cause stays the same.
 
-Greedy, in three passes (each candidate re-run through the oracle): keep one
-output at a time, drop layers no output needs, drop optional arguments one by
-one (and unwrap `repeat` to one copy). ``budget`` bounds the oracle runs.
+Greedy (each candidate re-run through the oracle): keep one output at a time,
+drop layers no output needs, drop penalties and the seed, drop optional
+arguments one by one (in layers, then inside blocks) and cut `repeat` to one
+copy. ``budget`` bounds the oracle runs.
 """
 from __future__ import annotations
 
@@ -103,4 +104,16 @@ def minimise(graph: dict, cause: str, budget: int = 60) -> dict:
             g = copy.deepcopy(best)
             del g["layers"][idx]["args"][arg]
             attempt(g)
+    # the same inside blocks (the block's parameter stays)
+    for bname in list(best.get("blocks", {})):
+        block = best["blocks"][bname]
+        for j in range(len(block["layers"])):
+            op = CATALOG[best["blocks"][bname]["layers"][j]["op"]]
+            for arg in list(best["blocks"][bname]["layers"][j]["args"]):
+                if (op.arg_index[arg].required if arg in op.arg_index else False) or \
+                        (block["param"] and tuple(block["param"]) == (j, arg)):
+                    continue
+                g = copy.deepcopy(best)
+                del g["blocks"][bname]["layers"][j]["args"][arg]
+                attempt(g)
     return best
