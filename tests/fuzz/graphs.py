@@ -52,6 +52,10 @@ INT_DTYPES = ["int32", "int64"]
 CONSTRAINTS = sorted(vocab.CONSTRAINTS)
 LOSSES_SIMPLE = ["mse", "mae", "mean_squared_error", "huber", "log_cosh", "mean_absolute_error"]
 LOSSES_OTHER = sorted(vocab.LOSSES)
+# Metrics that take float targets shaped like the output (the sparse ones want integer labels,
+# which the oracle gives only to a sparse loss).
+METRICS = [m for m in vocab.METRICS if not m.startswith("sparse")]
+OPTIMIZERS = sorted(vocab.OPTIMIZERS)
 
 
 # ------------------------------------------------------------------ randomness
@@ -645,6 +649,8 @@ class Builder:
                 out[n] = None
             else:
                 out[n] = {"loss": d.choice(LOSSES_OTHER)}
+            if out[n] and d.bool(0.15):
+                out[n]["metrics"] = [d.choice(METRICS)]
         return out
 
 
@@ -668,6 +674,9 @@ def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.5) -> dict:
                                             {"expr": f"0.01 * mean(square({on}))"}]))
     if d.bool(0.3):
         graph["seed"] = d.int(0, 99)
+    if d.bool(0.15):
+        name = d.choice(OPTIMIZERS)
+        graph["optimizer"] = name if d.bool(0.5) else {name: {"learning_rate": d.choice([0.001, 0.01, 0.1])}}
     return graph
 
 
@@ -715,6 +724,8 @@ def to_doc(graph: dict, name: str = "fuzz") -> dict:
     doc["outputs"] = {repeat_output(graph, n): v for n, v in graph["outputs"].items()}
     if graph.get("penalties"):
         doc["penalties"] = [_penalty(graph, p) for p in graph["penalties"]]
+    if graph.get("optimizer"):
+        doc["training"] = {"optimizer": graph["optimizer"]}
     return doc
 
 

@@ -578,6 +578,11 @@ PENDING = [
      lambda g: any(k.endswith("_constraint") and isinstance(v, dict) and "axis" in str(v)
                    for k, v in _arg_values(g)), r"Invalid reduction dimension"),
     ("FINDINGS F3: no trainable weight reaches a loss", lambda g: True, r"No gradients provided for any variable"),
+    ("FINDINGS F4: metrics beside an output without loss",
+     lambda g: any(o and o.get("metrics") for o in g["outputs"].values()) and None in g["outputs"].values(),
+     r"^accepted, train_on_batch fails: KeyError"),
+    ("FINDINGS F5: r2_score / f1_score on an output not (batch, n)",
+     lambda g: "r2_score" in str(g["outputs"]) or "f1_score" in str(g["outputs"]), r"R2Score|FBetaScore|F1Score"),
 ]
 
 
