@@ -12,7 +12,7 @@ import os
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from .graphs import CATALOG, EXCLUDED_OPS, HypothesisDraw, RandomDraw, generate, to_doc
@@ -42,6 +42,8 @@ def test_random_graphs_agree_with_keras(data):
         warnings.simplefilter("ignore")
         result = run_graph(graph, train=True, check_cmd=data.draw(st.integers(0, 9)) == 0)
     keras.backend.clear_session()
+    event(f"status: {result.status}")  # pytest --hypothesis-show-statistics
+    event(f"layers: {len(graph['layers'])}")
     _judge(graph, result)
 
 
