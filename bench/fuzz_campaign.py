@@ -81,8 +81,8 @@ def main(argv=None) -> int:
                 label = known_cause(graph, cause, detail)
                 rows.append({"cause": cause, "known": label, "detail": detail[:500]})
                 folder = os.path.join(args.out, slug(f"{label or 'NEW'} {cause}"))
-                if len(os.listdir(folder)) < 6 if os.path.isdir(folder) else True:
-                    os.makedirs(folder, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
+                if len(os.listdir(folder)) < 6:  # three examples (spec and graph) per cause
                     with open(os.path.join(folder, f"{args.seed}-{i}.yaml"), "w") as f:
                         f.write(f"# {cause}\n# {detail[:300]!r}\n" + result.text)
                     with open(os.path.join(folder, f"{args.seed}-{i}.json"), "w") as f:

@@ -11,7 +11,6 @@ hypothesis shrink a failure (minutes: every step builds Keras models).
 import os
 import warnings
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -70,8 +69,7 @@ def test_specs_are_yaml_and_name_every_input():
         assert doc["outputs"]
 
 
-@pytest.mark.parametrize("seed", [0])
-def test_a_refused_graph_goes_to_raw_keras(seed):
+def test_a_refused_graph_goes_to_raw_keras():
     """A rank mismatch nnspec refuses: raw Keras refuses it too, so no disagreement."""
     graph = {"inputs": {"x0": {"shape": [8], "dtype": "float32"}},
              "layers": [{"op": "LSTM", "args": {"units": 4}, "name": "l1", "from": ["x0"]}],
