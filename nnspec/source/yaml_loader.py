@@ -9,7 +9,12 @@ in one pass and in bounded time and memory:
   for every node, where ``path`` is a tuple of keys and indices;
 * refusals instead of surprises: duplicate keys, unknown or Python tags,
   several documents, non-finite numbers, nesting deeper than ``MAX_DEPTH``;
-* a node budget, so an alias bomb ("billion laughs") ends in a diagnostic.
+* a node budget, charged for every scalar, collection and alias as it is
+  read, so an alias bomb ("billion laughs") or a huge flow list ends in a
+  diagnostic before the rest of the file is read;
+* the same ``too-deep`` refusal whichever libyaml reads the text: libyaml
+  0.2.6 stops deep flow nesting itself (its scanner looks ahead) with a
+  syntax error, which we report as ``too-deep``.
 
 We do not use PyYAML's composer: the libyaml one recurses in C and crashes
 the interpreter on deeply nested input (``[[[[...]]]]``).
@@ -27,7 +32,7 @@ from ..diagnostics import Diagnostic, Span
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 500_000  # after alias expansion; a 10,000-layer spec has ~100,000
+MAX_NODES = 250_000  # after alias expansion; a 10,000-layer spec has ~50,000
 MAX_INT_DIGITS = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -130,6 +135,9 @@ def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line_col = _mark(mark) if mark is not None else (1, 1)
+        if "nesting depth" in (e.problem or ""):  # libyaml >= 0.2.6 refuses deep flow nesting while scanning
+            return None, [Diagnostic("too-deep", f"nesting deeper than {MAX_DEPTH} levels", Span(file, *line_col),
+                                     "flatten the document")]
         problem = e.problem or e.context or "invalid YAML"
         ctx = ""
         if e.context and e.problem:
@@ -192,6 +200,9 @@ def _compose(text: str):
             m = event.start_mark
             start = (m.line + 1, m.column + 1)
             budget -= 1
+            if budget < 0:
+                raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
+                               "split the spec")
             if cls is Scalar:
                 if event.tag is None and event.implicit[0] and not event.style:
                     value = plain.get(event.value, _NO_KEY)
@@ -219,9 +230,6 @@ def _compose(text: str):
                                    "remove the tag; specs hold plain mappings, lists and scalars")
                 if len(stack) >= MAX_DEPTH:
                     raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", m, "flatten the document")
-                if budget < 0:
-                    raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
-                                   "split the spec")
                 kind = "map" if cls is MapStart else "seq"
                 stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
                 continue
