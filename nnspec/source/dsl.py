@@ -37,8 +37,8 @@ from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Docume
 
 # lark's lexer and LALR loop take a few microseconds a token: the budget is
 # charged per token as the lexer gives it, before the rest of the file is read
-# (about 10.6 tokens a layer: a 10,000-layer spec has about 106,000)
-MAX_TOKENS = 120_000
+# (about 10.6 tokens a layer: a 9,000-layer spec has about 95,000)
+MAX_TOKENS = 100_000
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _EXPR_DIR = os.path.join(os.path.dirname(_HERE), "expr")
@@ -93,8 +93,9 @@ class _PostLex:
         for tok in self._counted(stream):
             t = tok.type
             if t == "_NL":
-                # an _NL is a line break and the blank lines after it; a comment line after it
-                # is the next _NL. The parser gets the first of a run; the last gives the indentation.
+                # an _NL is a line break and the blank and comment lines after it (up to 1,000
+                # comment lines; more are the next _NL). The parser gets the first of a run; the
+                # last gives the indentation.
                 if "#" in tok.value:
                     self._collect_comments(tok)
                 if depth > 0 or last is None:
