@@ -151,6 +151,8 @@ class _PostLex:
         count = 0
         for tok in stream:
             count += 1
+            if tok.type == "_NL" and "#" in tok.value:  # comment lines: one token each (kept for fmt)
+                count += tok.value.count("\n")
             if count > MAX_TOKENS:
                 raise DslRefused("too-many-tokens", f"the spec has more than {MAX_TOKENS:,} tokens (names, "
                                  "numbers, symbols, line breaks and comments)", (tok.line, tok.column),

@@ -30,7 +30,7 @@ from yaml import events as ev
 
 from ..diagnostics import Diagnostic, Span
 
-MAX_BYTES = 8 * 1024 * 1024
+MAX_BYTES = 2 * 1024 * 1024  # 20,000 layers (MAX_LAYERS) take about 1 MiB
 MAX_DEPTH = 64
 MAX_NODES = 250_000  # after alias expansion; a 10,000-layer spec has ~50,000
 MAX_INT_DIGITS = 64
