@@ -266,3 +266,14 @@ ATTACKS = {
     "repeat_huge_nns": repeat_huge_nns,
     "deep_indent_nns": deep_indent_nns,
 }
+
+
+def deep_wide_block_args(size=MiB, depth=26, count=140_000):
+    """A wide list nested ``depth`` deep in a block's layer arguments (schema-valid before
+    expansion): every leaf has a long path (positions are indexed by path)."""
+    prefix = (HEAD + "blocks:\n  b:\n    layers: [Dense: {units: 1, x: " + "[" * depth).encode()
+    suffix = ("1" + "]" * depth + "}]\nlayers:\n  - b: {name: out}\n" + TAIL).encode()
+    return ".yaml", _fit(prefix, b"1,", suffix, size, count)
+
+
+ATTACKS["deep_wide_block_args"] = deep_wide_block_args
