@@ -194,7 +194,7 @@ EXPECT = {
     "deep_indent_yaml": "too-deep",
     "flow_list": "too-many-nodes",
     "block_list": "too-many-nodes",
-    "many_layers_yaml": "too-many-layers",
+    "many_layers_yaml": "too-many-nodes",  # 80,000 layers, 2 nodes each
     "billion_laughs": "too-many-nodes",
     "alias_layers": "too-many-layers",
     "long_line_nns": "too-many-tokens",
@@ -214,6 +214,11 @@ def test_known_attack_is_bounded(name):
     r = assert_bounded(suffix, raw, EXPECT.get(name))
     if name.startswith("block_bomb"):
         assert "[too-many-layers]" in r["out"] or "[too-much-text]" in r["out"], r["out"][:300]
+
+
+def test_layer_limit_before_the_schema():
+    # 23,000 layers of 2 nodes each: under the node budget, over the layer limit
+    assert_bounded(*attacks.many_layers_yaml(300_000), expect="too-many-layers")
 
 
 def test_deep_nesting_is_too_deep_whatever_libyaml():
