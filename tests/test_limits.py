@@ -284,3 +284,23 @@ _cases = st.one_of(
 def test_generated_attacks_are_bounded(case):
     suffix, raw = case
     assert_bounded(suffix, raw[:MiB])
+
+
+def _tri(times):
+    return ("nnspec: 1\nname: m\ninputs: {x: [4]}\nblocks:\n  b:\n    params: {n: int}\n    layers:\n"
+            "      - Dense: {units: 2}\n      - repeat: {times: $n, layers: [ReLU: {}]}\n"
+            f"layers:\n  - repeat: {{times: {times}, layers: [b: {{n: \"${{i + 1}}\"}}]}}\n"
+            "  - Dense: {units: 1, name: out}\noutputs: {out: {loss: mse}}\n")
+
+
+def test_expansion_count_follows_parameters():
+    # copy i of the repeat calls b with n = i + 1: 1 + 2 + ... + times ReLU layers, plus a Dense each
+    import nnspec
+    from nnspec.passes.blocks import MAX_EXPANDED
+    spec, diags = nnspec.check_text(_tri(60), "t.yaml")
+    assert not [d for d in diags if d.severity == "error"], diags[:1]
+    assert len(spec.nodes) == 60 * 61 // 2 + 60 + 1
+    t = time.process_time()
+    spec, diags = nnspec.check_text(_tri(300), "t.yaml")  # 45,450 layers: refused before expanding
+    assert [d.code for d in diags] == ["too-many-layers"] and 300 * 301 // 2 > MAX_EXPANDED
+    assert time.process_time() - t < 1.0
