@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import re
 import resource
 import signal
 import subprocess
@@ -72,14 +73,17 @@ def main():
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="nnspec-hostile-"))
     size = int(args.size * MiB)
-    print(f"{'attack':28} {'bytes':>9} {'exit':>7} {'cpu s':>7} {'wall s':>7} {'peak MB':>8}  output")
+    print(f"{'attack':28} {'bytes':>9} {'exit':>7} {'cpu s':>7} {'wall s':>7} {'peak MB':>8}  {'code':22} output")
     for name in args.names or ATTACKS:
         suffix, raw = ATTACKS[name](size)
         path = tmp / f"{name}{suffix}"
         path.write_bytes(raw)
         code, cpu, wall, mb, first = measure(path, args.timeout, args.mem_gb, args.root)
         first = first.replace(str(path), path.name)
-        print(f"{name:28} {len(raw):9,} {code!s:>7} {cpu:7.2f} {wall:7.2f} {mb:8.0f}  {first[:150]}", flush=True)
+        tag = re.search(r"\[([a-z0-9-]+)\]$", first)
+        tag = tag.group(1) if tag else ("internal-error" if "internal error" in first else "-")
+        print(f"{name:28} {len(raw):9,} {code!s:>7} {cpu:7.2f} {wall:7.2f} {mb:8.0f}  {tag:22} {first[:150]}",
+              flush=True)
         path.unlink()
 
 
