@@ -268,7 +268,7 @@ ATTACKS = {
 }
 
 
-def deep_wide_block_args(size=MiB, depth=26, count=140_000):
+def deep_wide_block_args(size=MiB, depth=26, count=95_000):
     """A wide list nested ``depth`` deep in a block's layer arguments (schema-valid before
     expansion): every leaf has a long path (positions are indexed by path)."""
     prefix = (HEAD + "blocks:\n  b:\n    layers: [Dense: {units: 1, x: " + "[" * depth).encode()

@@ -48,7 +48,7 @@ from .resolve import snake_case
 # Limits, all checked before the work they bound (README "Limits"):
 MAX_LAYERS = 20_000           # layers in the document, and after expansion (validate: ~1.3 s)
 MAX_EXPANDED = MAX_LAYERS
-MAX_EXPANDED_NODES = 150_000  # values in the expanded layers, + 1 per repeat copy and block call,
+MAX_EXPANDED_NODES = 100_000  # values in the expanded layers, + 1 per repeat copy and block call,
                               # + the length of each ${...} evaluated
 MAX_EXPANDED_BYTES = 8 * 1024 * 1024  # characters of text in the expanded layers
 MAX_REPEAT = 10_000           # times, as the schema says for top-level repeats; also inside blocks

@@ -32,7 +32,7 @@ from ..diagnostics import Diagnostic, Span
 
 MAX_BYTES = 2 * 1024 * 1024  # 20,000 layers (MAX_LAYERS) take about 1 MiB
 MAX_DEPTH = 32  # a spec needs about 10 (blocks with nested repeats: 20); each level costs time per node
-MAX_NODES = 150_000  # after alias expansion; a 10,000-layer spec has ~50,000
+MAX_NODES = 100_000  # after alias expansion; a 10,000-layer spec has ~50,000
 MAX_INT_DIGITS = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
