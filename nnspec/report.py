@@ -33,16 +33,19 @@ def escape(s) -> str:
                    for ch in s)
 
 
-def _safe_span(span: Span) -> Span:
+def _safe_span(span: Span, via: bool = True) -> Span:
+    """The span with its file name escaped. Only the span's own call sites are
+    printed (as notes), so theirs are dropped: a call site's span carries its own
+    call sites, and walking them all is exponential in the block nesting."""
     return dataclasses.replace(span, file=escape(span.file),
-                               via=tuple((escape(n), _safe_span(s)) for n, s in span.via))
+                               via=tuple((escape(n), _safe_span(s, False)) for n, s in span.via) if via else ())
 
 
 def safe(d: Diagnostic) -> Diagnostic:
     """The diagnostic with its text fields escaped for a terminal."""
     return dataclasses.replace(d, message=escape(d.message), hint=None if d.hint is None else escape(d.hint),
                                code=escape(d.code), span=_safe_span(d.span),
-                               related=tuple((escape(n), _safe_span(s)) for n, s in d.related))
+                               related=tuple((escape(n), _safe_span(s, False)) for n, s in d.related))
 
 
 def text(diags: list[Diagnostic]) -> str:

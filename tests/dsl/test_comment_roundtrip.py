@@ -16,7 +16,7 @@ from nnspec import api, cli_dsl
 from nnspec.diagnostics import has_errors
 from nnspec.source.dsl import load_dsl, parse_dsl
 from nnspec.source.emit import to_dsl, to_yaml, yaml_comments
-from nnspec.source.yaml_loader import load_yaml
+from nnspec.source.yaml_loader import MAX_DEPTH, load_yaml
 
 SPECS = os.path.join(os.path.dirname(__file__), "..", "..", "specs")
 FILES = sorted(glob.glob(os.path.join(SPECS, "*.yaml")) + glob.glob(os.path.join(SPECS, "*.nns")))
@@ -148,12 +148,16 @@ def _nested(n):
         "    " * n + "Dense(units=4)\noutput dense\n"
 
 
-@pytest.mark.parametrize("n", [20, 21, 100, 400])
+# each repeat takes 3 levels of the YAML form (list, item, repeat) below the 3 of `layers:` and the layer
+_REPEATS_OK = (MAX_DEPTH - 3) // 3
+
+
+@pytest.mark.parametrize("n", [_REPEATS_OK, _REPEATS_OK + 1, 100, 400])
 def test_nesting_the_yaml_form_cannot_hold_is_refused_by_the_dsl(n, tmp_path, capsys):
     f = tmp_path / "deep.nns"
     f.write_text(_nested(n))
     doc, diags = load_dsl(f.read_text(), str(f))
-    if n == 20:
+    if n == _REPEATS_OK:
         assert not diags and load_yaml(to_yaml(doc.data))[1] == []
         return
     assert doc is None and [d.code for d in diags] == ["too-deep"] and diags[0].span.line > 3
@@ -164,12 +168,13 @@ def test_nesting_the_yaml_form_cannot_hold_is_refused_by_the_dsl(n, tmp_path, ca
 def test_bracket_nesting_limit_is_the_yaml_loaders():
     def spec(n):
         return "nnspec 1\nmodel m\ninput x [4]\nDense(units=4, k=" + "[" * n + "]" * n + ")\noutput dense\n"
-    ok, _ = load_dsl(spec(60))
+    deepest = MAX_DEPTH - 4  # under layers: [ {Dense: {k: ...}} ]
+    ok, _ = load_dsl(spec(deepest))
     assert ok is not None and load_yaml(to_yaml(ok.data))[1] == []
-    refused, diags = load_dsl(spec(61))
+    refused, diags = load_dsl(spec(deepest + 1))
     assert refused is None and diags[0].code == "too-deep"
-    yaml_text = to_yaml({"k": [[[[]]]]}).replace("[[[[]]]]", "[" * 61 + "]" * 61)
-    yaml_text = "nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers:\n  - Dense: {units: 4, k: " + "[" * 61 + "]" * 61 + "}\n"
+    yaml_text = "nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers:\n  - Dense: {units: 4, k: " + \
+        "[" * (deepest + 1) + "]" * (deepest + 1) + "}\n"
     assert load_yaml(yaml_text)[1][0].code == "too-deep"
 
 
