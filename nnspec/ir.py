@@ -89,3 +89,20 @@ class Spec:
             if n.name == name:
                 return n
         return None
+
+    def upstream(self, names) -> set:
+        """Every tensor the given ones depend on, themselves included; a reused
+        layer counts as used (its weights are), even where its own output is not."""
+        by_name = {n.name: n for n in self.nodes}
+        reached, stack = set(), list(names)
+        while stack:
+            t = stack.pop()
+            if t in reached:
+                continue
+            reached.add(t)
+            n = by_name.get(t)
+            if n is not None:
+                stack.extend(n.inputs)
+                if n.reuse:
+                    stack.append(n.layer)
+        return reached

@@ -420,19 +420,7 @@ def _find_cycle(left, deps):
 def _unreachable(spec: Spec, diags) -> None:
     """Layers that feed no output are dropped by Keras: warn. A penalty on such a
     tensor would silently never apply: error."""
-    by_name = {n.name: n for n in spec.nodes}
-    needed = set()
-    stack = list(spec.outputs)
-    while stack:
-        t = stack.pop()
-        if t in needed:
-            continue
-        needed.add(t)
-        n = by_name.get(t)
-        if n is not None:
-            stack.extend(n.inputs)
-            if n.reuse:
-                stack.append(n.layer)  # its weights are used even if its own output is not
+    needed = spec.upstream(spec.outputs)
     for p in spec.penalties:
         for t in p.on:
             if t not in needed:

@@ -330,21 +330,9 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
     if not trainable:
         return
-    by_name = {n.name: n for n in spec.nodes}
-    stack = [o.name for o in spec.outputs.values() if o.loss is not None]
-    stack += [t for p in spec.penalties for t in p.on]
-    stack += [n.name for n in spec.nodes if n.activity_regularizer is not None]
-    reached = set()
-    while stack:
-        t = stack.pop()
-        if t in reached:
-            continue
-        reached.add(t)
-        n = by_name.get(t)
-        if n is not None:
-            stack.extend(n.inputs)
-            if n.reuse:
-                stack.append(n.layer)
+    reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
+                            + [t for p in spec.penalties for t in p.on]
+                            + [n.name for n in spec.nodes if n.activity_regularizer is not None])
     if any(n.name in reached or _has_weight_regularizer(n.args) for n in trainable):
         return
     with_loss = [o for o in spec.outputs.values() if o.loss is not None]
