@@ -417,3 +417,54 @@ outputs:
     flat, errs = spec_of(text.replace("x: [3, 4]", "x: [4]"))
     assert errs == []
     fit_one_step(flat)
+
+
+# ---------------------------------------------------------------- metrics beside an output without loss
+def test_metrics_beside_an_output_without_loss_train_and_evaluate_with_loss_targets_only():
+    """FINDINGS F4: Keras's metrics container wants a target for every output once any output has
+    metrics (KeyError on the output without loss); nnspec's model takes the targets of the outputs
+    with a loss, as without metrics."""
+    text = """nnspec: 1
+name: f4
+seed: 1
+inputs:
+  x: [4]
+layers:
+  - Dense: {units: 2, name: a}
+  - Dense: {units: 3, name: b, from: x}
+  - Dense: {units: 1, name: c, from: x}
+outputs:
+  a: {loss: mse, metrics: [mae]}
+  b: null
+  c: {metrics: [mse]}
+"""
+    spec, errs = spec_of(text)
+    assert errs == []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 4)).astype("float32")
+    y = {"a": rng.standard_normal((4, 2)).astype("float32"), "c": rng.standard_normal((4, 1)).astype("float32")}
+    # Keras itself, on the same model compiled the same way by hand: KeyError 'b'
+    def raw():
+        model = build(spec, compile=False)
+        model.compile(optimizer="adam", loss={"a": "mse"}, metrics={"a": ["mae"], "c": ["mse"]})
+        return model
+    with pytest.raises(KeyError, match="b"):
+        raw().train_on_batch(x, {"a": y["a"]})
+    with pytest.raises(ValueError, match="different structures"):  # c's target fails the loss container
+        raw().train_on_batch(x, y)
+    model = build(spec)
+    got = model.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model(x, training=False)
+    assert got["a_mae"] == pytest.approx(float(np.mean(np.abs(np.asarray(pred["a"]) - y["a"]))), rel=1e-5)
+    assert got["c_mse"] == pytest.approx(float(np.mean((np.asarray(pred["c"]) - y["c"]) ** 2)), rel=1e-5)
+    model.train_on_batch(x, y)
+    model.fit(x, y, epochs=1, batch_size=2, verbose=0)
+    model.train_on_batch(x, {**y, "b": np.zeros((4, 3), "float32")})  # every output's target, as Keras takes
+    with pytest.raises(KeyError, match="c"):  # c's metric needs its target: not made up
+        model.train_on_batch(x, {"a": y["a"]})
+    # without c's metric (the fuzzer's F4): the targets of the outputs with a loss are enough
+    spec, errs = spec_of(text.replace("  c: {metrics: [mse]}\n", ""))
+    assert errs == []
+    model = build(spec)
+    assert set(model.train_on_batch(x, {"a": y["a"]}, return_dict=True)) == {"loss", "a_mae"}
+    model.evaluate(x, {"a": y["a"]}, verbose=0)
