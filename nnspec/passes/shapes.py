@@ -94,6 +94,31 @@ def infer(spec: Spec) -> list[Diagnostic]:
     return diags
 
 
+# Sizes tried, in turn, for the inputs' unknown (null) axes when nnspec runs a model on data of its own
+# (`nnspec check`, compile's verification): 3 first, as before.
+RUNTIME_SIZES = (3, 4, 2, 6, 8, 12, 5, 16, 1, 7, 9, 10, 24, 32, 64)
+
+
+def runtime_size(spec: Spec) -> tuple[int, dict]:
+    """A size for every unknown input axis with which all the shape rules hold (a Reshape of an
+    unknown axis fits only some sizes: (None, 7) into (2, -1) needs an even one), and every
+    tensor's shape with it: (size, {tensor: shape}). (3, spec.shapes) when no input has an
+    unknown axis, or no size tried fits."""
+    import copy
+    import dataclasses
+    if not any(d is None for inp in spec.inputs.values() for d in inp.shape[1:]):
+        return 3, spec.shapes
+    for size in RUNTIME_SIZES:
+        trial = copy.copy(spec)
+        trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(size if d is None else d
+                                                                          for d in inp.shape[1:]))
+                        for n, inp in spec.inputs.items()}
+        trial.shapes, trial.params = {}, {}
+        if not any(d.severity == ERROR for d in infer(trial)) and all(n in trial.shapes for n in spec.outputs):
+            return size, trial.shapes
+    return 3, spec.shapes
+
+
 MAX_WEIGHTS_BYTES = 2 * 1024**3  # nnspec compile/check refuse more by default (--max-weights-bytes)
 WEIGHT_BYTES = 4  # Keras's default float32 weights
 
