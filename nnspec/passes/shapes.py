@@ -17,7 +17,15 @@ RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # checked against Keras: a shared one may be called on inputs of another rank.
 _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
                         "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
-                        "ReLU", "LeakyReLU", "ELU", "Softmax"})
+                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice"})
+_WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
+
+
+def _rank_free(node) -> bool:
+    if node.op in _WRAPPERS:
+        inner = node.args.get("layer")
+        return isinstance(inner, dict) and len(inner) == 1 and next(iter(inner)) in _RANK_FREE
+    return node.op in _RANK_FREE
 _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
           "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
           "shape": "shape-mismatch"}
@@ -55,13 +63,17 @@ def infer(spec: Spec) -> list[Diagnostic]:
                                     "declare output_shape: [...] (without the batch axis)", severity=WARNING))
             spec.params[node.name] = params
             continue
+        activity = _activity_diag(node, out)
+        if activity is not None:
+            diags.append(activity)
+            continue
         if not node.trainable:
             params = (0, params[0] + params[1])
         if node.reuse:
             built = first_params.get(node.layer)
             orig = by_name[node.layer]
             orig_shapes = [shapes.get(r) for r in orig.inputs]
-            if built is not None and node.op not in _RANK_FREE and any(
+            if built is not None and not _rank_free(node) and any(
                     a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
@@ -172,8 +184,28 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
     return None
 
 
+def _activity_diag(node, out) -> Diagnostic | None:
+    """An activity_regularizer regularises the layer's output at every call: Keras's
+    OrthogonalRegularizer takes (batch, n) only ("Inputs to OrthogonalRegularizer must have rank 2",
+    on the first batch)."""
+    reg = node.activity_regularizer
+    name = reg if isinstance(reg, str) else next(iter(reg)) if isinstance(reg, dict) and len(reg) == 1 else None
+    if name != "orthogonal_regularizer" or len(out) == 2:
+        return None
+    where = "on a call of a reused layer, " if node.reuse else ""
+    return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer orthogonal_regularizer "
+                      f"{where}on its output {fmt_shape(out)}: it needs a (batch, n) output (Keras fails on the "
+                      "first batch)", node.arg_spans.get("activity_regularizer", node.span),
+                      "use l1, l2 or l1_l2, or Flatten first and regularise the Flatten's output")
+
+
 def _inputs_text(node, in_shapes) -> str:
     return ", ".join(f"'{r}' {fmt_shape(s)}" for r, s in zip(node.inputs, in_shapes))
+
+
+# Deliberate strictness (tests/fuzz/oracle.py STRICT): Keras neither regularizes nor constrains the
+# weights of a frozen layer, so it trains; the spec fails once the layer is unfrozen (fine-tuning).
+FROZEN_NOTE = " (trainable: false only puts that off until the layer is unfrozen; nnspec refuses it as written)"
 
 
 def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
@@ -190,6 +222,8 @@ def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
         producer = by_name.get(node.inputs[0])
         if producer is not None:
             related.append((f"'{producer.name}' is defined here", producer.span))
+    if e.in_training and not node.trainable:
+        message += FROZEN_NOTE
     span = node.arg_spans.get(e.arg, node.span) if e.arg else node.span
     return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {message}", span, hint,
                       related=tuple(related))
@@ -387,7 +421,59 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
 _MATRIX_METRICS = {"r2_score": "R2Score", "f1_score": "F1Score"}  # Keras: "expects 2D inputs"
 
 
+# What a metric compares the output with, measured against Keras (train_on_batch): integer class
+# labels (the output's shape without its last axis, as sparse_categorical_crossentropy takes), or
+# values shaped like the output (every other loss). `accuracy` takes either.
+_LABEL_METRICS = frozenset({"sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+                            "sparse_top_k_categorical_accuracy"})
+_LABEL_LOSSES = frozenset({"sparse_categorical_crossentropy"})
+_EITHER_METRICS = frozenset({"accuracy"})
+
+
+def _named(value):
+    if isinstance(value, str):
+        return value
+    return next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None
+
+
+def _check_metric_targets(spec: Spec, diags) -> None:
+    """One target per output: a metric wanting class labels beside a loss (or another metric)
+    wanting values shaped like the output, or the other way round, fails in Keras at the first
+    training step whatever the target (Incompatible shapes, or a rank error)."""
+    for o in spec.outputs.values():
+        loss = _named(o.loss)
+        if loss in ("expr", "custom"):
+            loss = None
+        kind = None if loss is None else "labels" if loss in _LABEL_LOSSES else "values"
+        first = f"its loss {loss}" if loss else None
+        for i, m in enumerate(o.metrics):
+            name = _named(m)
+            if name is None or name in _EITHER_METRICS:
+                continue
+            wants = "labels" if name in _LABEL_METRICS else "values"
+            if kind is None:
+                kind, first = wants, f"metric {name}"
+                continue
+            if wants == kind:
+                continue
+            span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+            what = {"labels": "integer class labels", "values": "targets shaped like the output"}
+            hint = (f"beside {first}, use sparse_categorical_accuracy, sparse_top_k_categorical_accuracy or accuracy"
+                    if kind == "labels" else f"beside {first}, use categorical_accuracy, top_k_categorical_accuracy "
+                    "or accuracy (one-hot targets)")
+            shape = spec.shapes.get(o.name)
+            fails = ("Keras fails at the first training step" if not (name == "categorical_accuracy" and shape
+                                                                       and len(shape) == 2)
+                     else "on (batch, n) Keras runs categorical_accuracy but takes the argmax of the labels "
+                     "themselves (deliberately refused)")
+            diags.append(Diagnostic("metric-target", f"metric {name} of output '{o.name}' compares it with "
+                                    f"{what[wants]}, but {first} takes {what[kind]}: one target cannot be both, "
+                                    f"and {fails}", span, hint))
+            break
+
+
 def _check_metrics(spec: Spec, diags) -> None:
+    _check_metric_targets(spec, diags)
     for o in spec.outputs.values():
         shape = spec.shapes.get(o.name)
         if shape is None or len(shape) == 2:

@@ -188,7 +188,8 @@ outputs:
 
 
 @pytest.mark.parametrize("layer,args", [("Dense", "units: 4, "), ("LayerNormalization", ""),
-                                        ("Dropout", "rate: 0.1, ")])
+                                        ("Dropout", "rate: 0.1, "), ("Flatten", ""), ("Reshape", "target_shape: [-1], "),
+                                        ("Slice", "key: '..., :2', "), ("WeightNorm", "layer: {Dense: {units: 4}}, ")])
 def test_reuse_on_another_rank_accepted_trains(layer, args):
     spec, errs = spec_of(REUSE.format(layer=layer, args=args))
     assert errs == []
@@ -468,3 +469,73 @@ outputs:
     model = build(spec)
     assert set(model.train_on_batch(x, {"a": y["a"]}, return_dict=True)) == {"loss", "a_mae"}
     model.evaluate(x, {"a": y["a"]}, verbose=0)
+
+
+# ---------------------------------------------------------------- metrics and the target the loss takes
+def _metric_runs(metric, y_true, y_pred) -> bool:
+    """Does the metric, as compile() resolves it (accuracy by the targets), update on these?"""
+    from keras.src.trainers.compile_utils import get_metric
+
+    from nnspec.keras.build import metric_object
+    try:
+        m = get_metric(metric_object(metric), y_true, y_pred)
+        m.update_state(y_true, y_pred)
+        m.result()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "mse"])
+def test_metric_beside_a_loss_taking_other_targets_is_refused_where_keras_fails(loss):
+    """One target per output: class labels for a sparse loss, values shaped like the output for any
+    other. Every vocabulary metric, on a (batch, 3, 4) output: nnspec refuses (metric-target)
+    exactly the metrics Keras cannot compute on the target the loss takes."""
+    from nnspec.vocab import METRICS
+    rng = np.random.default_rng(0)
+    y_pred = keras.ops.softmax(rng.standard_normal((2, 3, 4)).astype("float32"))
+    y_true = (rng.integers(0, 4, size=(2, 3)).astype("int32") if loss.startswith("sparse")
+              else rng.uniform(0.1, 1, size=(2, 3, 4)).astype("float32"))
+    refused, fails = [], []
+    for metric in METRICS:
+        if metric in ("r2_score", "f1_score"):
+            continue  # (batch, n) only: metric-rank
+        _, errs = spec_of(f"""nnspec: 1
+name: m
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 4, activation: softmax, name: a}}
+outputs:
+  a: {{loss: {loss}, metrics: [{metric}]}}
+""")
+        if [d.code for d in errs] == ["metric-target"]:
+            refused.append(metric)
+        else:
+            assert errs == []
+        if not _metric_runs(metric, y_true, y_pred):
+            fails.append(metric)
+    assert refused == fails
+    assert refused  # both directions have some
+
+
+def test_mse_metric_beside_sparse_loss_fails_to_train_in_keras():
+    """The fuzzer's case: fit fails with Incompatible shapes; with accuracy it trains."""
+    text = """nnspec: 1
+name: m
+seed: 1
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {units: 4, activation: softmax, name: a}
+outputs:
+  a: {loss: sparse_categorical_crossentropy, metrics: [mse]}
+"""
+    spec, errs = spec_of(text)
+    assert [(d.code, d.span.line) for d in errs] == [("metric-target", 9)]
+    ok, errs = spec_of(text.replace("[mse]", "[accuracy]"))
+    assert errs == []
+    fit_one_step(ok)
+    ok.outputs["a"].metrics = ["mse"]  # the refused spec, built anyway
+    with pytest.raises(Exception, match="Incompatible shapes|Dimensions must be equal"):
+        fit_one_step(ok)
