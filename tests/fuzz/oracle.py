@@ -15,8 +15,9 @@ For a graph (tests/fuzz/graphs.py) ``run_graph`` returns a ``Result``:
   ``train_on_batch`` step;
 * a spec REFUSED for shape reasons is built with raw Keras by this module's own
   translator (``raw_keras``: the graph -> keras.layers calls, Keras's own
-  defaults, never nnspec's builder) and run on a batch of 2: Keras must fail
-  too, unless every refusal is a deliberate strictness in ``STRICT`` below.
+  defaults, never nnspec's builder), run on a batch of 2 and trained one step:
+  Keras must fail too, unless every refusal is a deliberate strictness in
+  ``STRICT`` below.
 
 Each disagreement is ``(cause, detail)``: the cause is the stage plus the first
 error line normalised (numbers, names and shapes blanked), so a campaign can
@@ -77,6 +78,12 @@ STRICT = [
      "samples of a batch attend to each other"),
     ("unknown-dimension", r"needs a known size",
      "nnspec counts every weight statically, so the sizes weights depend on must be known"),
+    ("merge-mismatch", r"^Dot .* needs equal, known sizes on the dot axes",
+     "Keras's Dot refuses an unknown size against a known one on the dot axes when it builds; a reused Dot is not "
+     "built again, so Keras runs that call when the sizes happen to match; nnspec refuses every call alike"),
+    ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
+     "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
+     "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
 ]
 ZERO_SIZE = "Keras's result has a size-0 axis: nnspec refuses tensors no later layer can use"
 
@@ -336,8 +343,13 @@ def _kwargs(args: dict) -> dict:
 def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regularizer=None):
     import keras
     base = {"name": name} if name else {}
+    activity = None
     if activity_regularizer is not None:
-        base["activity_regularizer"] = _vocab("regularizer", activity_regularizer)
+        activity = _vocab("regularizer", activity_regularizer)
+        if op.startswith("SpatialDropout"):  # no such keyword (no **kwargs): the attribute, as Keras reads it
+            activity_regularizer = None
+        else:
+            base["activity_regularizer"] = activity
     if op in ("Bidirectional", "TimeDistributed"):
         (inner, inner_args), = args["layer"].items()
         kwargs = {k: v for k, v in args.items() if k != "layer"}
@@ -350,6 +362,8 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
         layer = keras.layers.Lambda(lambda t: eval(f"t[{key}]", {"t": t}), **base)  # key: digits, ':', ',', '.'
     else:
         layer = getattr(keras.layers, op)(**_kwargs(args), **base)
+    if activity is not None and activity_regularizer is None:
+        layer.activity_regularizer = activity
     if not trainable:
         layer.trainable = False
     return layer
@@ -432,8 +446,27 @@ def check_raw(result: Result, graph: dict, spec):
                            f"{name}: {op} {e.get('args')} static {spec.params[name]} != raw keras {counts}")
 
 
-def keras_accepts(graph: dict, rng) -> tuple[bool, str]:
-    """Does Keras build the graph and run it on a batch of 2? (ok, why not / zero-size note)"""
+def _raw_train(model, graph: dict, x, rng):
+    """One train_on_batch step of the raw-Keras model, with the graph's losses (those Keras
+    objects from nnspec's loss table: a loss name is not what a shape refusal is about).
+    Refusals of what fails only in training (a constraint's axis, an orthogonal_regularizer)
+    are judged by it."""
+    from nnspec.keras.build import loss_object
+    names = list(graph["outputs"])
+    losses = [loss_object(o["loss"]) if o and o.get("loss") is not None else None for o in graph["outputs"].values()]
+    if all(loss is None for loss in losses):
+        return
+    outs = model(x, training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    y = targets_for(graph["outputs"], {n: tuple(o.shape) for n, o in zip(names, outs)}, rng)
+    model.compile(optimizer="adam", loss=losses)
+    model.run_eagerly = True
+    model.train_on_batch(x, [y[n] for n, loss in zip(names, losses) if loss is not None])
+
+
+def keras_accepts(graph: dict, rng, train: bool = True) -> tuple[bool, str]:
+    """Does Keras build the graph, run it on a batch of 2 and (``train``) take a training step?
+    (ok, why not / zero-size note)"""
     try:
         model, everything = raw_keras(graph)
         probe = __import__("keras").Model(model.input, everything)
@@ -455,6 +488,12 @@ def keras_accepts(graph: dict, rng) -> tuple[bool, str]:
         if any(0 in tuple(o.shape) for o in outs) or any(0 in tuple(s.shape)[1:] for s in everything
                                                            if None not in tuple(s.shape)[1:]):
             return True, ZERO_SIZE
+        if train:
+            try:
+                _raw_train(model, graph, x, rng)
+            except Exception as e:
+                if not DATA_DEPENDENT.search(str(e)):
+                    return False, "train_on_batch: " + normalise(e)
         return True, ""
     return False, normalise(last)
 
@@ -486,7 +525,7 @@ def run_graph(graph: dict, train: bool = True, cli_checks: bool = True, check_cm
         result.status = "refused-other"
         return result
     result.status = "refused-shape"
-    ok, note = keras_accepts(graph, rng)
+    ok, note = keras_accepts(graph, rng, train)
     result.keras = "accepts" + (f" ({note})" if note else "") if ok else note
     if ok and note != ZERO_SIZE:
         unexplained = [d for d in errors if strict_reason(d) is None]
