@@ -53,7 +53,7 @@ def _check_doc(doc, diags, file, allow_import=()):
         kind = "a list" if isinstance(doc.data, list) else "a single value"
         return None, [Diagnostic("not-a-mapping", f"a spec is a mapping of keys; this document is {kind}",
                                  doc.span(()), "start with nnspec: 1, name:, inputs:, layers:, outputs:")]
-    diags = schema.check(doc)
+    diags = blocks.check_layer_count(doc) or schema.check(doc)
     if has_errors(diags):
         return None, diags
     if blocks.needs_expansion(doc.data):

@@ -259,6 +259,11 @@ def _allow_import_in_spec(value, span) -> Diagnostic:
         f'and run with --allow-import {root}, or add allow_import = ["{root}"] under [tool.nnspec] in pyproject.toml')
 
 
+# At most this many schema diagnostics: jsonschema and the did-you-mean hints take time per
+# problem, and a file can hold 100,000 unknown keys (README "Limits")
+MAX_DIAGNOSTICS = 100
+
+
 def translate(error, doc) -> list[Diagnostic]:
     """One jsonschema error -> diagnostics with positions from ``doc``."""
     path = tuple(error.absolute_path)
@@ -277,6 +282,8 @@ def translate(error, doc) -> list[Diagnostic]:
         for key in inst:
             if key in allowed:
                 continue
+            if len(out) >= MAX_DIAGNOSTICS:
+                break
             kspan = doc.span(path + (key,), key=True)
             if kind == "layer":
                 hint = did_you_mean(key, allowed) or "see `nnspec ops` for the layer types"
@@ -421,6 +428,33 @@ def _dedupe(diags):
 
 
 @functools.lru_cache(maxsize=1)
+def fast_layer_check():
+    from .fastcheck import Compiler
+    return Compiler(generate()).ref("#/definitions/layer_entry")
+
+
+def _failing_layers_only(data):
+    """(the data jsonschema needs to see, the index map): jsonschema takes about 0.2 ms a layer,
+    so of a long layer list it sees only the items the fast check fails (their errors are then
+    mapped back to the items' own indices). (data, None) when there is nothing to leave out."""
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or len(layers) < 2:
+        return data, None
+    ok = fast_layer_check()
+    bad = [j for j, item in enumerate(layers) if not ok(item)]
+    if len(bad) == len(layers):
+        return data, None
+    keep = bad or [0]
+    return {**data, "layers": [layers[j] for j in keep]}, keep
+
+
+def _remap_layer_index(error, keep) -> None:
+    path = error.path  # relative to the document for a top-level error; nested errors follow their parent
+    if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int) and path[1] < len(keep):
+        path[1] = keep[path[1]]
+
+
+@functools.lru_cache(maxsize=1)
 def fast_check():
     from .fastcheck import compile_schema
     return compile_schema(generate())
@@ -436,10 +470,15 @@ def check(doc) -> list[Diagnostic]:
     item's own error; a required argument that a misspelt one stands for."""
     if fast_check()(doc.data):
         return []
+    data, remap = _failing_layers_only(doc.data)
     pairs = []
-    for error in validator().iter_errors(doc.data):
+    for error in validator().iter_errors(data):
+        if remap is not None:
+            _remap_layer_index(error, remap)
         path = tuple(error.absolute_path)
         pairs.extend((path, d) for d in translate(error, doc))
+        if len(pairs) >= MAX_DIAGNOSTICS:
+            break
     broken = [p for p, d in pairs if d.code == "layer-item-keys"]
     misspelt = {(d.span.line, h) for _, d in pairs if d.code == "unknown-argument"
                 for h in [d.hint or ""] if h.startswith("did you mean")}

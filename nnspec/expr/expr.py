@@ -17,6 +17,10 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 MAX_LEN = 4000
 MAX_NODES = 500
+# Every walk over an expression tree (here, blocks.py's ${...}, keras/expr.py)
+# recurses once or twice per level; lark's Transformer three times. The depth
+# is measured on lark's tree, without recursion, before anything walks it.
+MAX_DEPTH = 100
 
 # name -> (kind, min positional, max positional, allowed kwargs)
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
@@ -129,6 +133,7 @@ def parse(text: str):
                         _expected_hint(e.expected)) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise ExprError(str(e).splitlines()[0], getattr(e, "column", 0)) from None
+    _check_size(tree, text)
     try:
         result = _ToTree().transform(tree)
     except Exception as e:  # lark wraps transformer errors in VisitError
@@ -136,9 +141,39 @@ def parse(text: str):
         if isinstance(orig, ExprError):
             raise orig from None
         raise
-    if _count(result) > MAX_NODES:
-        raise ExprError(f"expression has more than {MAX_NODES} terms")
     return result
+
+
+def _check_size(tree, text: str) -> None:
+    """Refuse a tree deeper than MAX_DEPTH or larger than MAX_NODES before any
+    recursive walk (lark's LALR parser itself does not recurse)."""
+    from lark import Tree
+    stack = [(tree, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            raise ExprError(f"expression nested deeper than {MAX_DEPTH} levels (operators inside operators)",
+                            _first_column(node),
+                            "split a long chain into several penalties; remove repeated signs")
+        if nodes > MAX_NODES:
+            raise ExprError(f"expression has more than {MAX_NODES} terms", _first_column(node),
+                            "split it into several penalties")
+        for child in node.children:
+            if isinstance(child, Tree):
+                stack.append((child, depth + 1))
+
+
+def _first_column(node) -> int:
+    """The 1-based column of the first token under a lark tree node (0: none)."""
+    from lark import Tree
+    while isinstance(node, Tree):
+        kids = [c for c in node.children if c is not None]
+        if not kids:
+            return 0
+        node = kids[0]
+    return getattr(node, "column", 0) or 0
 
 
 _TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'",
@@ -149,20 +184,6 @@ _TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "
 def _expected_hint(expected) -> str:
     words = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
     return "expected " + ", ".join(words[:6]) if words else None
-
-
-def _count(node) -> int:
-    if not isinstance(node, tuple):
-        return 0
-    n = 1
-    for part in node[1:]:
-        if isinstance(part, tuple):
-            n += _count(part)
-        elif isinstance(part, list):
-            n += sum(_count(p) for p in part)
-        elif isinstance(part, dict):
-            n += sum(_count(p) for p in part.values())
-    return n
 
 
 def names(node) -> list[tuple[str, int]]:

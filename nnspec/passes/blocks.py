@@ -36,6 +36,8 @@ the other passes as if it had been written flat.
 """
 from __future__ import annotations
 
+import functools
+import math
 import re
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
@@ -43,7 +45,14 @@ from ..ops import CATALOG
 from ..source.yaml_loader import Document
 from .resolve import snake_case
 
-MAX_EXPANDED = 100_000
+# Limits, all checked before the work they bound (README "Limits"):
+MAX_LAYERS = 20_000           # layers in the document, and after expansion (validate: ~1.3 s)
+MAX_EXPANDED = MAX_LAYERS
+MAX_EXPANDED_NODES = 100_000  # values in the expanded layers, + 1 per repeat copy and block call,
+                              # + the length of each ${...} evaluated
+MAX_EXPANDED_BYTES = 8 * 1024 * 1024  # characters of text in the expanded layers
+MAX_REPEAT = 10_000           # times, as the schema says for top-level repeats; also inside blocks
+MAX_INT = 2 ** 63             # |integer| results of ${...}
 SEPARATOR = "_"  # stem_conv2d; keras.applications names its layers this way (conv2_block1_1_conv)
 MAX_DEPTH = 32
 _TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "any": object}
@@ -58,6 +67,17 @@ class _Stop(Exception):
     pass
 
 
+def check_layer_count(doc: Document) -> list[Diagnostic]:
+    """A document with more than MAX_LAYERS layers, refused before the schema
+    and the other passes look at them (the layers after expansion are counted
+    by expand(), before it expands)."""
+    layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
+    if isinstance(layers, list) and len(layers) > MAX_LAYERS:
+        return [Diagnostic("too-many-layers", f"the spec has {len(layers):,} layers; the limit is {MAX_LAYERS:,}",
+                           doc.span(("layers", MAX_LAYERS)), "split the model; blocks and repeat shorten repeated layers")]
+    return []
+
+
 def needs_expansion(data: dict) -> bool:
     if data.get("blocks"):
         return True
@@ -69,6 +89,7 @@ def expand(doc: Document) -> tuple[Document, list[Diagnostic]]:
     """The document with every block call and repeat replaced by plain layers."""
     ex = _Expander(doc)
     try:
+        _Cost(ex).check(doc.data["layers"])
         layers, _ = ex.items(doc.data["layers"], ("layers",), scope=None, via=())
     except _Stop:
         return doc, ex.diags
@@ -155,11 +176,17 @@ class _Expander:
     # ------------------------------------------------------------ positions
     def _prefix_index(self):
         if self._index is None:
+            # items are entries of a `layers` list (top level, blocks, repeats): index the paths
+            # under each (layers, j) only; indexing every prefix of every path took O(nodes x depth)
+            # time and memory (76 s and 4 GB for 200,000 values nested 56 deep)
             index: dict = {}
             for key, value in self.doc.pos.items():
-                for n in range(2, len(key) + 1):
-                    if isinstance(key[n - 1], int):
-                        index.setdefault(key[:n], []).append((key[n:], value))
+                start = 0
+                while "layers" in key[start:]:
+                    i = key.index("layers", start)
+                    if i + 1 < len(key) and isinstance(key[i + 1], int):
+                        index.setdefault(key[:i + 2], []).append((key[i + 2:], value))
+                    start = i + 1
             self._index = index
         return self._index
 
@@ -229,7 +256,7 @@ class _Expander:
     def _emit(self, key, args, src_path, via):
         index = self.out_count
         self.out_count += 1
-        if self.out_count > MAX_EXPANDED:
+        if self.out_count > MAX_EXPANDED:  # the pre-count (_Cost) refuses this first; a backstop
             self.error("too-many-layers", f"blocks and repeat expand to more than {MAX_EXPANDED:,} layers",
                        self.span(src_path, via), "check repeat counts and nesting")
             raise _Stop
@@ -516,9 +543,14 @@ class _Expander:
 
     def repeat(self, args, path, scope, via, previous, subst):
         times, layers = args.get("times"), args.get("layers")
-        if not isinstance(times, int) or isinstance(times, bool) or times < 1 or not isinstance(layers, list):
-            self.error("bad-repeat", "repeat needs times: a positive integer and layers: a list",
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1 or not isinstance(layers, list) \
+                or not layers:
+            self.error("bad-repeat", "repeat needs times: a positive integer and layers: a non-empty list",
                        self.span(path, via), "e.g. repeat: {times: 4, layers: [GRU: {units: 64}]}")
+            raise _Stop
+        if times > MAX_REPEAT:
+            self.error("out-of-range", f"repeat times is {times:,}; the limit is {MAX_REPEAT:,}",
+                       self.span(path + ("times",), via), "nest blocks for more copies, within the layer limit")
             raise _Stop
         extra = set(args) - {"times", "layers"}
         if extra:
@@ -544,6 +576,242 @@ class _Expander:
             produced, previous = self.items(copies, path + ("layers",), scope, via, None, previous)
             out += produced
         return out, previous
+
+
+class _TooBig(Exception):
+    def __init__(self, what, found, limit, code):
+        super().__init__(what)
+        self.what, self.found, self.limit, self.code = what, found, limit, code
+
+
+class _Cost:
+    """The size of the expansion, computed before anything is expanded.
+
+    A cost is [layers, nodes, bytes, stopped]. It is computed from the
+    definitions, not by expanding: a block's cost is memoised per (block,
+    parameter values), a repeat multiplies its body's cost by ``times`` (it
+    adds the copies one by one only where the body's shape depends on ``$i``:
+    a ``times`` or a block argument made from it; each copy adds at least one
+    node, so that loop stops at the limit). Strings with ``$`` are charged their
+    longest possible length (a ``${...}`` gives at most 24 characters) and the
+    length of each ``${...}`` evaluated; inner layers the length of their
+    call names. ``stopped``: an error the expansion will report stops the count
+    there, as it stops the expansion. The work done here is bounded by the
+    limits it checks."""
+
+    LIMITS = (("layers", MAX_EXPANDED, "too-many-layers"), ("nodes", MAX_EXPANDED_NODES, "too-many-nodes"),
+              ("characters of text", MAX_EXPANDED_BYTES, "too-much-text"))
+    NUMBER_TEXT = 24  # the longest text of a ${...}: an int below 2**63 or a float's repr
+
+    def __init__(self, ex: "_Expander"):
+        self.ex = ex
+        self.blocks = ex.blocks
+        self.memo: dict = {}
+        self.sizes: dict = {}  # id(value) -> (nodes, bytes) of a parameter's value
+        self.keep: list = []  # values whose id is a key of sizes, kept alive
+        self.shapes: dict = {}  # id(layer list) -> whether its shape depends on $ parameters
+
+    def check(self, entries) -> None:
+        """Refuse (one diagnostic, at the top-level entry that crosses a limit) an expansion over the limits."""
+        total = [0, 0, 0, False]
+        for j, entry in enumerate(entries):
+            try:
+                c = self.items([entry], None, ())
+            except _TooBig as t:
+                self._refuse(t, j, entry)
+            self._add(total, c)
+            try:
+                self._limit(total)
+            except _TooBig as t:
+                self._refuse(t, j, entry)
+            if c[3]:
+                return
+
+    def _refuse(self, t, j, entry):
+        key = next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None
+        path = ("layers", j) + ((key,) if key is not None else ())
+        what = f"block '{key}' call" if key in self.blocks else ("repeat" if key == "repeat" else "layer")
+        self.ex.error(t.code, f"blocks and repeat would expand to more than {t.limit:,} {t.what} "
+                      f"(this {what} makes at least {t.found:,})", self.ex.span(path, key=key is not None),
+                      "check repeat counts and block nesting; the limits are listed in README.md")
+        raise _Stop
+
+    @staticmethod
+    def _add(total, c, times=1):
+        total[0] += c[0] * times
+        total[1] += c[1] * times
+        total[2] += c[2] * times
+        total[3] = total[3] or c[3]
+
+    def _limit(self, c):
+        for k, (what, limit, code) in enumerate(self.LIMITS):
+            if c[k] > limit:
+                raise _TooBig(what, c[k], limit, code)
+
+    def items(self, entries, env, stack) -> list:
+        total = [0, 0, 0, False]
+        for entry in entries:
+            c = self.entry(entry, env, stack)
+            self._add(total, c)
+            self._limit(total)
+            if total[3]:
+                break
+        return total
+
+    def entry(self, entry, env, stack) -> list:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            n, b = self.size(entry, env)
+            return [0, n, b, False]
+        (key, args), = entry.items()
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            n, b = self.size(args, env)
+            return [1, n, b, False]
+        if key == "repeat":
+            return self.repeat(args, env, stack)
+        if key in self.blocks and key not in CATALOG and key != "reuse":
+            return self.call(key, args, env, stack)
+        if key in CATALOG or key == "reuse":
+            n, b = self.size(args, env)
+            return [1, n + 3, b + 64, False]  # + name and from, written by the expansion
+        return [0, 0, 0, True]  # unknown type: the expansion stops there
+
+    def repeat(self, args, env, stack) -> list:
+        try:
+            times = _substitute(args.get("times"), env) if env else args.get("times")
+        except _SubstError:
+            return [0, 0, 0, True]
+        layers = args.get("layers")
+        if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= MAX_REPEAT \
+                or not isinstance(layers, list) or not layers:
+            return [0, 0, 0, True]
+        inner = dict(env or {})
+        total = [0, times, 0, False]  # a node per copy
+        if "i" in inner or not self.depends(layers):
+            # $i of an enclosing repeat wins (it is substituted first); otherwise every copy has the same
+            # shape, and the last has the longest $i
+            inner.setdefault("i", times - 1)
+            self._add(total, self.items(layers, inner, stack), times)
+            self._limit(total)
+            return total
+        for i in range(times):
+            inner["i"] = i
+            self._add(total, self.items(layers, inner, stack))
+            self._limit(total)
+            if total[3]:
+                break
+        return total
+
+    def call(self, block, args, env, stack) -> list:
+        definition = self.blocks[block]
+        if block in stack or len(stack) >= MAX_DEPTH or not isinstance(definition, dict) \
+                or not isinstance(definition.get("layers"), list):
+            return [0, 0, 0, True]
+        try:
+            args = _substitute(args, env) if env else args
+        except _SubstError:
+            return [0, 0, 0, True]
+        declared = definition.get("params") or {}
+        params = {}
+        for p, spec in (declared.items() if isinstance(declared, dict) else ()):
+            _, default = _param_spec(spec)
+            if p in args:
+                params[p] = args[p]
+            elif default is not _MISSING:
+                params[p] = default
+        key = (block, _frozen(params))
+        c = self.memo.get(key)
+        if c is None:
+            c = self.items(definition["layers"], params, stack + (block,))
+            self.memo[key] = c
+        name = args.get("name")
+        prefix = (len(name) if isinstance(name, str) else len(block) + 5) + 1  # auto: block_12
+        n, b = self.size(args, None)  # the call's arguments, copied when they are substituted
+        out = [c[0], c[1] + n, c[2] + b + c[0] * prefix, c[3]]
+        self._limit(out)
+        return out
+
+    def depends(self, layers) -> bool:
+        """Whether copies of these layers may differ in shape: a nested repeat's
+        times, or a block call's arguments, written with $."""
+        key = id(layers)
+        if key not in self.shapes:
+            found = False
+            for entry in layers:
+                if isinstance(entry, dict) and len(entry) == 1:
+                    (k, a), = entry.items()
+                    if not isinstance(a, dict):
+                        continue
+                    if k == "repeat":
+                        if isinstance(a.get("times"), str) or \
+                                (isinstance(a.get("layers"), list) and self.depends(a["layers"])):
+                            found = True
+                    elif k in self.blocks and _has_dollar(a):
+                        found = True
+                if found:
+                    break
+            self.shapes[key] = found
+            self.keep.append(layers)
+        return self.shapes[key]
+
+    def size(self, value, env) -> tuple:
+        """(nodes, characters) of ``value`` once substituted: an upper bound."""
+        if isinstance(value, str):
+            if "$" not in value or not env:
+                return 1, len(value)
+            whole = _REF.fullmatch(value)
+            if whole and whole.group(1) in env:
+                return self.param_size(env[whole.group(1)])
+            evaluated = sum(len(m.group(1)) for m in _ARITH.finditer(value))
+            grow = self.NUMBER_TEXT * value.count("${")
+            for m in _REF.finditer(value):
+                if m.group(1) in env:
+                    grow += self.param_size(env[m.group(1)])[1]
+            return 1 + evaluated, len(value) + grow
+        if isinstance(value, dict):
+            n, b = 1, 0
+            for k, v in value.items():
+                vn, vb = self.size(v, env)
+                n, b = n + vn, b + vb + len(k)
+            return n, b
+        if isinstance(value, list):
+            n, b = 1, 0
+            for v in value:
+                vn, vb = self.size(v, env)
+                n, b = n + vn, b + vb
+            return n, b
+        return 1, 0 if value is None or isinstance(value, bool) else 24
+
+    def param_size(self, value) -> tuple:
+        if isinstance(value, (dict, list)):
+            key = id(value)
+            if key not in self.sizes:
+                self.sizes[key] = self.size(value, None)
+                self.keep.append(value)
+            return self.sizes[key]
+        if isinstance(value, str):
+            return 1, len(value)
+        return 1, len(str(value)) if isinstance(value, (int, float)) else 5
+
+
+def _has_dollar(value) -> bool:
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, dict):
+        return any(_has_dollar(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    return False
+
+
+def _frozen(value):
+    """A hashable stand-in for a parameter value (for the cost memo)."""
+    if isinstance(value, dict):
+        return ("{", tuple((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("[", tuple(_frozen(v) for v in value))
+    return (type(value).__name__, value)
 
 
 class _Missing:
@@ -598,45 +866,77 @@ def _text(v) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
-def _arith(text: str, params: dict):
-    """`${i + 1}`, `${4 * filters}`: arithmetic over numeric parameters, parsed
-    with nnspec's expression grammar and evaluated here (never by Python)."""
+@functools.lru_cache(maxsize=4096)
+def _parse_arith(text: str):
+    """The tree of a ${...} (cached: a repeat evaluates the same text for every copy)."""
     from ..expr import ExprError, parse
     try:
-        tree = parse(text)
+        return parse(text)
     except ExprError as e:
         raise _SubstError(f"'${{{text}}}': {e.message}") from None
+
+
+def _arith(text: str, params: dict):
+    """`${i + 1}`, `${4 * filters}`: arithmetic over numeric parameters, parsed
+    with nnspec's expression grammar and evaluated here (never by Python).
+    Every result is checked: integers stay below 2**63 in size (a power's size
+    is estimated before it is computed), floats are finite and real."""
+    tree = _parse_arith(text)
+
+    def bad(why):
+        return _SubstError(f"'${{{text}}}': {why}")
+
+    def checked(v):
+        if isinstance(v, int):
+            if not -MAX_INT < v < MAX_INT:
+                raise bad(f"the value is too large (over 2**63 in size)")
+        elif not isinstance(v, float) or not math.isfinite(v):
+            raise bad("the result is not a finite real number")
+        return v
+
+    def power(a, b):
+        if a == 0 and b < 0:
+            raise bad("zero to a negative power (division by zero)")
+        if a < 0 and isinstance(b, float) and not b.is_integer():
+            raise bad("a negative number to a fractional power is not a real number")
+        if isinstance(b, int) and abs(b) > 64 and abs(a) not in (0, 1):
+            raise bad("power too large (exponents above 64 are refused)")
+        if a != 0 and b > 0 and b * math.log2(abs(a)) >= 1024:  # would overflow a float / exceed 2**63 by far
+            raise bad("the value is too large (over 2**63 in size)")
+        try:
+            return a ** b
+        except (OverflowError, ZeroDivisionError) as e:
+            raise bad(str(e)) from None
 
     def ev(node):
         kind = node[0]
         if kind == "num":
-            return node[1]
+            return checked(node[1])
         if kind == "name":
             v = params.get(node[1])
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 known = ", ".join(k for k, x in params.items() if isinstance(x, (int, float)) and not isinstance(x, bool))
                 raise _SubstError(f"'${{{text}}}': '{node[1]}' is not a numeric parameter"
                                   + (f" (numeric ones here: {known})" if known else ""))
-            return v
+            return checked(v)
         if kind == "neg":
-            return -ev(node[1])
+            return checked(-ev(node[1]))
         if kind == "bin":
             a, b = ev(node[2]), ev(node[3])
             op = node[1]
             if op == "+":
-                return a + b
+                return checked(a + b)
             if op == "-":
-                return a - b
+                return checked(a - b)
             if op == "*":
-                return a * b
+                return checked(a * b)  # both below 2**63 (or finite): the product is computed cheaply
             if op == "/":
                 if b == 0:
-                    raise _SubstError(f"'${{{text}}}': division by zero")
-                q = a / b
-                return int(q) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else q
-            if abs(b) > 64 or abs(a) > 2**31:
-                raise _SubstError(f"'${{{text}}}': power too large")
-            return a ** b
+                    raise bad("division by zero")
+                if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+                    return checked(a // b)
+                return checked(a / b)
+            return checked(power(a, b))
         raise _SubstError(f"'${{{text}}}': only numbers, parameters and + - * / ** here")
     return ev(tree)
 

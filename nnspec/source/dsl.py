@@ -35,6 +35,11 @@ import re
 from ..diagnostics import Diagnostic, Span
 from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Document, decode
 
+# lark's lexer and LALR loop take a few microseconds a token: the budget is
+# charged per token as the lexer gives it, before the rest of the file is read
+# (about 10.6 tokens a layer: a 6,500-layer spec has about 69,000)
+MAX_TOKENS = 70_000
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _EXPR_DIR = os.path.join(os.path.dirname(_HERE), "expr")
 TAB = 8
@@ -85,16 +90,22 @@ class _PostLex:
         self.comments = []
         self.open = opened = []
         brackets = self.BRACKETS
-        for tok in stream:
+        for tok in self._counted(stream):
             t = tok.type
             if t == "_NL":
+                # an _NL is a line break and the blank and comment lines after it (up to 1,000
+                # comment lines; more are the next _NL). The parser gets the first of a run; the
+                # last gives the indentation.
                 if "#" in tok.value:
                     self._collect_comments(tok)
                 if depth > 0 or last is None:
                     continue
-                self.before = last
-                yield tok
-                last = tok
+                if last.type != "_NL":
+                    self.before = last
+                    yield tok
+                    last = tok
+                if self.text.startswith("#", tok.end_pos):
+                    continue
                 indent_str = tok.value.rsplit("\n", 1)[1]
                 indent = len(indent_str.expandtabs(TAB)) if indent_str else 0
                 if indent == indents[-1]:
@@ -136,6 +147,20 @@ class _PostLex:
         n = len(self.text)
         for _ in indents[1:]:
             yield Token("_DEDENT", "", n, 1, 1, 1, 1, n)
+
+    @staticmethod
+    def _counted(stream):
+        """lark's tokens, charged to MAX_TOKENS as the lexer gives them."""
+        count = 0
+        for tok in stream:
+            count += 1
+            if tok.type == "_NL" and "#" in tok.value:  # comment lines: one token each (kept for fmt)
+                count += tok.value.count("\n")
+            if count > MAX_TOKENS:
+                raise DslRefused("too-many-tokens", f"the spec has more than {MAX_TOKENS:,} tokens (names, "
+                                 "numbers, symbols, line breaks and comments)", (tok.line, tok.column),
+                                 "split the spec; blocks and repeat write repeated layers once")
+            yield tok
 
     def _collect_comments(self, tok):
         line = tok.line

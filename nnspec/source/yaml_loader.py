@@ -12,7 +12,12 @@ in one pass and in bounded time and memory:
 * one scalar model, YAML 1.2's core schema (``on``/``yes`` are text, ``1e-3`` a
   number), with the spellings YAML 1.1 reads otherwise (``yes``, ``0777``,
   ``1_000``, ``1:20``, dates) refused: see ``_plain``;
-* a node budget, so an alias bomb ("billion laughs") ends in a diagnostic.
+* a node budget, charged for every scalar, collection and alias as it is
+  read, so an alias bomb ("billion laughs") or a huge flow list ends in a
+  diagnostic before the rest of the file is read;
+* the same ``too-deep`` refusal whichever libyaml reads the text: libyaml
+  0.2.6 stops deep flow nesting itself (its scanner looks ahead) with a
+  syntax error, which we report as ``too-deep``.
 
 We do not use PyYAML's composer: the libyaml one recurses in C and crashes
 the interpreter on deeply nested input (``[[[[...]]]]``).
@@ -28,9 +33,9 @@ from yaml import events as ev
 
 from ..diagnostics import Diagnostic, Span
 
-MAX_BYTES = 8 * 1024 * 1024
-MAX_DEPTH = 64
-MAX_NODES = 500_000  # after alias expansion; a 10,000-layer spec has ~100,000
+MAX_BYTES = 2 * 1024 * 1024  # 20,000 layers (MAX_LAYERS) take about 1 MiB
+MAX_DEPTH = 32  # a spec needs about 10 (blocks with nested repeats: 20); each level costs time per node
+MAX_NODES = 100_000  # after alias expansion; a 10,000-layer spec has ~50,000
 MAX_INT_DIGITS = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -125,6 +130,9 @@ def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line_col = _mark(mark) if mark is not None else (1, 1)
+        if "nesting depth" in (e.problem or ""):  # libyaml >= 0.2.6 refuses deep flow nesting while scanning
+            return None, [Diagnostic("too-deep", f"nesting deeper than {MAX_DEPTH} levels", Span(file, *line_col),
+                                     "flatten the document")]
         problem = e.problem or e.context or "invalid YAML"
         ctx = ""
         if e.context and e.problem:
@@ -187,6 +195,9 @@ def _compose(text: str):
             m = event.start_mark
             start = (m.line + 1, m.column + 1)
             budget -= 1
+            if budget < 0:
+                raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
+                               "split the spec")
             if cls is Scalar:
                 if event.tag is None and event.implicit[0] and not event.style:
                     value = plain.get(event.value, _NO_KEY)
@@ -214,9 +225,6 @@ def _compose(text: str):
                                    "remove the tag; specs hold plain mappings, lists and scalars")
                 if len(stack) >= MAX_DEPTH:
                     raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", m, "flatten the document")
-                if budget < 0:
-                    raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
-                                   "split the spec")
                 kind = "map" if cls is MapStart else "seq"
                 stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
                 continue

@@ -44,9 +44,10 @@ def test_random_graphs_agree_with_keras(data):
 
 
 def test_every_op_is_reachable():
-    """The campaign generator reaches every catalog op (but Custom) within a few hundred graphs."""
+    """The campaign generator reaches every catalog op (but Custom) within 1,500 graphs (AveragePooling3D,
+    the rarest, first appears at graph 499)."""
     seen = set()
-    for i in range(400):
+    for i in range(1500):
         for e in generate(RandomDraw(i))["layers"]:
             for layer in [e] + list(e.get("layers", ())):
                 if "op" in layer:
