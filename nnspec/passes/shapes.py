@@ -176,12 +176,26 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
             inner = f" (inside {op.name})" if name != op.name else ""
             return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
+        if name == "ReLU" and kind == "int" and _relu_args(node, op).get("negative_slope") and \
+                _relu_args(node, op).get("threshold"):
+            return Diagnostic("input-dtype", f"{op.name} '{node.name}' with both negative_slope and threshold needs a "
+                              f"float input but '{ref}' is {dtype}: Keras adds the float threshold to the {dtype} "
+                              "tensor and fails on the first batch", node.span,
+                              f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
         if name == "Embedding" and kind == "float":
             return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "
                               f"{dtype}: Keras truncates the values to int32", node.span,
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
     return None
+
+
+def _relu_args(node, op) -> dict:
+    """ReLU's arguments, or those of the ReLU a wrapper holds."""
+    if op.name == "ReLU":
+        return node.args
+    inner = node.args.get("layer")
+    return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
 
 
 def _activity_diag(node, out) -> Diagnostic | None:

@@ -307,6 +307,26 @@ def test_integer_input_builds_in_keras_or_is_refused(op, dtype):
         _keras_runs(spec)
 
 
+@pytest.mark.parametrize("args", [{"negative_slope": 0.25}, {"threshold": 1.5}, {"max_value": 2.0},
+                                  {"negative_slope": 0.25, "threshold": 1.5},
+                                  {"negative_slope": 0.25, "threshold": 1.5, "max_value": 6.0}])
+def test_relu_arguments_on_integer_input(args):
+    """ReLU takes int32, except with both negative_slope and threshold: Keras adds the float
+    threshold to the int tensor (fuzzer, FINDINGS F13)."""
+    text = _dtype_spec("ReLU", args, [[8]], "int32")
+    spec, errs = spec_of(text)
+    if errs:
+        assert [(d.code, d.span.line) for d in errs] == [("input-dtype", 7)], errs
+        assert args.get("negative_slope") and args.get("threshold")
+        float_spec, _ = spec_of(text.replace("dtype: int32", "dtype: float32"))
+        for inp in float_spec.inputs.values():
+            inp.dtype = "int32"
+        with pytest.raises(Exception, match="AddV2"):
+            _keras_runs(float_spec)
+    else:
+        _keras_runs(spec)
+
+
 def test_uint8_images_through_rescaling_train():
     spec, errs = spec_of("""nnspec: 1
 name: img
