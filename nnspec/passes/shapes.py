@@ -38,7 +38,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[name] = inp.shape
     by_name = {n.name: n for n in spec.nodes}
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
-    dtypes = {name: inp.dtype for name, inp in spec.inputs.items()}  # tensor -> dtype
+    dtypes = spec.dtypes  # tensor -> dtype
+    dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
@@ -125,7 +126,7 @@ def runtime_size(spec: Spec) -> tuple[int, dict]:
         trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(size if d is None else d
                                                                           for d in inp.shape[1:]))
                         for n, inp in spec.inputs.items()}
-        trial.shapes, trial.params = {}, {}
+        trial.shapes, trial.params, trial.dtypes = {}, {}, {}
         if not any(d.severity == ERROR for d in infer(trial)) and all(n in trial.shapes for n in spec.outputs):
             return size, trial.shapes
     return 3, spec.shapes
@@ -486,8 +487,34 @@ def _check_metric_targets(spec: Spec, diags) -> None:
             break
 
 
+# Metrics Keras computes on the output's own dtype (measured: compile's metric on an int32 / int64
+# output, float or int targets): these fail on an integer output ("Cannot convert 2.0 to EagerTensor of
+# dtype int64" and the like); the losses cast to float first.
+_FLOAT_ONLY_METRICS = frozenset({"binary_crossentropy", "categorical_crossentropy", "categorical_hinge",
+                                 "cosine_similarity", "hinge", "kl_divergence", "log_cosh_error", "poisson",
+                                 "squared_hinge", "top_k_categorical_accuracy"})
+
+
+def _check_metric_dtypes(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        dtype = spec.dtypes.get(o.name, "float32")
+        if dtype_kind(dtype) != "int":
+            continue
+        for i, m in enumerate(o.metrics):
+            name = _named(m)
+            if name in _FLOAT_ONLY_METRICS:
+                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+                diags.append(Diagnostic("metric-dtype", f"metric {name} of output '{o.name}' needs a float output "
+                                        f"but '{o.name}' is {dtype}: Keras computes it on the output's dtype and "
+                                        "fails at the first training step", span,
+                                        f"add Rescaling: {{scale: 1.0}} (it casts to float32) before the output, "
+                                        f"or drop {name}"))
+                break
+
+
 def _check_metrics(spec: Spec, diags) -> None:
     _check_metric_targets(spec, diags)
+    _check_metric_dtypes(spec, diags)
     for o in spec.outputs.values():
         shape = spec.shapes.get(o.name)
         if shape is None or len(shape) == 2:

@@ -559,3 +559,32 @@ outputs:
     ok.outputs["a"].metrics = ["mse"]  # the refused spec, built anyway
     with pytest.raises(Exception, match="Incompatible shapes|Dimensions must be equal"):
         fit_one_step(ok)
+
+
+def test_metrics_on_an_integer_output_are_refused_where_keras_fails():
+    """A Flatten keeps an int64 input's dtype; Keras computes some metrics on it and fails (fuzzer,
+    FINDINGS F14). Every vocabulary metric (the sparse ones aside: they want labels), against
+    compile's metric on an int64 output."""
+    from nnspec.vocab import METRICS
+    rng = np.random.default_rng(0)
+    y_pred = rng.integers(0, 3, size=(2, 20)).astype("int64")
+    y_true = rng.uniform(0.1, 1, size=(2, 20)).astype("float32")
+    refused, fails = [], []
+    for metric in METRICS:
+        if metric.startswith("sparse"):
+            continue
+        _, errs = spec_of(f"""nnspec: 1
+name: m
+inputs:
+  x: {{shape: [5, 4], dtype: int64}}
+layers:
+  - Flatten: {{name: f}}
+outputs:
+  f: {{loss: mse, metrics: [{metric}]}}
+""")
+        if errs:
+            assert [d.code for d in errs] == ["metric-dtype"], errs
+            refused.append(metric)
+        if not _metric_runs(metric, y_true, y_pred):
+            fails.append(metric)
+    assert refused == fails and "hinge" in refused
