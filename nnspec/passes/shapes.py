@@ -166,7 +166,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
         accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
     if op.name in op_dtypes.OPAQUE:
         accepts = op_dtypes.ANY
-    dtypes[node.name] = in_dtypes[0] if op.keeps_dtype and in_dtypes else "float32"
+    keeps = op.keeps_dtype and not (name == "ReLU" and _relu_args(node, op).get("negative_slope"))
+    dtypes[node.name] = in_dtypes[0] if keeps and in_dtypes else "float32"
     for ref, dtype in zip(node.inputs, in_dtypes):
         kind = dtype_kind(dtype)
         if kind not in accepts:

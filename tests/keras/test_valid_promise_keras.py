@@ -588,3 +588,25 @@ outputs:
         if not _metric_runs(metric, y_true, y_pred):
             fails.append(metric)
     assert refused == fails and "hinge" in refused
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_output_dtype_of_every_op_on_integer_input_matches_keras(dtype):
+    """nnspec's dtype pass says which ops give back their input's dtype (ops/dtypes.py KEEPS_DTYPE):
+    a Cropping1D or an Add of int32 tensors is int32 in Keras, and a float-only layer after it fails
+    (fuzzer, FINDINGS F15)."""
+    from nnspec.keras.layers import call_layer, make_layer
+    from nnspec.ops import CATALOG
+    from nnspec.ops.base import dtype_kind
+    wrong = []
+    for op_name, (args, shapes) in sorted(OP_CASES.items()):
+        spec, errs = spec_of(_dtype_spec(op_name, args, shapes, dtype))
+        if errs:
+            continue
+        op = CATALOG[op_name]
+        out = call_layer(op, make_layer(op, op.fill(args)), [np.ones([2] + list(s), dtype) for s in shapes])
+        got = dtype_kind(keras.backend.standardize_dtype(out.dtype))
+        want = dtype_kind(spec.dtypes["op"])
+        if got != want:
+            wrong.append((op_name, got, want))
+    assert wrong == []
