@@ -17,7 +17,7 @@ RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # checked against Keras: a shared one may be called on inputs of another rank.
 _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
                         "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
-                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice"})
+                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention"})
 _WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
 
 
@@ -367,6 +367,15 @@ def _inner_args(given: dict, keys: tuple) -> dict:
 
 
 def _check_losses(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        shape = spec.shapes.get(o.name)
+        if _named(o.loss) == "sparse_categorical_crossentropy" and shape and len(shape) > 2 and shape[-1] == 1:
+            # Keras squeezes the output's last axis of 1 to the labels' rank, then wants one more axis
+            diags.append(Diagnostic("loss-shape", f"loss sparse_categorical_crossentropy of output '{o.name}' needs "
+                                    f"one score per class on the last axis, but '{o.name}' is {fmt_shape(shape)}: "
+                                    "Keras squeezes that axis of 1 and fails at the first training step", o.span,
+                                    "give the output a last axis of one unit per class (2 or more), or use "
+                                    "binary_crossentropy for one score"))
     exprs = [o for o in spec.outputs.values() if isinstance(o.loss, dict) and isinstance(o.loss.get("expr"), str)]
     if not exprs:
         return

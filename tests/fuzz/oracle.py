@@ -81,6 +81,13 @@ STRICT = [
     ("merge-mismatch", r"^Dot .* needs equal, known sizes on the dot axes",
      "Keras's Dot refuses an unknown size against a known one on the dot axes when it builds; a reused Dot is not "
      "built again, so Keras runs that call when the sizes happen to match; nnspec refuses every call alike"),
+    ("merge-mismatch", r"^MultiHeadAttention .* needs query and value of one rank",
+     "Keras broadcasts a query / value of another rank through its matmul, which runs only where the extra axes "
+     "happen to broadcast (tests/parity/test_attention.py _rank_mismatch)"),
+    ("bad-argument", r"cannot use activation glu: glu halves the last axis when it runs, but Keras's symbolic shape",
+     "Keras runs it, but the built model's shapes (and its summary) disagree with what it computes"),
+    ("bad-argument", r"^EinsumDense .* cannot keep the '...' axes .* Keras's symbolic shape puts them in reverse order",
+     "Keras runs it, but the built model's shapes disagree with its outputs"),
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),

@@ -610,3 +610,28 @@ def test_output_dtype_of_every_op_on_integer_input_matches_keras(dtype):
         if got != want:
             wrong.append((op_name, got, want))
     assert wrong == []
+
+
+@pytest.mark.parametrize("shape,refused", [([1], False), ([3, 1], True), ([3, 2], False)])
+def test_sparse_crossentropy_on_a_last_axis_of_1(shape, refused):
+    """Keras squeezes an output's last axis of 1 to the labels' rank, then wants one more axis: it
+    fails on (batch, 3, 1), not on (batch, 1) (fuzzer, FINDINGS F16)."""
+    text = f"""nnspec: 1
+name: s
+seed: 1
+inputs:
+  x: {shape}
+layers:
+  - Dense: {{units: {shape[-1]}, name: a}}
+outputs:
+  a: {{loss: sparse_categorical_crossentropy}}
+"""
+    spec, errs = spec_of(text)
+    assert [d.code for d in errs] == (["loss-shape"] if refused else [])
+    if refused:
+        spec, _ = spec_of(text.replace("sparse_categorical_crossentropy", "mse"))
+        spec.outputs["a"].loss = "sparse_categorical_crossentropy"  # the refused spec, built anyway
+        with pytest.raises(ValueError, match="must have rank"):
+            fit_one_step(spec)
+    else:
+        fit_one_step(spec)
