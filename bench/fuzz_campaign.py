@@ -6,11 +6,12 @@
 Graph i of seed S is always the same graph (graphs.RandomDraw((S, i))), so a
 campaign resumes from bench/out/fuzz/progress-S.jsonl: one line per graph
 (status, disagreements), appended as it goes. Prints accepted / refused counts,
-disagreements grouped by cause (those being fixed elsewhere under their label,
-the others as NEW), and graphs per second; writes up to three failing specs
-per cause, with their graph JSON, to bench/out/fuzz/<cause>/ (gitignored).
-``--minimise`` also shrinks one spec per NEW cause (drops outputs, dead layers
-and optional arguments while the cause stays) and writes it as min.yaml.
+disagreements grouped by cause (with their oracle.LABELS label where a cause is
+written up already: every one counts), and graphs per second; writes up to
+three failing specs per cause, with their graph JSON, to bench/out/fuzz/<cause>/
+(gitignored). ``--minimise`` also shrinks one spec per unlabelled cause (drops
+outputs, dead layers and optional arguments while the cause stays) and writes
+it as min.yaml. Exit status 1 when any graph disagrees.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--check", type=float, default=0.05, help="fraction of accepted graphs run through `nnspec check`")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "fuzz"))
     p.add_argument("--fresh", action="store_true", help="ignore earlier progress for this seed")
-    p.add_argument("--minimise", action="store_true", help="shrink one failing spec per NEW cause")
+    p.add_argument("--minimise", action="store_true", help="shrink one failing spec per unlabelled cause")
     args = p.parse_args(argv)
 
     warnings.filterwarnings("ignore")
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     import yaml
 
     from tests.fuzz.graphs import RandomDraw, generate, to_doc
-    from tests.fuzz.oracle import known_cause, run_graph
+    from tests.fuzz.oracle import label_of, run_graph
     keras.config.disable_interactive_logging()
 
     os.makedirs(args.out, exist_ok=True)
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
             ran += 1
             rows = []
             for cause, detail in result.disagreements:
-                label = known_cause(graph, cause, detail)
+                label = label_of(graph, cause, detail)
                 rows.append({"cause": cause, "known": label, "detail": detail[:500]})
                 folder = os.path.join(args.out, slug(f"{label or 'NEW'} {cause}"))
                 os.makedirs(folder, exist_ok=True)
@@ -102,11 +103,11 @@ def main(argv=None) -> int:
                 bad = sum(bool(r["disagreements"]) for r in done.values())
                 print(f"  {len(done)} graphs, {bad} with disagreements, {rate:.2f} graphs/s", flush=True)
     elapsed = time.perf_counter() - t0
-    for row in done.values():  # re-classify with the current KNOWN / PENDING tables
+    for row in done.values():  # re-label with the current oracle.LABELS
         for x in row["disagreements"]:
             if "graph" in row:
-                x["known"] = known_cause(row["graph"], x["cause"], x["detail"])
-    report(done, ran, elapsed)
+                x["known"] = label_of(row["graph"], x["cause"], x["detail"])
+    bad = report(done, ran, elapsed)
     if args.minimise:
         from tests.fuzz.minimise import minimise
         for cause, graphs in examples.items():
@@ -116,10 +117,11 @@ def main(argv=None) -> int:
             with open(os.path.join(folder, "min.yaml"), "w") as f:
                 f.write(f"# {cause}\n" + yaml.safe_dump(to_doc(small), sort_keys=False))
             print(f"minimised: {folder}/min.yaml")
-    return 0
+    return 1 if bad else 0
 
 
-def report(done: dict, ran: int, elapsed: float) -> None:
+def report(done: dict, ran: int, elapsed: float) -> int:
+    """Prints the campaign's figures; returns the number of graphs with a disagreement."""
     status = collections.Counter(r["status"] for r in done.values())
     graphs_bad = sum(bool(r["disagreements"]) for r in done.values())
     by_cause = collections.Counter()
@@ -135,19 +137,14 @@ def report(done: dict, ran: int, elapsed: float) -> None:
           f"  refused otherwise: {status['refused-other']}  internal: {status['internal']}")
     print(f"trained (one train_on_batch): {sum(r.get('trained', False) for r in done.values())}")
     print(f"graphs with a disagreement: {graphs_bad} ({100 * graphs_bad / max(n, 1):.1f}%)")
-    print("disagreements with a known cause (being fixed elsewhere), graphs per cause:")
+    print("disagreements by cause (graphs; a graph can have several causes):")
     for label, k in known.most_common():
-        if not label.startswith("FINDINGS"):
-            print(f"  {k:5d}  {label}")
-    print("disagreements written up in FINDINGS.md (oracle.PENDING), graphs per cause:")
-    for label, k in known.most_common():
-        if label.startswith("FINDINGS"):
-            print(f"  {k:5d}  {label}")
-    print("NEW disagreements, graphs per cause:")
+        print(f"  {k:5d}  {label}")
     for cause, k in by_cause.most_common():
-        print(f"  {k:5d}  {cause}")
+        print(f"  {k:5d}  NEW {cause}")
     if ran:
         print(f"this run: {ran} graphs in {elapsed:.0f} s, {ran / elapsed:.2f} graphs/s")
+    return graphs_bad
 
 
 if __name__ == "__main__":

@@ -304,10 +304,11 @@ CHECK_MAX_BYTES = 16 * 2**30
 
 def activation_bytes(spec, batch: int) -> int:
     """A rough bound on what `check` holds in memory: every tensor of the spec
-    (unknown sizes as 3, as the synthetic batch has them) in float32, twice
-    (the activations kept for the backward pass, and their gradients)."""
+    (unknown sizes as the synthetic batch has them, shapes.runtime_size) in float32,
+    twice (the activations kept for the backward pass, and their gradients)."""
+    from .passes.shapes import runtime_size
     per_sample = 0
-    for shape in spec.shapes.values():
+    for shape in runtime_size(spec)[1].values():
         if isinstance(shape, tuple):
             n = 1
             for d in shape[1:]:

@@ -83,6 +83,7 @@ class Spec:
     aliases: dict = field(default_factory=dict)  # block call -> its output layer, where the names differ
     shapes: dict = field(default_factory=dict)  # tensor name -> shape (after the shapes pass)
     params: dict = field(default_factory=dict)  # node name -> (trainable, non_trainable)
+    dtypes: dict = field(default_factory=dict)  # tensor name -> dtype (after the shapes pass)
 
     def node(self, name: str) -> Node | None:
         for n in self.nodes:

@@ -425,3 +425,26 @@ layers:
 outputs:
   a: {{loss: mse, metrics: [mae, {metric}]}}
 """) == want
+
+
+@pytest.mark.parametrize("output,want", [
+    ("{loss: sparse_categorical_crossentropy, metrics: [accuracy, mse]}", [("metric-target", 8, 66)]),
+    ("{loss: sparse_categorical_crossentropy, metrics: [sparse_top_k_categorical_accuracy, accuracy]}", []),
+    ("{loss: mse, metrics: [{sparse_top_k_categorical_accuracy: {}}]}", [("metric-target", 8, 28)]),
+    ("{loss: huber, metrics: [accuracy, mae, categorical_accuracy]}", []),
+    ("{metrics: [mae, sparse_categorical_accuracy]}", [("metric-target", 8, 22)]),  # no loss: the first metric
+    ("{metrics: [sparse_categorical_accuracy, accuracy]}", []),
+    ("{loss: {expr: 'mean(square(y_true - y_pred))'}, metrics: [sparse_categorical_accuracy]}", []),
+])
+def test_metrics_take_the_target_the_loss_takes(output, want):
+    """One target per output: class labels for a sparse loss, values shaped like the output for any other
+    (tests/keras/test_valid_promise_keras.py measures every metric against Keras)."""
+    assert codes(f"""nnspec: 1
+name: m
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 4, name: a}}
+outputs:
+  a: {output}
+""") == want

@@ -27,14 +27,17 @@ def _loss_name(loss) -> str:
 
 
 def synthetic_targets(spec, batch: int, seed: int = 0, model=None) -> dict:
-    """Targets for each output with a loss, shaped like the output (from the
-    static shapes, or from ``model`` where a custom layer hides them)."""
+    """Targets for each output with a loss, shaped like the output on random_batch's inputs
+    (from the static shapes with the unknown input sizes it picks, or from ``model`` where a
+    custom layer hides them)."""
+    from ..passes.shapes import runtime_size
     rng = np.random.default_rng(seed + 1)
+    shapes = runtime_size(spec)[1]
     out = {}
     for name, o in spec.outputs.items():
         if o.loss is None:
             continue
-        static = spec.shapes.get(name) or tuple(model.output[name].shape)
+        static = shapes.get(name) or tuple(model.output[name].shape)
         shape = (batch,) + tuple(3 if d is None else d for d in static[1:])
         kind = _loss_name(o.loss)
         if kind in _CLASS_SPARSE:

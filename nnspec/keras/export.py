@@ -42,12 +42,15 @@ class ExportError(Exception):
 
 
 def random_batch(spec, batch: int = 4, seed: int = 0) -> dict:
-    """A random batch matching the spec's inputs (unknown sizes become 3;
-    integer inputs draw from [0, 2) so any Embedding can take them)."""
+    """A random batch matching the spec's inputs (unknown sizes become 3, or the first size
+    every shape rule fits: shapes.runtime_size; integer inputs draw from [0, 2) so any
+    Embedding can take them)."""
+    from ..passes.shapes import runtime_size
     rng = np.random.default_rng(seed)
+    size = runtime_size(spec)[0]
     out = {}
     for name, inp in spec.inputs.items():
-        shape = (batch,) + tuple(3 if d is None else d for d in inp.shape[1:])
+        shape = (batch,) + tuple(size if d is None else d for d in inp.shape[1:])
         if inp.dtype.startswith(("int", "uint")):
             out[name] = rng.integers(0, 2, size=shape).astype(inp.dtype)
         elif inp.dtype == "bool":

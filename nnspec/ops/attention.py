@@ -108,6 +108,15 @@ def _mha_shape(args, shapes):
                              arg="attention_axes", code="arg")
         batch_like = [i for i in range(1, r - 1) if i not in axes]
         _agree(q, v, "query", "value", batch_like, "axes outside attention_axes must match")
+    # The scores: batch, the other axes, heads, then the attention axes of query and of key:
+    # rank r + k. TensorFlow's broadcasting kernels (SelectV2 in the softmax) take at most 8 axes.
+    k_axes = len(axes) if axes is not None else r - 2
+    if r + k_axes > 8:
+        raise ShapeError(f"would make attention scores of {r + k_axes} axes from query {fmt_shape(q)} "
+                         f"(batch, heads, the other axes and {k_axes} attention axes twice): TensorFlow takes at most "
+                         "8, Keras fails on the first batch", "attend over fewer axes (attention_axes), or Reshape "
+                         "the query and value to fewer axes", arg="attention_axes" if axes is not None else None,
+                         code="rank")
     out = args["output_shape"]
     if out:
         return q[:-1] + ((out,) if isinstance(out, int) else tuple(out))

@@ -32,9 +32,11 @@ INT_MAX = 2**31 - 1
 class ShapeError(Exception):
     """A static check failed. ``arg`` names the offending argument, if any."""
 
-    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = "shape"):
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = "shape",
+                 in_training: bool = False):
         super().__init__(message)
         self.message, self.hint, self.arg, self.code = message, hint, arg, code
+        self.in_training = in_training  # Keras fails only when it trains the weight (not a frozen layer's)
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
         if _value_name(args.get(reg_arg)) == "orthogonal_regularizer" and any(r != 2 for r in ranks):
             raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but "
                              f"{_whose(op_name, prefix, ranks)} (Keras fails at the first training step)",
-                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg")
+                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg", in_training=True)
 
 
 _AXIS_CONSTRAINTS = ("max_norm", "min_max_norm", "unit_norm")  # Keras's default axis: 0
@@ -297,7 +299,7 @@ def _check_constraint_axes(arg: str, value, ranks, op_name: str, prefix: str) ->
         raise ShapeError(f"cannot use {arg} {name} with axis {given}: {whose} {_axes(rank)} ({span}) and "
                          f"{problem}; Keras fails when the optimizer applies the constraint",
                          f"use axes between {-rank} and {rank - 1}, each once" if rank else
-                         f"remove {arg}: that weight is a single number", arg=arg, code="arg")
+                         f"remove {arg}: that weight is a single number", arg=arg, code="arg", in_training=True)
 
 
 # ---------------------------------------------------------------- shape helpers

@@ -23,6 +23,11 @@ ACCEPTS = {
     **dict.fromkeys(("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ReLU", "LeakyReLU",
                      "MaxPooling1D", "MaxPooling2D"), NUMERIC),
 }
-KEEPS_DTYPE = frozenset({"Flatten", "Reshape", "Permute"})  # Keras returns the input's dtype
+# Keras returns the input's dtype (measured: an int32 / int64 / bool input gives an output of that dtype;
+# ReLU with a negative_slope gives float32, shapes.py; Average of ints gives float64, taken as float)
+KEEPS_DTYPE = frozenset({"Flatten", "Reshape", "Permute", "Add", "Subtract", "Multiply", "Maximum", "Minimum",
+                         "Concatenate", "Dot", "Cropping1D", "Cropping2D", "ZeroPadding1D", "ZeroPadding2D",
+                         "UpSampling1D", "UpSampling2D", "RepeatVector", "Slice", "MaxPooling1D", "MaxPooling2D",
+                         "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "ReLU"})
 WRAPPERS = frozenset({"Bidirectional", "TimeDistributed", "WeightNorm"})  # as the layer they wrap
 OPAQUE = frozenset({"Custom"})  # nnspec cannot know: not checked

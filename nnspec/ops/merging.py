@@ -130,10 +130,13 @@ def _dot_shape(args, shapes):
     a1, a2 = norm
     d1, d2 = s1[a1], s2[a2]
     if d1 != d2:  # Keras refuses an unknown size against a known one, too
-        hint = ("give the input a fixed size on that axis" if None in (d1, d2)
+        # A reused Dot is not built again, so Keras runs that call when the unknown size happens to
+        # match: nnspec refuses every call alike (tests/fuzz/oracle.py STRICT).
+        hint = ("give the input a fixed size on that axis (Keras refuses an unknown size there when it builds the "
+                "Dot; nnspec refuses it on every call, a reused Dot's too)" if None in (d1, d2)
                 else "make the two sizes equal, or choose other axes")
-        raise ShapeError(f"needs equal sizes on the dot axes but gets {'?' if d1 is None else d1} "
-                         f"(axis {a1} of {fmt_shape(s1)}) and {'?' if d2 is None else d2} "
+        raise ShapeError(f"needs equal{', known' if None in (d1, d2) else ''} sizes on the dot axes but gets "
+                         f"{'?' if d1 is None else d1} (axis {a1} of {fmt_shape(s1)}) and {'?' if d2 is None else d2} "
                          f"(axis {a2} of {fmt_shape(s2)})", hint, code="merge")
     out = [d for i, d in enumerate(s1) if i != a1] + [d for i, d in enumerate(s2) if i not in (0, a2)]
     return tuple(out) if len(out) > 1 else (out[0], 1)

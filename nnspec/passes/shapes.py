@@ -17,7 +17,15 @@ RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # checked against Keras: a shared one may be called on inputs of another rank.
 _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
                         "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
-                        "ReLU", "LeakyReLU", "ELU", "Softmax"})
+                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention"})
+_WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
+
+
+def _rank_free(node) -> bool:
+    if node.op in _WRAPPERS:
+        inner = node.args.get("layer")
+        return isinstance(inner, dict) and len(inner) == 1 and next(iter(inner)) in _RANK_FREE
+    return node.op in _RANK_FREE
 _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
           "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
           "shape": "shape-mismatch"}
@@ -30,7 +38,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
         shapes[name] = inp.shape
     by_name = {n.name: n for n in spec.nodes}
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
-    dtypes = {name: inp.dtype for name, inp in spec.inputs.items()}  # tensor -> dtype
+    dtypes = spec.dtypes  # tensor -> dtype
+    dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
@@ -55,13 +64,17 @@ def infer(spec: Spec) -> list[Diagnostic]:
                                     "declare output_shape: [...] (without the batch axis)", severity=WARNING))
             spec.params[node.name] = params
             continue
+        activity = _activity_diag(node, out)
+        if activity is not None:
+            diags.append(activity)
+            continue
         if not node.trainable:
             params = (0, params[0] + params[1])
         if node.reuse:
             built = first_params.get(node.layer)
             orig = by_name[node.layer]
             orig_shapes = [shapes.get(r) for r in orig.inputs]
-            if built is not None and node.op not in _RANK_FREE and any(
+            if built is not None and not _rank_free(node) and any(
                     a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
@@ -92,6 +105,31 @@ def infer(spec: Spec) -> list[Diagnostic]:
     if size is not None:
         diags.append(size)
     return diags
+
+
+# Sizes tried, in turn, for the inputs' unknown (null) axes when nnspec runs a model on data of its own
+# (`nnspec check`, compile's verification): 3 first, as before.
+RUNTIME_SIZES = (3, 4, 2, 6, 8, 12, 5, 16, 1, 7, 9, 10, 24, 32, 64)
+
+
+def runtime_size(spec: Spec) -> tuple[int, dict]:
+    """A size for every unknown input axis with which all the shape rules hold (a Reshape of an
+    unknown axis fits only some sizes: (None, 7) into (2, -1) needs an even one), and every
+    tensor's shape with it: (size, {tensor: shape}). (3, spec.shapes) when no input has an
+    unknown axis, or no size tried fits."""
+    import copy
+    import dataclasses
+    if not any(d is None for inp in spec.inputs.values() for d in inp.shape[1:]):
+        return 3, spec.shapes
+    for size in RUNTIME_SIZES:
+        trial = copy.copy(spec)
+        trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(size if d is None else d
+                                                                          for d in inp.shape[1:]))
+                        for n, inp in spec.inputs.items()}
+        trial.shapes, trial.params, trial.dtypes = {}, {}, {}
+        if not any(d.severity == ERROR for d in infer(trial)) and all(n in trial.shapes for n in spec.outputs):
+            return size, trial.shapes
+    return 3, spec.shapes
 
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3  # nnspec compile/check refuse more by default (--max-weights-bytes)
@@ -128,7 +166,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
         accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
     if op.name in op_dtypes.OPAQUE:
         accepts = op_dtypes.ANY
-    dtypes[node.name] = in_dtypes[0] if op.keeps_dtype and in_dtypes else "float32"
+    keeps = op.keeps_dtype and not (name == "ReLU" and _relu_args(node, op).get("negative_slope"))
+    dtypes[node.name] = in_dtypes[0] if keeps and in_dtypes else "float32"
     for ref, dtype in zip(node.inputs, in_dtypes):
         kind = dtype_kind(dtype)
         if kind not in accepts:
@@ -139,6 +178,12 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
             inner = f" (inside {op.name})" if name != op.name else ""
             return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
+        if name == "ReLU" and kind == "int" and _relu_args(node, op).get("negative_slope") and \
+                _relu_args(node, op).get("threshold"):
+            return Diagnostic("input-dtype", f"{op.name} '{node.name}' with both negative_slope and threshold needs a "
+                              f"float input but '{ref}' is {dtype}: Keras adds the float threshold to the {dtype} "
+                              "tensor and fails on the first batch", node.span,
+                              f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
         if name == "Embedding" and kind == "float":
             return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "
                               f"{dtype}: Keras truncates the values to int32", node.span,
@@ -147,8 +192,36 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
     return None
 
 
+def _relu_args(node, op) -> dict:
+    """ReLU's arguments, or those of the ReLU a wrapper holds."""
+    if op.name == "ReLU":
+        return node.args
+    inner = node.args.get("layer")
+    return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
+
+
+def _activity_diag(node, out) -> Diagnostic | None:
+    """An activity_regularizer regularises the layer's output at every call: Keras's
+    OrthogonalRegularizer takes (batch, n) only ("Inputs to OrthogonalRegularizer must have rank 2",
+    on the first batch)."""
+    reg = node.activity_regularizer
+    name = reg if isinstance(reg, str) else next(iter(reg)) if isinstance(reg, dict) and len(reg) == 1 else None
+    if name != "orthogonal_regularizer" or len(out) == 2:
+        return None
+    where = "on a call of a reused layer, " if node.reuse else ""
+    return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer orthogonal_regularizer "
+                      f"{where}on its output {fmt_shape(out)}: it needs a (batch, n) output (Keras fails on the "
+                      "first batch)", node.arg_spans.get("activity_regularizer", node.span),
+                      "use l1, l2 or l1_l2, or Flatten first and regularise the Flatten's output")
+
+
 def _inputs_text(node, in_shapes) -> str:
     return ", ".join(f"'{r}' {fmt_shape(s)}" for r, s in zip(node.inputs, in_shapes))
+
+
+# Deliberate strictness (tests/fuzz/oracle.py STRICT): Keras neither regularizes nor constrains the
+# weights of a frozen layer, so it trains; the spec fails once the layer is unfrozen (fine-tuning).
+FROZEN_NOTE = " (trainable: false only puts that off until the layer is unfrozen; nnspec refuses it as written)"
 
 
 def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
@@ -165,6 +238,8 @@ def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
         producer = by_name.get(node.inputs[0])
         if producer is not None:
             related.append((f"'{producer.name}' is defined here", producer.span))
+    if e.in_training and not node.trainable:
+        message += FROZEN_NOTE
     span = node.arg_spans.get(e.arg, node.span) if e.arg else node.span
     return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {message}", span, hint,
                       related=tuple(related))
@@ -292,6 +367,15 @@ def _inner_args(given: dict, keys: tuple) -> dict:
 
 
 def _check_losses(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        shape = spec.shapes.get(o.name)
+        if _named(o.loss) == "sparse_categorical_crossentropy" and shape and len(shape) > 2 and shape[-1] == 1:
+            # Keras squeezes the output's last axis of 1 to the labels' rank, then wants one more axis
+            diags.append(Diagnostic("loss-shape", f"loss sparse_categorical_crossentropy of output '{o.name}' needs "
+                                    f"one score per class on the last axis, but '{o.name}' is {fmt_shape(shape)}: "
+                                    "Keras squeezes that axis of 1 and fails at the first training step", o.span,
+                                    "give the output a last axis of one unit per class (2 or more), or use "
+                                    "binary_crossentropy for one score"))
     exprs = [o for o in spec.outputs.values() if isinstance(o.loss, dict) and isinstance(o.loss.get("expr"), str)]
     if not exprs:
         return
@@ -350,7 +434,85 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
 _MATRIX_METRICS = {"r2_score": "R2Score", "f1_score": "F1Score"}  # Keras: "expects 2D inputs"
 
 
+# What a metric compares the output with, measured against Keras (train_on_batch): integer class
+# labels (the output's shape without its last axis, as sparse_categorical_crossentropy takes), or
+# values shaped like the output (every other loss). `accuracy` takes either.
+_LABEL_METRICS = frozenset({"sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+                            "sparse_top_k_categorical_accuracy"})
+_LABEL_LOSSES = frozenset({"sparse_categorical_crossentropy"})
+_EITHER_METRICS = frozenset({"accuracy"})
+
+
+def _named(value):
+    if isinstance(value, str):
+        return value
+    return next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None
+
+
+def _check_metric_targets(spec: Spec, diags) -> None:
+    """One target per output: a metric wanting class labels beside a loss (or another metric)
+    wanting values shaped like the output, or the other way round, fails in Keras at the first
+    training step whatever the target (Incompatible shapes, or a rank error)."""
+    for o in spec.outputs.values():
+        loss = _named(o.loss)
+        if loss in ("expr", "custom"):
+            loss = None
+        kind = None if loss is None else "labels" if loss in _LABEL_LOSSES else "values"
+        first = f"its loss {loss}" if loss else None
+        for i, m in enumerate(o.metrics):
+            name = _named(m)
+            if name is None or name in _EITHER_METRICS:
+                continue
+            wants = "labels" if name in _LABEL_METRICS else "values"
+            if kind is None:
+                kind, first = wants, f"metric {name}"
+                continue
+            if wants == kind:
+                continue
+            span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+            what = {"labels": "integer class labels", "values": "targets shaped like the output"}
+            hint = (f"beside {first}, use sparse_categorical_accuracy, sparse_top_k_categorical_accuracy or accuracy"
+                    if kind == "labels" else f"beside {first}, use categorical_accuracy, top_k_categorical_accuracy "
+                    "or accuracy (one-hot targets)")
+            shape = spec.shapes.get(o.name)
+            fails = ("Keras fails at the first training step" if not (name == "categorical_accuracy" and shape
+                                                                       and len(shape) == 2)
+                     else "on (batch, n) Keras runs categorical_accuracy but takes the argmax of the labels "
+                     "themselves (deliberately refused)")
+            diags.append(Diagnostic("metric-target", f"metric {name} of output '{o.name}' compares it with "
+                                    f"{what[wants]}, but {first} takes {what[kind]}: one target cannot be both, "
+                                    f"and {fails}", span, hint))
+            break
+
+
+# Metrics Keras computes on the output's own dtype (measured: compile's metric on an int32 / int64
+# output, float or int targets): these fail on an integer output ("Cannot convert 2.0 to EagerTensor of
+# dtype int64" and the like); the losses cast to float first.
+_FLOAT_ONLY_METRICS = frozenset({"binary_crossentropy", "categorical_crossentropy", "categorical_hinge",
+                                 "cosine_similarity", "hinge", "kl_divergence", "log_cosh_error", "poisson",
+                                 "squared_hinge", "top_k_categorical_accuracy"})
+
+
+def _check_metric_dtypes(spec: Spec, diags) -> None:
+    for o in spec.outputs.values():
+        dtype = spec.dtypes.get(o.name, "float32")
+        if dtype_kind(dtype) != "int":
+            continue
+        for i, m in enumerate(o.metrics):
+            name = _named(m)
+            if name in _FLOAT_ONLY_METRICS:
+                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+                diags.append(Diagnostic("metric-dtype", f"metric {name} of output '{o.name}' needs a float output "
+                                        f"but '{o.name}' is {dtype}: Keras computes it on the output's dtype and "
+                                        "fails at the first training step", span,
+                                        f"add Rescaling: {{scale: 1.0}} (it casts to float32) before the output, "
+                                        f"or drop {name}"))
+                break
+
+
 def _check_metrics(spec: Spec, diags) -> None:
+    _check_metric_targets(spec, diags)
+    _check_metric_dtypes(spec, diags)
     for o in spec.outputs.values():
         shape = spec.shapes.get(o.name)
         if shape is None or len(shape) == 2:

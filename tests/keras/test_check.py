@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).parent.parent.parent
 
 HEAD = "nnspec: 1\nname: c\nseed: 1\ninputs: {x: [6]}\nlayers:\n"
@@ -52,3 +54,67 @@ outputs: {y: {loss: {expr: "mean(log(y_pred - y_pred), axis=-1)"}}}
 def test_bad_steps_is_a_usage_error(tmp_path):
     r = _check(tmp_path, "  - Dense: {units: 1, name: y}\noutputs: {y: {loss: mse}}\n", "--train-steps", "0")
     assert r.returncode == 2
+
+
+# ---------------------------------------------------------------- unknown input sizes (FINDINGS F6)
+UNKNOWN = {
+    # Conv1D over a time axis of unknown size: the output's time axis is 1 shorter than the
+    # input's; a target shaped with 3 for the unknown size fails the loss (Incompatible shapes)
+    "conv": """inputs: {x: [null, 4]}
+layers:
+  - Conv1D: {filters: 2, kernel_size: 2}
+outputs: {conv1d: {loss: mse}}
+""",
+    # Reshape of (?, 7) into (2, -1): 3 * 7 does not divide by 2, Reshape.call() raises
+    "reshape": """inputs: {x: [null, 7]}
+layers:
+  - Dense: {units: 3, name: d}
+  - Reshape: {target_shape: [2, -1], from: x}
+  - ReLU: {}
+outputs: {d: {loss: mse}, re_lu: {loss: mse}}
+""",
+}
+
+
+def test_unknown_input_sizes_use_one_that_fits():
+    """`nnspec check` and compile's verification make data for unknown input axes: a size every
+    shape rule fits, and targets shaped like what the model gives on it."""
+    import nnspec
+    from nnspec.passes.shapes import runtime_size
+    for key, size, shape in [("conv", 3, (None, 2, 2)), ("reshape", 4, (None, 2, 14))]:
+        spec, diags = nnspec.check_text("nnspec: 1\nname: u\n" + UNKNOWN[key], "u.yaml")
+        assert [d for d in diags if d.severity == "error"] == []
+        got, shapes = runtime_size(spec)
+        assert (got, shapes[list(spec.outputs)[-1]]) == (size, shape)
+
+
+def _unknown_spec(tmp_path, key):
+    import nnspec
+    path = tmp_path / f"{key}.yaml"
+    path.write_text("nnspec: 1\nname: u\nseed: 1\n" + UNKNOWN[key])
+    return nnspec.load(path), path
+
+
+@pytest.mark.parametrize("key", sorted(UNKNOWN))
+def test_check_and_compile_run_on_unknown_input_sizes(key, tmp_path):
+    from nnspec.keras.build import build
+    from nnspec.keras.check import run_check
+    from nnspec.keras.export import export
+    spec, path = _unknown_spec(tmp_path, key)
+    report = run_check(spec, steps=1, batch=2)
+    assert report["finite"] and report["no_gradient"] == []
+    manifest = export(build(spec), spec, str(tmp_path / "out"), path.read_bytes())
+    assert manifest["verified_max_abs_diff"] <= 1e-5
+
+
+@pytest.mark.parametrize("key", sorted(UNKNOWN))
+def test_size_three_fails_in_keras(key, tmp_path):
+    """What the data of size 3 did before: Keras fails on the forward pass or the loss."""
+    import numpy as np
+    from nnspec.keras.build import build
+    spec, _ = _unknown_spec(tmp_path, key)
+    model = build(spec)
+    x = np.ones((2, 3, spec.inputs["x"].shape[2]), "float32")
+    y = {n: np.ones((2,) + tuple(3 if d is None else d for d in spec.shapes[n][1:]), "float32") for n in spec.outputs}
+    with pytest.raises(Exception, match="Incompatible shapes|Dimensions must be equal|total size of the tensor must be unchanged"):
+        model.train_on_batch(x, y)

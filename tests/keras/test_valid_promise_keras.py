@@ -188,7 +188,8 @@ outputs:
 
 
 @pytest.mark.parametrize("layer,args", [("Dense", "units: 4, "), ("LayerNormalization", ""),
-                                        ("Dropout", "rate: 0.1, ")])
+                                        ("Dropout", "rate: 0.1, "), ("Flatten", ""), ("Reshape", "target_shape: [-1], "),
+                                        ("Slice", "key: '..., :2', "), ("WeightNorm", "layer: {Dense: {units: 4}}, ")])
 def test_reuse_on_another_rank_accepted_trains(layer, args):
     spec, errs = spec_of(REUSE.format(layer=layer, args=args))
     assert errs == []
@@ -306,6 +307,26 @@ def test_integer_input_builds_in_keras_or_is_refused(op, dtype):
         _keras_runs(spec)
 
 
+@pytest.mark.parametrize("args", [{"negative_slope": 0.25}, {"threshold": 1.5}, {"max_value": 2.0},
+                                  {"negative_slope": 0.25, "threshold": 1.5},
+                                  {"negative_slope": 0.25, "threshold": 1.5, "max_value": 6.0}])
+def test_relu_arguments_on_integer_input(args):
+    """ReLU takes int32, except with both negative_slope and threshold: Keras adds the float
+    threshold to the int tensor (fuzzer, FINDINGS F13)."""
+    text = _dtype_spec("ReLU", args, [[8]], "int32")
+    spec, errs = spec_of(text)
+    if errs:
+        assert [(d.code, d.span.line) for d in errs] == [("input-dtype", 7)], errs
+        assert args.get("negative_slope") and args.get("threshold")
+        float_spec, _ = spec_of(text.replace("dtype: int32", "dtype: float32"))
+        for inp in float_spec.inputs.values():
+            inp.dtype = "int32"
+        with pytest.raises(Exception, match="AddV2"):
+            _keras_runs(float_spec)
+    else:
+        _keras_runs(spec)
+
+
 def test_uint8_images_through_rescaling_train():
     spec, errs = spec_of("""nnspec: 1
 name: img
@@ -417,3 +438,200 @@ outputs:
     flat, errs = spec_of(text.replace("x: [3, 4]", "x: [4]"))
     assert errs == []
     fit_one_step(flat)
+
+
+# ---------------------------------------------------------------- metrics beside an output without loss
+def test_metrics_beside_an_output_without_loss_train_and_evaluate_with_loss_targets_only():
+    """FINDINGS F4: Keras's metrics container wants a target for every output once any output has
+    metrics (KeyError on the output without loss); nnspec's model takes the targets of the outputs
+    with a loss, as without metrics."""
+    text = """nnspec: 1
+name: f4
+seed: 1
+inputs:
+  x: [4]
+layers:
+  - Dense: {units: 2, name: a}
+  - Dense: {units: 3, name: b, from: x}
+  - Dense: {units: 1, name: c, from: x}
+outputs:
+  a: {loss: mse, metrics: [mae]}
+  b: null
+  c: {metrics: [mse]}
+"""
+    spec, errs = spec_of(text)
+    assert errs == []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 4)).astype("float32")
+    y = {"a": rng.standard_normal((4, 2)).astype("float32"), "c": rng.standard_normal((4, 1)).astype("float32")}
+    # Keras itself, on the same model compiled the same way by hand: KeyError 'b'
+    def raw():
+        model = build(spec, compile=False)
+        model.compile(optimizer="adam", loss={"a": "mse"}, metrics={"a": ["mae"], "c": ["mse"]})
+        return model
+    with pytest.raises(KeyError, match="b"):
+        raw().train_on_batch(x, {"a": y["a"]})
+    with pytest.raises(ValueError, match="different structures"):  # c's target fails the loss container
+        raw().train_on_batch(x, y)
+    model = build(spec)
+    got = model.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model(x, training=False)
+    assert got["a_mae"] == pytest.approx(float(np.mean(np.abs(np.asarray(pred["a"]) - y["a"]))), rel=1e-5)
+    assert got["c_mse"] == pytest.approx(float(np.mean((np.asarray(pred["c"]) - y["c"]) ** 2)), rel=1e-5)
+    model.train_on_batch(x, y)
+    model.fit(x, y, epochs=1, batch_size=2, verbose=0)
+    model.train_on_batch(x, {**y, "b": np.zeros((4, 3), "float32")})  # every output's target, as Keras takes
+    with pytest.raises(KeyError, match="c"):  # c's metric needs its target: not made up
+        model.train_on_batch(x, {"a": y["a"]})
+    # without c's metric (the fuzzer's F4): the targets of the outputs with a loss are enough
+    spec, errs = spec_of(text.replace("  c: {metrics: [mse]}\n", ""))
+    assert errs == []
+    model = build(spec)
+    assert set(model.train_on_batch(x, {"a": y["a"]}, return_dict=True)) == {"loss", "a_mae"}
+    model.evaluate(x, {"a": y["a"]}, verbose=0)
+
+
+# ---------------------------------------------------------------- metrics and the target the loss takes
+def _metric_runs(metric, y_true, y_pred) -> bool:
+    """Does the metric, as compile() resolves it (accuracy by the targets), update on these?"""
+    from keras.src.trainers.compile_utils import get_metric
+
+    from nnspec.keras.build import metric_object
+    try:
+        m = get_metric(metric_object(metric), y_true, y_pred)
+        m.update_state(y_true, y_pred)
+        m.result()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "mse"])
+def test_metric_beside_a_loss_taking_other_targets_is_refused_where_keras_fails(loss):
+    """One target per output: class labels for a sparse loss, values shaped like the output for any
+    other. Every vocabulary metric, on a (batch, 3, 4) output: nnspec refuses (metric-target)
+    exactly the metrics Keras cannot compute on the target the loss takes."""
+    from nnspec.vocab import METRICS
+    rng = np.random.default_rng(0)
+    y_pred = keras.ops.softmax(rng.standard_normal((2, 3, 4)).astype("float32"))
+    y_true = (rng.integers(0, 4, size=(2, 3)).astype("int32") if loss.startswith("sparse")
+              else rng.uniform(0.1, 1, size=(2, 3, 4)).astype("float32"))
+    refused, fails = [], []
+    for metric in METRICS:
+        if metric in ("r2_score", "f1_score"):
+            continue  # (batch, n) only: metric-rank
+        _, errs = spec_of(f"""nnspec: 1
+name: m
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 4, activation: softmax, name: a}}
+outputs:
+  a: {{loss: {loss}, metrics: [{metric}]}}
+""")
+        if [d.code for d in errs] == ["metric-target"]:
+            refused.append(metric)
+        else:
+            assert errs == []
+        if not _metric_runs(metric, y_true, y_pred):
+            fails.append(metric)
+    assert refused == fails
+    assert refused  # both directions have some
+
+
+def test_mse_metric_beside_sparse_loss_fails_to_train_in_keras():
+    """The fuzzer's case: fit fails with Incompatible shapes; with accuracy it trains."""
+    text = """nnspec: 1
+name: m
+seed: 1
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {units: 4, activation: softmax, name: a}
+outputs:
+  a: {loss: sparse_categorical_crossentropy, metrics: [mse]}
+"""
+    spec, errs = spec_of(text)
+    assert [(d.code, d.span.line) for d in errs] == [("metric-target", 9)]
+    ok, errs = spec_of(text.replace("[mse]", "[accuracy]"))
+    assert errs == []
+    fit_one_step(ok)
+    ok.outputs["a"].metrics = ["mse"]  # the refused spec, built anyway
+    with pytest.raises(Exception, match="Incompatible shapes|Dimensions must be equal"):
+        fit_one_step(ok)
+
+
+def test_metrics_on_an_integer_output_are_refused_where_keras_fails():
+    """A Flatten keeps an int64 input's dtype; Keras computes some metrics on it and fails (fuzzer,
+    FINDINGS F14). Every vocabulary metric (the sparse ones aside: they want labels), against
+    compile's metric on an int64 output."""
+    from nnspec.vocab import METRICS
+    rng = np.random.default_rng(0)
+    y_pred = rng.integers(0, 3, size=(2, 20)).astype("int64")
+    y_true = rng.uniform(0.1, 1, size=(2, 20)).astype("float32")
+    refused, fails = [], []
+    for metric in METRICS:
+        if metric.startswith("sparse"):
+            continue
+        _, errs = spec_of(f"""nnspec: 1
+name: m
+inputs:
+  x: {{shape: [5, 4], dtype: int64}}
+layers:
+  - Flatten: {{name: f}}
+outputs:
+  f: {{loss: mse, metrics: [{metric}]}}
+""")
+        if errs:
+            assert [d.code for d in errs] == ["metric-dtype"], errs
+            refused.append(metric)
+        if not _metric_runs(metric, y_true, y_pred):
+            fails.append(metric)
+    assert refused == fails and "hinge" in refused
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_output_dtype_of_every_op_on_integer_input_matches_keras(dtype):
+    """nnspec's dtype pass says which ops give back their input's dtype (ops/dtypes.py KEEPS_DTYPE):
+    a Cropping1D or an Add of int32 tensors is int32 in Keras, and a float-only layer after it fails
+    (fuzzer, FINDINGS F15)."""
+    from nnspec.keras.layers import call_layer, make_layer
+    from nnspec.ops import CATALOG
+    from nnspec.ops.base import dtype_kind
+    wrong = []
+    for op_name, (args, shapes) in sorted(OP_CASES.items()):
+        spec, errs = spec_of(_dtype_spec(op_name, args, shapes, dtype))
+        if errs:
+            continue
+        op = CATALOG[op_name]
+        out = call_layer(op, make_layer(op, op.fill(args)), [np.ones([2] + list(s), dtype) for s in shapes])
+        got = dtype_kind(keras.backend.standardize_dtype(out.dtype))
+        want = dtype_kind(spec.dtypes["op"])
+        if got != want:
+            wrong.append((op_name, got, want))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("shape,refused", [([1], False), ([3, 1], True), ([3, 2], False)])
+def test_sparse_crossentropy_on_a_last_axis_of_1(shape, refused):
+    """Keras squeezes an output's last axis of 1 to the labels' rank, then wants one more axis: it
+    fails on (batch, 3, 1), not on (batch, 1) (fuzzer, FINDINGS F16)."""
+    text = f"""nnspec: 1
+name: s
+seed: 1
+inputs:
+  x: {shape}
+layers:
+  - Dense: {{units: {shape[-1]}, name: a}}
+outputs:
+  a: {{loss: sparse_categorical_crossentropy}}
+"""
+    spec, errs = spec_of(text)
+    assert [d.code for d in errs] == (["loss-shape"] if refused else [])
+    if refused:
+        spec, _ = spec_of(text.replace("sparse_categorical_crossentropy", "mse"))
+        spec.outputs["a"].loss = "sparse_categorical_crossentropy"  # the refused spec, built anyway
+        with pytest.raises(ValueError, match="must have rank"):
+            fit_one_step(spec)
+    else:
+        fit_one_step(spec)

@@ -196,3 +196,20 @@ outputs:
     assert len(before) == 8
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, mha.weights))
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == spec.params["y"][0]
+
+
+@pytest.mark.parametrize("rank", [5, 6, 7])
+@pytest.mark.parametrize("axes", [None, [1], [1, 2]])
+def test_mha_scores_of_more_than_8_axes_are_refused_where_keras_fails(rank, axes):
+    """The attention scores have rank(query) + len(attention_axes) axes; TensorFlow's softmax
+    (SelectV2) takes at most 8: Keras builds it and fails on the first batch (fuzzer, FINDINGS F12)."""
+    shapes = [(None,) + (2,) * (rank - 2) + (4,)] * 2
+    args = {"num_heads": 1, "key_dim": 2, "attention_axes": axes}
+    k = len(axes) if axes else rank - 2
+    try:
+        static("MultiHeadAttention", args, shapes)
+        refused = False
+    except ShapeError as e:
+        assert "TensorFlow takes at most 8" in e.message and e.code == "rank"
+        refused = True
+    assert refused == (rank + k > 8) == fails_at_runtime("MultiHeadAttention", args, shapes)
