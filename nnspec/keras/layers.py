@@ -88,11 +88,6 @@ def convert_kwargs(kwargs: dict) -> dict:
     return out
 
 
-# Keras classes whose constructor takes no activity_regularizer (no **kwargs): it is set on
-# the built object instead, which Layer.__call__ applies all the same.
-_NO_ACTIVITY_KWARG = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
-
-
 def make_layer(op: Op | str, args: dict, name: str | None = None, **base):
     """Construct the Keras layer for ``op`` with filled ``args``."""
     if isinstance(op, str):
@@ -100,7 +95,10 @@ def make_layer(op: Op | str, args: dict, name: str | None = None, **base):
     kwargs = op.keras_kwargs(dict(args), make_item) if op.keras_kwargs else dict(args)
     kwargs = convert_kwargs(kwargs)
     cls = keras_class(op)
-    activity = base.pop("activity_regularizer", None) if op.name in _NO_ACTIVITY_KWARG else None
+    # The activity regularizer is set on the built layer, which Layer.__call__ applies for every
+    # class alike: SpatialDropout's constructors take no such keyword, and SimpleRNN's takes it and
+    # drops it (Keras 3.15; a spec relying on it failed with "No gradients provided", FINDINGS F17).
+    activity = base.pop("activity_regularizer", None)
     layer = cls(name=name, **kwargs, **base)
     if activity is not None:
         layer.activity_regularizer = activity

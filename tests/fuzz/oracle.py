@@ -352,11 +352,9 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
     base = {"name": name} if name else {}
     activity = None
     if activity_regularizer is not None:
+        # set as the attribute Layer.__call__ reads: SpatialDropout's constructors take no such keyword,
+        # SimpleRNN's drops it (FINDINGS F17)
         activity = _vocab("regularizer", activity_regularizer)
-        if op.startswith("SpatialDropout"):  # no such keyword (no **kwargs): the attribute, as Keras reads it
-            activity_regularizer = None
-        else:
-            base["activity_regularizer"] = activity
     if op in ("Bidirectional", "TimeDistributed"):
         (inner, inner_args), = args["layer"].items()
         kwargs = {k: v for k, v in args.items() if k != "layer"}
@@ -364,12 +362,13 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
     elif op == "WeightNorm":  # nnspec's own wrapper: the wrapped layer has its shapes
         (inner, inner_args), = args["layer"].items()
         layer = raw_layer(inner, inner_args or {}, name, True, activity_regularizer)
+        activity = None
     elif op == "Slice":
         key = args["key"]
         layer = keras.layers.Lambda(lambda t: eval(f"t[{key}]", {"t": t}), **base)  # key: digits, ':', ',', '.'
     else:
         layer = getattr(keras.layers, op)(**_kwargs(args), **base)
-    if activity is not None and activity_regularizer is None:
+    if activity is not None:
         layer.activity_regularizer = activity
     if not trainable:
         layer.trainable = False

@@ -635,3 +635,21 @@ outputs:
             fit_one_step(spec)
     else:
         fit_one_step(spec)
+
+
+@pytest.mark.parametrize("op", sorted(OP_CASES))
+def test_activity_regularizer_is_applied_on_every_op(op):
+    """`activity_regularizer` adds sum(y**2) / batch (l2: 1) for the layer's output y, whatever the
+    op: SimpleRNN's Keras constructor takes the keyword and drops it, and a spec whose only path
+    to a loss was that regularizer failed with "No gradients provided" (fuzzer, FINDINGS F17)."""
+    import json
+    args, shapes = OP_CASES[op]
+    text = _dtype_spec(op, {**args, "activity_regularizer": {"l2": 1.0}}, shapes, "float32")
+    spec, errs = spec_of(text)
+    assert errs == []
+    model = build(spec)
+    x = model_inputs(spec, random_batch(spec, batch=2))
+    y = keras.Model(model.inputs, model.get_layer("op").output)(x, training=False)
+    model(x, training=False)
+    assert len(model.losses) == 1, json.dumps(args)
+    assert float(model.losses[0]) == pytest.approx(float(np.sum(np.square(y))) / 2, rel=1e-4)
