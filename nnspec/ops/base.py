@@ -86,6 +86,9 @@ class Op:
     # orthogonal_regularizer and the `axis` of max_norm / min_max_norm / unit_norm need weights
     # of a given rank.
     weights: Callable | None = None
+    # index_limit(args) -> n: the integers it takes are indices in [0, n) (Embedding's input_dim);
+    # the random batches of `check` and of compile's verification draw below it
+    index_limit: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

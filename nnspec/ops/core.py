@@ -225,6 +225,7 @@ EMBEDDING = Op(
     shape=_embedding_shape,
     params=lambda args, shapes: args["input_dim"] * args["output_dim"],
     weights=lambda args, shapes: {"embeddings": (2,)},
+    index_limit=lambda args: args["input_dim"],
 )
 
 OPS: tuple[Op, ...] = (DENSE, EINSUM_DENSE, EMBEDDING)

@@ -118,3 +118,35 @@ def test_size_three_fails_in_keras(key, tmp_path):
     y = {n: np.ones((2,) + tuple(3 if d is None else d for d in spec.shapes[n][1:]), "float32") for n in spec.outputs}
     with pytest.raises(Exception, match="Incompatible shapes|Dimensions must be equal|total size of the tensor must be unchanged"):
         model.train_on_batch(x, y)
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_check_and_compile_draw_indices_below_every_embeddings_input_dim(wrap, tmp_path):
+    """Integer inputs drew from [0, 2): an Embedding with input_dim 1 failed in `check` with
+    "indices[0,0] = 1 is not in [0, 1)" (exit 3; fuzzer, seed 31 graph 188)."""
+    from nnspec.api import check_text
+    from nnspec.keras.build import build
+    from nnspec.keras.check import run_check
+    from nnspec.keras.export import export, random_batch
+    emb = "{input_dim: 1, output_dim: 3}"
+    layer = f"TimeDistributed: {{layer: {{Embedding: {emb}}}}}" if wrap else f"Embedding: {emb}"
+    text = f"""nnspec: 1
+name: e
+inputs:
+  x: {{shape: [2, 4], dtype: int32}}
+layers:
+  - {layer}
+  - Flatten: {{}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+    spec, diags = check_text(text)
+    assert spec is not None and diags == []
+    assert random_batch(spec, batch=64)["x"].max() == 0
+    report = run_check(spec, steps=1, batch=2)
+    assert report["finite"] and report["no_gradient"] == []
+    path = tmp_path / "e.yaml"
+    path.write_text(text)
+    manifest = export(build(spec), spec, str(tmp_path / "out"), path.read_bytes())
+    assert manifest["verified_max_abs_diff"] <= 1e-5
