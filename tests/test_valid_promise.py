@@ -402,6 +402,9 @@ outputs:
     (", trainable: false", "null", "", []),  # nothing to train: Keras runs it
     ("", "{loss: mse}", "", []),
     (", kernel_regularizer: {l2: 0.01}", "null", "", []),
+    # a regularizer of a weight that is not built adds nothing (fuzzer, seed 31 graph 377)
+    (", use_bias: false, bias_regularizer: {l2: 0.01}", "null", "", [("no-gradient", 10, 3)]),
+    (", use_bias: true, bias_regularizer: {l2: 0.01}", "null", "", []),
     (", activity_regularizer: {l2: 0.01}", "null", "", []),
     ("", "null", "penalties: [{on: features, l2: 0.1}]\n", []),
 ])

@@ -392,12 +392,23 @@ def _check_losses(spec: Spec, diags) -> None:
                                     f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
 
 
-def _has_weight_regularizer(args: dict) -> bool:
+def _has_weight_regularizer(op_name: str, args: dict, shapes: list) -> bool:
+    """A weight regularizer adds to the loss only where its weight is built: Dense's
+    bias_regularizer with use_bias: false does nothing (fuzzer, seed 31 graph 377)."""
+    op = CATALOG.get(op_name)
+    built = None
+    if op is not None and op.weights is not None:
+        try:
+            built = op.weights(op.fill(args), shapes)
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+            built = None  # the rule needs what the spec did not give: count the regularizer
     for k, v in args.items():
-        if k.endswith("_regularizer") and k != "activity_regularizer" and v is not None:
+        if (k.endswith("_regularizer") and k != "activity_regularizer" and v is not None
+                and (built is None or k[: -len("_regularizer")] in built)):
             return True
         if k == "layer" and isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), dict):
-            if _has_weight_regularizer(next(iter(v.values()))):
+            (inner, inner_args), = v.items()
+            if _has_weight_regularizer(inner, inner_args, []):
                 return True
     return False
 
@@ -417,7 +428,8 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
                             + [t for p in spec.penalties for t in p.on]
                             + [n.name for n in spec.nodes if n.activity_regularizer is not None])
-    if any(n.name in reached or _has_weight_regularizer(n.args) for n in trainable):
+    if any(n.name in reached or _has_weight_regularizer(n.op, n.args, [spec.shapes.get(i) for i in n.inputs])
+           for n in trainable):
         return
     with_loss = [o for o in spec.outputs.values() if o.loss is not None]
     names = ", ".join(f"'{n.name}'" for n in trainable[:3]) + (", ..." if len(trainable) > 3 else "")
