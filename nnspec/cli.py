@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 
 from . import __version__, api, report
@@ -104,7 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_INDEX_OUT_OF_RANGE = re.compile(r"indices\[[^]]*\] = (-?\d+) is not in \[0, (\d+)\)")
+
+
 def main(argv=None) -> int:
+    args = None
     try:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
@@ -116,6 +121,15 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:  # a bug in nnspec: say so, and how to report it
+        index = _INDEX_OUT_OF_RANGE.search(str(e))
+        if index and args is not None and args.command in ("check", "compile"):
+            # not a bug: an Embedding computes its indices from float values (validate warned:
+            # float-indices), and they left its range on nnspec's random data
+            print(f"nnspec: error: {args.path}: the model fails on nnspec's random input data: an Embedding got "
+                  f"index {index.group(1)}, outside [0, {index.group(2)}); its indices are computed from float "
+                  "values (see validate's float-indices warning); hint: feed each Embedding integer indices "
+                  "from an input with dtype: int32", file=sys.stderr)
+            return EXIT_INVALID
         print(f"nnspec: internal error: {type(e).__name__}: {e}\n"
               f"This is a bug in nnspec, not in your spec. Please report it at {BUG_URL} with the spec and this "
               f"line: nnspec {__version__}, Python {platform.python_version()}, {platform.system()}, "

@@ -41,34 +41,43 @@ class ExportError(Exception):
     """The export could not be verified; nothing was moved into place."""
 
 
-def _index_limit(spec) -> int:
-    """The smallest index bound of any layer, nested ones included (Embedding's input_dim)."""
+def _index_takers(spec):
+    """(op name, args, input tensor) of every layer and wrapped layer, reused ones aside."""
+    from ..ops import layered
+    for n in spec.nodes:
+        if not n.reuse:
+            for op_name, args in layered(n.op, n.args):
+                yield op_name, args, (n.inputs[0] if n.inputs else None)
+
+
+def _index_limit(spec) -> tuple[int, bool]:
+    """The smallest index bound of any layer (Embedding's input_dim), and whether one of
+    those layers takes float values as indices (Keras truncates them to int32)."""
     from ..ops import CATALOG
-    limits = [2]
-    items = [(n.op, n.args) for n in spec.nodes if not n.reuse]
-    while items:
-        op_name, args = items.pop()
+    limits, from_floats = [2], False
+    for op_name, args, source in _index_takers(spec):
         op = CATALOG.get(op_name)
         if op is not None and op.index_limit is not None:
             limits.append(op.index_limit(args))
-        inner = args.get("layer") if isinstance(args, dict) else None
-        if isinstance(inner, dict) and len(inner) == 1:
-            items.append(next(iter(inner.items())))
-    return min(limits)
+            dtype = spec.dtypes.get(source, "float32") if source else "float32"
+            from_floats = from_floats or not dtype.startswith(("int", "uint", "bool"))
+    return min(limits), from_floats
 
 
 def random_batch(spec, batch: int = 4, seed: int = 0) -> dict:
     """A random batch matching the spec's inputs (unknown sizes become 3, or the first size
-    every shape rule fits: shapes.runtime_size; integer inputs draw from [0, 2), or [0, 1)
-    where an Embedding has input_dim 1, so every layer taking indices can take them)."""
+    every shape rule fits: shapes.runtime_size). Integer inputs draw from [0, 2), or [0, 1)
+    where an Embedding has input_dim 1, so every layer taking indices can take them; where an
+    Embedding takes float values as indices (validate warns: float-indices), float inputs
+    draw whole numbers from that range too."""
     from ..passes.shapes import runtime_size
     rng = np.random.default_rng(seed)
     size = runtime_size(spec)[0]
-    high = _index_limit(spec)
+    high, float_indices = _index_limit(spec)
     out = {}
     for name, inp in spec.inputs.items():
         shape = (batch,) + tuple(size if d is None else d for d in inp.shape[1:])
-        if inp.dtype.startswith(("int", "uint")):
+        if inp.dtype.startswith(("int", "uint")) or (float_indices and inp.dtype != "bool"):
             out[name] = rng.integers(0, high, size=shape).astype(inp.dtype)
         elif inp.dtype == "bool":
             out[name] = rng.integers(0, 2, size=shape).astype(bool)

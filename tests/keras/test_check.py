@@ -1,6 +1,7 @@
 """`nnspec check`: losses per output and penalty, weights without gradient, non-finite losses."""
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -150,3 +151,44 @@ outputs:
     path.write_text(text)
     manifest = export(build(spec), spec, str(tmp_path / "out"), path.read_bytes())
     assert manifest["verified_max_abs_diff"] <= 1e-5
+
+
+FLOAT_INDICES = """nnspec: 1
+name: f
+seed: 1
+inputs:
+  x: [2, 4]
+layers:
+  - {before}
+  - Embedding: {{input_dim: 3, output_dim: 2}}
+  - Flatten: {{}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+def test_float_values_as_embedding_indices_get_whole_numbers_in_range(tmp_path):
+    """An Embedding fed float values (validate warns: float-indices; Keras truncates them) failed
+    `check` with exit 3 on standard-normal data (fuzzer, seed 31 graph 653)."""
+    import numpy as np
+    from nnspec.api import check_text
+    from nnspec.keras.check import run_check
+    from nnspec.keras.export import random_batch
+    spec, diags = check_text(FLOAT_INDICES.format(before="Reshape: {target_shape: [8]}"))
+    assert [d.code for d in diags] == ["float-indices"]
+    x = random_batch(spec, batch=64)["x"]
+    assert x.dtype == np.float32 and set(np.unique(x)) == {0.0, 1.0}  # whole numbers below min(2, input_dim)
+    report = run_check(spec, steps=1, batch=2)
+    assert report["finite"] and report["no_gradient"] == []
+
+
+def test_float_indices_out_of_range_on_random_data_is_an_error_not_a_bug(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text(FLOAT_INDICES.format(before="Rescaling: {scale: -5.0}"))  # indices 0, -5, -10
+    r = subprocess.run([sys.executable, "-m", "nnspec", "check", str(path), "--train-steps", "1"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"the model fails on nnspec's random input data: an Embedding got index -\d+, outside \[0, 3\)",
+                     r.stderr), r.stderr
+    assert "internal error" not in r.stderr and "hint: feed each Embedding integer indices" in r.stderr
