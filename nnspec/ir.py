@@ -91,9 +91,10 @@ class Spec:
                 return n
         return None
 
-    def upstream(self, names) -> set:
+    def upstream(self, names, through=None) -> set:
         """Every tensor the given ones depend on, themselves included; a reused
-        layer counts as used (its weights are), even where its own output is not."""
+        layer counts as used (its weights are), even where its own output is not.
+        ``through(node)``, if given, says whether to go on into a node's inputs."""
         by_name = {n.name: n for n in self.nodes}
         reached, stack = set(), list(names)
         while stack:
@@ -103,7 +104,8 @@ class Spec:
             reached.add(t)
             n = by_name.get(t)
             if n is not None:
-                stack.extend(n.inputs)
+                if through is None or through(n):
+                    stack.extend(n.inputs)
                 if n.reuse:
                     stack.append(n.layer)
         return reached

@@ -412,6 +412,26 @@ def test_trainable_weights_must_reach_a_loss(extra, features, penalties, want):
     assert codes(NO_GRAD.format(extra=extra, features=features, penalties=penalties)) == want
 
 
+@pytest.mark.parametrize("embedding", ["Embedding: {input_dim: 2, output_dim: 3, name: emb}",
+                                       "TimeDistributed: {layer: {Embedding: {input_dim: 2, output_dim: 3}}, "
+                                       "name: emb}"])
+def test_no_gradient_crosses_into_an_embeddings_indices(embedding):
+    """A Dense whose output only feeds an Embedding's indices gets no gradient (Keras casts the
+    indices to int32): fit failed with "No gradients provided" (fuzzer, seed 31 graph 1725)."""
+    text = f"""nnspec: 1
+name: m
+inputs:
+  x: [3, 4]
+layers:
+  - Dense: {{units: 2, name: d}}
+  - {embedding}
+  - Embedding: {{input_dim: 2, output_dim: 3, name: frozen, trainable: false}}
+outputs:
+  frozen: {{loss: mse}}
+"""
+    assert [c for c in codes(text) if c[0] == "no-gradient"] == [("no-gradient", 10, 3)]
+
+
 @pytest.mark.parametrize("shape,metric,want", [
     ([3, 4], "r2_score", [("metric-rank", 8, 33)]),
     ([3, 4], "f1_score", [("metric-rank", 8, 33)]),

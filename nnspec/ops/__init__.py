@@ -28,3 +28,15 @@ for _module in _MODULES:
 
 def get(name: str) -> Op | None:
     return CATALOG.get(name)
+
+
+def layered(op_name: str, args: dict):
+    """(op name, args) of a layer and of each layer it wraps (TimeDistributed's Embedding,
+    Bidirectional's LSTM), outermost first."""
+    while True:
+        yield op_name, args
+        inner = args.get("layer") if isinstance(args, dict) else None
+        if not (isinstance(inner, dict) and len(inner) == 1):
+            return
+        (op_name, args), = inner.items()
+        args = args if isinstance(args, dict) else {}

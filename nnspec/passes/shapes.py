@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
-from ..ops import CATALOG
+from ..ops import CATALOG, layered
 from ..ops import dtypes as op_dtypes
 from ..ops.base import ShapeError, dtype_kind, fmt_shape
 
@@ -413,6 +413,14 @@ def _has_weight_regularizer(op_name: str, args: dict, shapes: list) -> bool:
     return False
 
 
+def _passes_gradient(spec: Spec, node) -> bool:
+    """Whether a gradient reaches a node's inputs from its output: not through an integer or
+    bool output, nor into the indices of an Embedding (fuzzer, seed 31 graph 1725)."""
+    if dtype_kind(spec.dtypes.get(node.name, "float32")) != "float":
+        return False
+    return not any(getattr(CATALOG.get(name), "index_limit", None) for name, _ in layered(node.op, node.args))
+
+
 def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     """Keras's fit raises "No gradients provided for any variable" when the model
     has trainable weights and none of them reaches a loss (an output's loss, a
@@ -427,7 +435,8 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
         return
     reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
                             + [t for p in spec.penalties for t in p.on]
-                            + [n.name for n in spec.nodes if n.activity_regularizer is not None])
+                            + [n.name for n in spec.nodes if n.activity_regularizer is not None],
+                            through=lambda n: _passes_gradient(spec, n))
     if any(n.name in reached or _has_weight_regularizer(n.op, n.args, [spec.shapes.get(i) for i in n.inputs])
            for n in trainable):
         return
