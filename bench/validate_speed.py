@@ -4,7 +4,7 @@
     python bench/validate_speed.py --quick    # fewer repeats
 
 Prints medians over repeated runs and the ratios the targets are stated in:
-  * 1,000-layer spec: <= 0.5 s;  10,000 layers: <= 3 s;  10x layers within 12x time
+  * 1,000-layer spec: <= 0.5 s (YAML and .nns);  10,000 layers: <= 3 s;  10x layers within 12x time
   * every example spec: >= 15x faster than importing Keras and building the model
 The machine is noisy: read the medians and ratios, not single runs.
 """
@@ -69,6 +69,12 @@ def main():
         target = {1000: 0.5, 10000: 3.0}.get(layers)
         verdict = "" if target is None else (f"target <= {target} s: " + ("ok" if sizes[layers] <= target else "MISSED"))
         print(f"validate  {layers:6,} layers                       {sizes[layers]:7.3f} s   {verdict}")
+    nns = tmp / "chain_1000.nns"
+    subprocess.run([PY, "-m", "nnspec", "convert", str(tmp / "chain_1000.yaml"), "--to", "nns", "-o", str(nns)],
+                   cwd=ROOT, env=ENV, check=True, capture_output=True)
+    t_nns = timed([PY, "-m", "nnspec", "validate", "-q", str(nns)], n)
+    print(f"validate   1,000 layers, text form (.nns)        {t_nns:7.3f} s   target <= 0.5 s: "
+          + ("ok" if t_nns <= 0.5 else "MISSED"))
     growth = sizes[10000] / sizes[1000]
     print(f"growth    10k / 1k                               {growth:7.2f}x   target <= 12x: "
           + ("ok" if growth <= 12 else "MISSED"))

@@ -5,7 +5,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -273,38 +272,24 @@ def _chain(n):
     return "\n".join(lines) + "\n"
 
 
-def test_thousand_layer_dsl_spec_validates_fast():
+def test_thousand_layer_dsl_spec_validates():
+    """Its time is measured in bench/validate_speed.py (timings are not tests)."""
     text = _chain(1000)
-    load_dsl("nnspec 1\n", "warm.nns")  # grammar load (cached on disk by lark)
-    t0 = time.perf_counter()
     doc, diags = load_dsl(text, "deep.nns")
-    t1 = time.perf_counter()
     spec, diags = api._check_doc(doc, diags, "deep.nns")
-    t2 = time.perf_counter()
     assert spec is not None and not diags, [d.format() for d in diags][:3]
     assert len(spec.nodes) == 1001
     ydoc, _ = load_yaml(to_yaml(doc.data), "deep.yaml")
-    t3 = time.perf_counter()
-    api._check_doc(ydoc, [], "deep.yaml")
-    t4 = time.perf_counter()
-    print(f"\n1,001-layer spec: DSL parse {1000 * (t1 - t0):.0f} ms + validate {1000 * (t2 - t1):.0f} ms; "
-          f"YAML twin validate {1000 * (t4 - t3):.0f} ms")
-    assert t2 - t0 < 2.0
+    yspec, ydiags = api._check_doc(ydoc, [], "deep.yaml")
+    assert ydiags == [] and [n.name for n in yspec.nodes] == [n.name for n in spec.nodes]
 
 
-def test_whole_process_validate_of_a_thousand_layer_dsl_spec(tmp_path):
+def test_whole_process_validate_of_a_thousand_layer_dsl_spec_imports_no_tensorflow(tmp_path):
     f = tmp_path / "deep.nns"
     f.write_text(_chain(1000))
-    code = ("import sys, time; t = time.perf_counter(); from nnspec import api; from nnspec.cli_dsl import load_any;"
+    code = ("import sys; from nnspec import api; from nnspec.cli_dsl import load_any;"
             "raw = open(sys.argv[1], 'rb').read(); doc, d = load_any(raw, sys.argv[1]);"
             "spec, d = api._check_doc(doc, d, sys.argv[1]); assert spec is not None and not d, d;"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')));"
-            "print(time.perf_counter() - t)")
-    subprocess.run([sys.executable, "-c", code, str(f)], check=True, cwd=ROOT, capture_output=True)  # warm caches
-    t0 = time.perf_counter()
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     r = subprocess.run([sys.executable, "-c", code, str(f)], check=True, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    mods, inproc = r.stdout.splitlines()
-    assert mods == "[]", "DSL loading imported TensorFlow/Keras: " + mods
-    print(f"\nwhole process, 1,001-layer .nns: {wall:.2f} s (in-process {float(inproc):.2f} s)")
-    assert wall < 4.0
+    assert r.stdout.strip() == "[]", "DSL loading imported TensorFlow/Keras: " + r.stdout
