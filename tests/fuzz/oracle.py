@@ -93,6 +93,9 @@ STRICT = [
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
 ]
 ZERO_SIZE = "Keras's result has a size-0 axis: nnspec refuses tensors no later layer can use"
+# Keras failed on index values its random data put outside an Embedding's range (float values as indices):
+# whether it takes the graph depends on the data, so a refusal is neither confirmed nor contradicted
+INDICES = "Keras failed on the data's indices (an Embedding fed float values): inconclusive"
 
 
 def strict_reason(diag) -> str | None:
@@ -486,7 +489,7 @@ def keras_accepts(graph: dict, rng, train: bool = True) -> tuple[bool, str]:
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
         except Exception as e:
             if DATA_DEPENDENT.search(str(e)):
-                return True, ""
+                return True, INDICES
             last = e
             if not any(None in v["shape"] for v in graph["inputs"].values()):
                 break
@@ -500,6 +503,7 @@ def keras_accepts(graph: dict, rng, train: bool = True) -> tuple[bool, str]:
             except Exception as e:
                 if not DATA_DEPENDENT.search(str(e)):
                     return False, "train_on_batch: " + normalise(e)
+                return True, INDICES
         return True, ""
     return False, normalise(last)
 
@@ -533,7 +537,7 @@ def run_graph(graph: dict, train: bool = True, cli_checks: bool = True, check_cm
     result.status = "refused-shape"
     ok, note = keras_accepts(graph, rng, train)
     result.keras = "accepts" + (f" ({note})" if note else "") if ok else note
-    if ok and note != ZERO_SIZE:
+    if ok and note not in (ZERO_SIZE, INDICES):
         unexplained = [d for d in errors if strict_reason(d) is None]
         if unexplained:
             d = unexplained[0]
