@@ -36,6 +36,12 @@ RELU = Op(
         Arg("threshold", NONNEG_NUM, 0.0, "values below it are zeroed (or leaked)"),
     ),
     shape=_same_shape,
+    # measured on int32 (tests/keras/test_valid_promise_keras.py): negative_slope alone gives float32
+    # output; with threshold or max_value too, Keras mixes the float and the integer tensor and fails
+    float_only=lambda args: (
+        f"with negative_slope and {'threshold' if args.get('threshold') else 'max_value'}, Keras adds float "
+        "values to the integer tensor and fails on the first batch"
+        if args.get("negative_slope") and (args.get("threshold") or args.get("max_value") is not None) else None),
 )
 
 LEAKY_RELU = Op(

@@ -74,6 +74,9 @@ class Op:
     # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
     dtypes: frozenset = frozenset({"float"})
     keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
+    # float_only(args) -> why: where arguments make Keras need a float input although the op takes
+    # integers otherwise, a phrase saying what fails ("Keras ... fails on the first batch"); else None
+    float_only: Callable | None = None
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ

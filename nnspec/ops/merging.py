@@ -152,6 +152,8 @@ DOT = Op(
           Arg("normalize", BOOL, False, doc="L2-normalise along the axes first (cosine similarity)")),
     shape=_dot_shape,
     inputs=(2, 2),
+    float_only=lambda args: ("with normalize: true, Keras's l2 normalisation (rsqrt) takes no integer tensor "
+                             "and fails on the first batch" if args.get("normalize") else None),
 )
 
 OPS: tuple[Op, ...] = (ADD, SUBTRACT, MULTIPLY, AVERAGE, MAXIMUM, MINIMUM, CONCATENATE, DOT)

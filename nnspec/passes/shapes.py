@@ -178,11 +178,11 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
             inner = f" (inside {op.name})" if name != op.name else ""
             return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
-        if name == "ReLU" and kind == "int" and _relu_args(node, op).get("negative_slope") and \
-                _relu_args(node, op).get("threshold"):
-            return Diagnostic("input-dtype", f"{op.name} '{node.name}' with both negative_slope and threshold needs a "
-                              f"float input but '{ref}' is {dtype}: Keras adds the float threshold to the {dtype} "
-                              "tensor and fails on the first batch", node.span,
+        why = kind != "float" and next((inner.float_only(inner.fill(a)) for n, a in layered(node.op, node.args)
+                                        if (inner := CATALOG.get(n)) is not None and inner.float_only), None)
+        if why:
+            return Diagnostic("input-dtype", f"{op.name} '{node.name}' needs a float input but '{ref}' is {dtype}: "
+                              f"{why}", node.span,
                               f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
         if name == "Embedding" and kind == "float":
             return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "

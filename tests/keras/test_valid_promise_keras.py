@@ -307,21 +307,28 @@ def test_integer_input_builds_in_keras_or_is_refused(op, dtype):
         _keras_runs(spec)
 
 
-@pytest.mark.parametrize("args", [{"negative_slope": 0.25}, {"threshold": 1.5}, {"max_value": 2.0},
-                                  {"negative_slope": 0.25, "threshold": 1.5},
-                                  {"negative_slope": 0.25, "threshold": 1.5, "max_value": 6.0}])
-def test_relu_arguments_on_integer_input(args):
-    """ReLU takes int32, except with both negative_slope and threshold: Keras adds the float
-    threshold to the int tensor (fuzzer, FINDINGS F13)."""
-    text = _dtype_spec("ReLU", args, [[8]], "int32")
+_FLOAT_ONLY_CASES = [("ReLU", {"negative_slope": 0.25}, [[8]]), ("ReLU", {"threshold": 1.5}, [[8]]),
+                     ("ReLU", {"max_value": 2.0}, [[8]]), ("ReLU", {"max_value": 6, "threshold": 1.0}, [[8]]),
+                     ("ReLU", {"negative_slope": 0.25, "threshold": 1.5}, [[8]]),
+                     ("ReLU", {"negative_slope": 0.25, "max_value": 6}, [[8]]),
+                     ("ReLU", {"negative_slope": 0.056, "max_value": 0.615}, [[8]]),
+                     ("ReLU", {"negative_slope": 0.25, "threshold": 1.5, "max_value": 6.0}, [[8]]),
+                     ("Dot", {"axes": -1}, [[3], [3]]), ("Dot", {"axes": -1, "normalize": True}, [[3], [3]])]
+
+
+@pytest.mark.parametrize("op,args,shapes", _FLOAT_ONLY_CASES)
+def test_arguments_that_need_a_float_input(op, args, shapes):
+    """ReLU and Dot take int32, except with some arguments (Op.float_only): ReLU with negative_slope
+    and threshold or max_value mixes float values into the int tensor, Dot's normalize takes an rsqrt
+    (fuzzer, FINDINGS F13; seed 31 graphs 1304, 1412). nnspec refuses exactly where Keras fails."""
+    text = _dtype_spec(op, args, shapes, "int32")
     spec, errs = spec_of(text)
     if errs:
-        assert [(d.code, d.span.line) for d in errs] == [("input-dtype", 7)], errs
-        assert args.get("negative_slope") and args.get("threshold")
+        assert [(d.code, d.span.line) for d in errs] == [("input-dtype", 6 + len(shapes))], errs
         float_spec, _ = spec_of(text.replace("dtype: int32", "dtype: float32"))
         for inp in float_spec.inputs.values():
             inp.dtype = "int32"
-        with pytest.raises(Exception, match="AddV2"):
+        with pytest.raises(Exception, match="AddV2|Cannot convert|not in the list of allowed values"):
             _keras_runs(float_spec)
     else:
         _keras_runs(spec)
