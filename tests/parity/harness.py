@@ -30,6 +30,7 @@ keras.config.disable_interactive_logging()
 
 CHECKED: set = set()  # op names that went through check() in this session (tests/parity/test_zz_coverage.py)
 RAN: set = set()  # op names whose layer ran forward (and trained) in this session
+WHOLE_SUITE = [False]  # every parity file has tests selected in this session (conftest.py)
 RUN_EVERY = int(os.environ.get("NNSPEC_PARITY_RUN_EVERY", "4"))  # run 1 accepted case in N; 0: never
 
 
@@ -104,13 +105,30 @@ def run(op_name: str, args: dict, shapes: list) -> None:
     keras_run(op_name, args, shapes, out)
 
 
+NNSPEC_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/nnspec/"
+_BUG_TYPES = (KeyError, AttributeError, TypeError, NameError, IndexError, AssertionError, UnboundLocalError)
+
+
+def _raised_by_nnspec(e: BaseException) -> bool:
+    """A programming error raised in nnspec's own code (the adapter making Keras's arguments,
+    one of nnspec's layer classes), not a refusal by Keras: it must not pass for one."""
+    tb, last = e.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return (isinstance(e, _BUG_TYPES) and last is not None
+            and os.path.abspath(last.tb_frame.f_code.co_filename).startswith(NNSPEC_DIR))
+
+
 def keras_fails(op_name: str, args: dict, shapes: list) -> str | None:
     """Why Keras fails on this case (building it, running it, or computing another shape than
     its symbolic one), or None if it builds, runs and trains. Unknown sizes are made known
-    (the size another input has on that axis, else 4)."""
+    (the size another input has on that axis, else 4). An error of nnspec's own code is
+    raised, not taken for Keras's refusal."""
     try:
         keras_result(op_name, args, shapes)
     except Exception as e:
+        if _raised_by_nnspec(e):
+            raise
         return f"build: {type(e).__name__}"
     known = []
     for s in shapes:
@@ -120,6 +138,8 @@ def keras_fails(op_name: str, args: dict, shapes: list) -> str | None:
     try:
         keras_run(op_name, args, known, keras_result(op_name, args, known)[0])
     except Exception as e:
+        if _raised_by_nnspec(e):
+            raise
         return f"run: {type(e).__name__}: {str(e)[:300]}"
     return None
 
@@ -151,7 +171,8 @@ def check(op_name: str, args: dict, shapes: list, strict_ok: bool = False, run_i
     """Assert static == Keras. Returns the static output shape (None if refused).
 
     If the static rule refuses (ShapeError), Keras must fail too, unless
-    ``strict_ok``: nnspec is deliberately stricter there (say why at the call).
+    ``strict_ok``: nnspec is deliberately stricter there (say why at the call),
+    and then nnspec must refuse: a case marked strict that nnspec accepts fails.
     An accepted case is also run (see ``run``): always with ``run_it=True``,
     never with False, on a sample of cases by default.
     """
@@ -163,6 +184,7 @@ def check(op_name: str, args: dict, shapes: list, strict_ok: bool = False, run_i
             return None
         raise AssertionError(f"{op_name}{args} on {shapes}: nnspec refused ({e.message}) "
                              f"but Keras builds, runs and trains it") from None
+    assert not strict_ok, f"{op_name}{args} on {shapes}: marked a deliberate refusal, but nnspec accepts it ({out})"
     kshape, kparams = keras_result(op_name, args, shapes)
     assert out == kshape, f"{op_name}{args} on {shapes}: static {out} != keras {kshape}"
     assert params == kparams, f"{op_name}{args} on {shapes}: params {params} != keras {kparams}"
