@@ -132,6 +132,11 @@ def _einsum_analyse(args, s):
         in_at = {c: i for i, c in enumerate(inp)}
         out_at = {c: i for i, c in enumerate(out)}
     for c in inp:
+        if c in out_at and out_at[c] != 0 and full[out_at[c]] is None and s[in_at[c]] is not None:
+            raise ShapeError(f"output_shape null on axis '{c}' keeps the input's size {s[in_at[c]]}, but Keras's "
+                             f"symbolic shape leaves it unknown (None), so the layers after it cannot be checked "
+                             f"against it (nnspec refuses it deliberately)",
+                             f"set output_shape to {s[in_at[c]]} on axis '{c}'", arg="output_shape", code="arg")
         if c in out_at and full[out_at[c]] is not None and full[out_at[c]] != s[in_at[c]]:
             hint = ("the batch axis keeps its size" if out_at[c] == 0
                     else f"set output_shape to {s[in_at[c]]} (or null) on axis '{c}'")
@@ -180,8 +185,9 @@ EINSUM_DENSE = Op(
             doc="the einsum equation; the input's first letter is the batch axis unless '...' leads"),
         Arg("output_shape", {"anyOf": [POS_INT, {"type": "array", "items": _SIZE_OR_NULL, "minItems": 1}],
                              "description": "the output sizes without the batch axis (and without the '...' "
-                                            "axes); null keeps the input's size"},
-            doc="the output shape without the batch axis; null for an axis of unknown size"),
+                                            "axes); null for an axis kept from the input where its size is "
+                                            "unknown"},
+            doc="the output shape without the batch axis; null for an axis the input has of unknown size"),
         Arg("activation", ACTIVATION, None),
         Arg("bias_axes", {"anyOf": [{"type": "string", "pattern": "^[a-zA-Z]+$(?!\\n)"}, {"type": "null"}],
                           "description": "output letters that get a bias, or null for no bias"}, None),

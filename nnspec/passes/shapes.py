@@ -31,6 +31,11 @@ _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimensi
           "shape": "shape-mismatch"}
 
 
+# The most axes (batch included) of a layer's output: TensorFlow's broadcasting kernels (SelectV2 in
+# Maximum's gradient, softmax, ...) take at most 8 (fuzzer, seed 31 graph 2720; FINDINGS F12).
+MAX_AXES = 8
+
+
 def infer(spec: Spec) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     shapes = spec.shapes
@@ -63,6 +68,12 @@ def infer(spec: Spec) -> list[Diagnostic]:
                                     "shape, so the layers after it are not shape-checked", node.span,
                                     "declare output_shape: [...] (without the batch axis)", severity=WARNING))
             spec.params[node.name] = params
+            continue
+        if len(out) > MAX_AXES:
+            diags.append(Diagnostic("too-many-axes", f"{node.op} '{node.name}' would give {fmt_shape(tuple(out))}, "
+                                    f"{len(out)} axes with the batch: TensorFlow's broadcasting kernels take at most "
+                                    f"{MAX_AXES} (Keras fails when it runs or trains)", node.span,
+                                    "Reshape to fewer axes before it, merging axes that belong together"))
             continue
         activity = _activity_diag(node, out)
         if activity is not None:

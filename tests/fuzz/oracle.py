@@ -46,7 +46,7 @@ from .graphs import repeat_output, to_doc  # noqa: E402
 
 # Refusals for shape reasons: the diagnostic codes of the shapes pass (and shared layers).
 SHAPE_CODES = {"rank-mismatch", "merge-mismatch", "dimension-too-small", "reshape-size", "unknown-dimension",
-               "bad-argument", "shape-mismatch", "shared-layer-mismatch"}
+               "bad-argument", "shape-mismatch", "shared-layer-mismatch", "too-many-axes"}
 
 # ------------------------------------------------------------------ deliberate strictness
 # Where nnspec refuses a graph that Keras builds and runs: each entry is
@@ -88,6 +88,15 @@ STRICT = [
      "Keras runs it, but the built model's shapes (and its summary) disagree with what it computes"),
     ("bad-argument", r"^EinsumDense .* cannot keep the '...' axes .* Keras's symbolic shape puts them in reverse order",
      "Keras runs it, but the built model's shapes disagree with its outputs"),
+    ("too-many-axes", r"TensorFlow's broadcasting kernels take at most",
+     "some ops on tensors of more than 8 axes run (a Reshape, a Flatten), but broadcasting ones and their "
+     "gradients fail; nnspec refuses every layer output beyond 8 axes"),
+    ("bad-argument", r"^EinsumDense .* output_shape null on axis .* keeps the input's size",
+     "Keras's symbolic shape says None where the input's size comes out, so a merge after it with another size "
+     "builds and fails when run; nnspec wants the size written"),
+    ("bad-argument", r"^Embedding .* cannot use mask_zero: true on the index .* of more than one axis",
+     "Keras's mask has the index's shape, which breaks attention, recurrent and TimeDistributed layers after it "
+     "when they run; nnspec refuses it whatever follows (its message says so)"),
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
