@@ -152,6 +152,9 @@ LAYER_NORMALIZATION = Op(
     weights=lambda args, shapes: dict.fromkeys(
         [k for k, on in (("gamma", args["scale"]), ("beta", args["center"])) if on],
         (len(args["axis"]) if isinstance(args["axis"], (list, tuple)) else 1,)),
+    # measured: on an int or bool input Keras computes it without a gradient to gamma or beta
+    float_only=lambda args: ("Keras normalises it with no gradient to gamma and beta (fit fails: \"No gradients "
+                             "provided\")" if args["scale"] or args["center"] else None),
 )
 
 

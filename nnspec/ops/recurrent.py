@@ -31,6 +31,12 @@ def _rnn_args(gates: bool, forget_bias: bool = False) -> tuple:
     return tuple(out)
 
 
+def _rnn_float_only(args):
+    # measured (tests/keras/test_valid_promise_keras.py): recurrent_dropout applies to the float state
+    return ("with dropout, Keras scales the input and needs it float (\"`x.dtype` must be a floating point "
+            "tensor\" on the first batch)" if args.get("dropout") else None)
+
+
 def _rnn_shape(args, shapes):
     (s,) = shapes
     need_rank(s, 3, "(batch, time, features)",
@@ -59,6 +65,7 @@ SIMPLE_RNN = Op(
     shape=_rnn_shape,
     params=_gated_params(1),
     weights=kernel_and_bias(2, recurrent=2),
+    float_only=_rnn_float_only,
 )
 
 LSTM = Op(
@@ -69,6 +76,7 @@ LSTM = Op(
     shape=_rnn_shape,
     params=_gated_params(4),
     weights=kernel_and_bias(2, recurrent=2),
+    float_only=_rnn_float_only,
 )
 
 GRU = Op(
@@ -83,6 +91,7 @@ GRU = Op(
     # reset_after keeps separate input and recurrent biases: a bias of shape (2, 3 * units)
     weights=lambda args, shapes: {"kernel": (2,), "recurrent": (2,),
                                   **({"bias": (2 if args["reset_after"] else 1,)} if args["use_bias"] else {})},
+    float_only=_rnn_float_only,
 )
 
 RNN_OPS = {op.name: op for op in (SIMPLE_RNN, LSTM, GRU)}

@@ -153,11 +153,11 @@ RUNTIME_SIZES = (4, 2, 1, 3, 6, 8, 12)  # tried in turn for an unknown (null) in
 
 def runtime_sizes(graph) -> list:
     """Sizes to try for unknown input axes: the usual ones, then the divisors of every Reshape
-    target's element count (a Reshape of an unknown axis fits only some sizes)."""
+    target's element count, its -1 aside (a Reshape of an unknown axis fits only some sizes)."""
     out = list(RUNTIME_SIZES)
     for e in _all_layers(graph):
-        if e.get("op") == "Reshape" and -1 not in e["args"]["target_shape"]:
-            n = int(np.prod(e["args"]["target_shape"]))
+        if e.get("op") == "Reshape":
+            n = int(np.prod([d for d in e["args"]["target_shape"] if d != -1]))
             out += [k for k in range(1, min(n, 4096) + 1) if n % k == 0 and k not in out]
     return out[:40]
 # An Embedding fed computed (float) values fails on the values, not the graph: not a disagreement.

@@ -272,14 +272,19 @@ outputs:
 
 
 def _keras_runs(spec):
-    """Build, then one eager forward pass in training mode and its gradient."""
+    """Build, then one eager forward pass in training mode and its gradient, which must reach every
+    trainable weight of the layer 'op' (LayerNormalization on an int input gets none)."""
     import tensorflow as tf
     model = build(spec)
     x = model_inputs(spec, random_batch(spec, batch=2))
     with tf.GradientTape() as tape:
         y = model(x, training=True)
         loss = tf.reduce_sum(tf.cast(y["out"] if isinstance(y, dict) else y, "float32"))
-    tape.gradient(loss, model.trainable_weights)
+    weights = model.get_layer("op").trainable_weights
+    grads = tape.gradient(loss, weights)
+    missing = [w.path for w, g in zip(weights, grads) if g is None]
+    if missing:
+        raise ValueError(f"No gradients provided for {missing}")
 
 
 # int32 and bool for every op; uint8 and int64 for a sample
@@ -313,14 +318,20 @@ _FLOAT_ONLY_CASES = [("ReLU", {"negative_slope": 0.25}, [[8]]), ("ReLU", {"thres
                      ("ReLU", {"negative_slope": 0.25, "max_value": 6}, [[8]]),
                      ("ReLU", {"negative_slope": 0.056, "max_value": 0.615}, [[8]]),
                      ("ReLU", {"negative_slope": 0.25, "threshold": 1.5, "max_value": 6.0}, [[8]]),
-                     ("Dot", {"axes": -1}, [[3], [3]]), ("Dot", {"axes": -1, "normalize": True}, [[3], [3]])]
+                     ("Dot", {"axes": -1}, [[3], [3]]), ("Dot", {"axes": -1, "normalize": True}, [[3], [3]]),
+                     ("LayerNormalization", {}, [[8]]), ("LayerNormalization", {"scale": False, "center": False}, [[8]]),
+                     ("LSTM", {"units": 2}, [S1]), ("LSTM", {"units": 2, "dropout": 0.3}, [S1]),
+                     ("LSTM", {"units": 2, "recurrent_dropout": 0.3}, [S1]), ("GRU", {"units": 2, "dropout": 0.3}, [S1]),
+                     ("SimpleRNN", {"units": 2, "dropout": 0.3}, [S1]),
+                     ("Bidirectional", {"layer": {"GRU": {"units": 2, "dropout": 0.3}}}, [S1])]
 
 
 @pytest.mark.parametrize("op,args,shapes", _FLOAT_ONLY_CASES)
 def test_arguments_that_need_a_float_input(op, args, shapes):
-    """ReLU and Dot take int32, except with some arguments (Op.float_only): ReLU with negative_slope
-    and threshold or max_value mixes float values into the int tensor, Dot's normalize takes an rsqrt
-    (fuzzer, FINDINGS F13; seed 31 graphs 1304, 1412). nnspec refuses exactly where Keras fails."""
+    """Ops that take int32, except with some arguments (Op.float_only): ReLU with negative_slope and
+    threshold or max_value mixes float values into the int tensor, Dot's normalize takes an rsqrt, an
+    RNN's dropout scales its input, LayerNormalization's gamma and beta get no gradient (fuzzer,
+    FINDINGS F13; seed 31 graphs 1304, 1412, 3679, 3151). nnspec refuses exactly where Keras fails."""
     text = _dtype_spec(op, args, shapes, "int32")
     spec, errs = spec_of(text)
     if errs:
@@ -328,7 +339,8 @@ def test_arguments_that_need_a_float_input(op, args, shapes):
         float_spec, _ = spec_of(text.replace("dtype: int32", "dtype: float32"))
         for inp in float_spec.inputs.values():
             inp.dtype = "int32"
-        with pytest.raises(Exception, match="AddV2|Cannot convert|not in the list of allowed values"):
+        with pytest.raises(Exception, match="AddV2|Cannot convert|not in the list of allowed values|"
+                                            "must be a floating point|No gradients provided"):
             _keras_runs(float_spec)
     else:
         _keras_runs(spec)
