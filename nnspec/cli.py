@@ -95,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", metavar="DIR")
     i.add_argument("--format", choices=["text", "json"], default="text")
 
-    from . import cli_dsl, cli_import
+    from . import cli_dsl, cli_import, cli_review
     cli_dsl.add_parsers(sub)
+    cli_review.add_parsers(sub)
     cli_import.add_parser(sub)
 
     o = sub.add_parser("ops", help="list the layer types, or describe one")
@@ -109,7 +110,8 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
                 "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
-                "convert": _dsl, "fmt": _dsl, "import": _import}[args.command](args)
+                "convert": _dsl, "fmt": _dsl, "import": _import,
+                "graph": _review}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
@@ -128,6 +130,11 @@ def main(argv=None) -> int:
 def _dsl(args) -> int:
     from . import cli_dsl
     return cli_dsl.run(args)
+
+
+def _review(args) -> int:
+    from . import cli_review
+    return cli_review.run(args)
 
 
 def _import(args) -> int:
