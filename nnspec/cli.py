@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
                 "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
                 "convert": _dsl, "fmt": _dsl, "import": _import,
-                "graph": _review}[args.command](args)
+                "graph": _review, "diff": _review}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
