@@ -44,14 +44,9 @@ def _changes(old: dict, new: dict) -> list:
 
 def totals(spec: Spec | None) -> dict:
     if spec is None:
-        return {"params": 0}
-    out = {"params": sum(sum(p) for p in spec.params.values())}
-    try:
-        from .cost import total_macs  # part of summary's cost columns, where present
-        out["macs"] = total_macs(spec)
-    except ImportError:
-        pass
-    return out
+        return {"params": 0, "macs": 0}
+    from .cost import total_macs
+    return {"params": sum(sum(p) for p in spec.params.values()), "macs": total_macs(spec)}
 
 
 def _layer(spec, n) -> dict:
