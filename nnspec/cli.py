@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", metavar="SPEC")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--expand", action="store_true", help="show the layers inside block calls")
+    s.add_argument("--batch-size", type=int, default=1, metavar="N", help="for the activation memory (default 1)")
     _allow_import(s)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -96,8 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", metavar="DIR")
     i.add_argument("--format", choices=["text", "json"], default="text")
 
-    from . import cli_dsl, cli_import
+    from . import cli_dsl, cli_import, cli_review
     cli_dsl.add_parsers(sub)
+    cli_review.add_parsers(sub)
     cli_import.add_parser(sub)
 
     o = sub.add_parser("ops", help="list the layer types, or describe one")
@@ -114,7 +116,8 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
                 "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
-                "convert": _dsl, "fmt": _dsl, "import": _import}[args.command](args)
+                "convert": _dsl, "fmt": _dsl, "import": _import,
+                "graph": _review, "diff": _review}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
@@ -142,6 +145,11 @@ def main(argv=None) -> int:
 def _dsl(args) -> int:
     from . import cli_dsl
     return cli_dsl.run(args)
+
+
+def _review(args) -> int:
+    from . import cli_review
+    return cli_review.run(args)
 
 
 def _import(args) -> int:
@@ -200,14 +208,20 @@ def cmd_summary(args) -> int:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
         return EXIT_INVALID
+    if args.batch_size < 1:
+        return _usage_error(f"--batch-size must be at least 1; found {args.batch_size}")
     if args.format == "json":
-        rows = [dict(zip(("name", "type", "output_shape", "params", "inputs"), r))
-                for r in summary.rows(spec, args.expand)]
+        from .cost import activation_bytes, total_macs
+        table = summary.rows(spec, args.expand)
+        rows = [dict(zip(("name", "type", "output_shape", "params", "inputs", "macs", "activation_bytes"), r + c))
+                for r, c in zip(table, summary.costs(spec, table, args.batch_size))]
         trainable, frozen = summary.totals(spec)
         print(json.dumps({"name": spec.name, "layers": rows, "total_params": trainable + frozen,
-                          "trainable_params": trainable, "non_trainable_params": frozen}, indent=2))
+                          "trainable_params": trainable, "non_trainable_params": frozen,
+                          "total_macs": total_macs(spec), "batch_size": args.batch_size,
+                          "activation_bytes": activation_bytes(spec, args.batch_size)}, indent=2))
     else:
-        print(summary.render(spec, args.expand))
+        print(summary.render(spec, args.expand, args.batch_size))
     return EXIT_OK
 
 

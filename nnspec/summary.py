@@ -53,31 +53,61 @@ def rows_for(nodes, spec):
         yield (n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs))
 
 
+def costs(spec: Spec, table, batch: int = 1) -> list:
+    """(MACs per example, activation bytes for the batch) for each row of ``table`` (rows()):
+    a collapsed block call sums its layers; None where a size is unknown."""
+    from .cost import layer_macs, tensor_bytes
+    macs = layer_macs(spec)
+    out = []
+
+    def add(values):
+        return None if None in values else sum(values)
+
+    for row in table:
+        name = row[0]
+        if name in spec.inputs:
+            out.append((0, tensor_bytes(spec, name, batch)))
+        elif name in macs:
+            out.append((macs[name], tensor_bytes(spec, name, batch)))
+        else:  # a collapsed block call
+            members = [n.name for n in spec.nodes if spec.owner.get(n.name) == name]
+            out.append((add([macs[m] for m in members]), add([tensor_bytes(spec, m, batch) for m in members])))
+    return out
+
+
 def totals(spec: Spec) -> tuple[int, int]:
     trainable = sum(p[0] for p in spec.params.values())
     frozen = sum(p[1] for p in spec.params.values())
     return trainable, frozen
 
 
-def render(spec: Spec, expand: bool = False) -> str:
+def render(spec: Spec, expand: bool = False, batch: int = 1) -> str:
+    from .cost import activation_bytes, fmt_bytes, fmt_count, total_macs
     table = rows(spec, expand)
-    head = ("Layer", "Type", "Output shape", "Params", "Connected to")
+    cost = costs(spec, table, batch)
+    head = ("Layer", "Type", "Output shape", "Params", "MACs", f"Memory (batch {batch})", "Connected to")
     # names, types and descriptions come from the spec: no control characters reach the terminal
-    cells = [head] + [(escape(a), escape(b), escape(c), d if isinstance(d, str) else f"{d:,}", escape(e))
-                      for a, b, c, d, e in table]
-    widths = [max(len(r[i]) for r in cells) for i in range(5)]
-    line = "  ".join("{:<%d}" % w if i != 3 else "{:>%d}" % w for i, w in enumerate(widths))
+    cells = [head] + [(escape(a), escape(b), escape(c), d if isinstance(d, str) else f"{d:,}", fmt_count(m),
+                       fmt_bytes(mem), escape(e)) for (a, b, c, d, e), (m, mem) in zip(table, cost)]
+    widths = [max(len(r[i]) for r in cells) for i in range(7)]
+    line = "  ".join("{:<%d}" % w if i not in (3, 4, 5) else "{:>%d}" % w for i, w in enumerate(widths))
+    rule = "-" * (sum(widths) + 2 * 6)
     out = [f'Model "{escape(spec.name)}"' + (f": {escape(spec.description)}" if spec.description else "")]
     out.append(line.format(*head).rstrip())
-    out.append("-" * (sum(widths) + 8))
+    out.append(rule)
     for r in cells[1:]:
         out.append(line.format(*r).rstrip())
     trainable, frozen = totals(spec)
-    out.append("-" * (sum(widths) + 8))
+    out.append(rule)
     custom = " (+ custom layers, not counted)" if any(n.op == "Custom" for n in spec.nodes) else ""
     out.append(f"Total params: {trainable + frozen:,}{custom}")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {frozen:,}")
+    macs, mem = total_macs(spec), activation_bytes(spec, batch)
+    out.append("Total MACs (per example): " + ("? (unknown sizes)" if macs is None else
+                                                 f"{macs:,} ({fmt_count(macs)})"))
+    out.append(f"Activation memory (batch {batch}): " + ("? (unknown sizes)" if mem is None else
+                                                         f"{mem:,} bytes ({fmt_bytes(mem)})"))
     if spec.outputs:
         outs = []
         for o in spec.outputs.values():

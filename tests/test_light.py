@@ -7,6 +7,12 @@ import sys
 from nnspec.cli import main
 rc = main(["validate", "-q", "specs", "tests/invalid"])
 main(["summary", "specs/lab_quake.yaml"])
+import tempfile, os
+with tempfile.TemporaryDirectory() as d:
+    for suffix in ("svg", "mmd", "dot"):
+        assert main(["graph", "specs/resnet50.yaml", "--expand", "-o", os.path.join(d, "g." + suffix)]) == 0
+for fmt in ("text", "markdown", "json"):
+    assert main(["diff", "specs/resnet50.yaml", "specs/lab_quake.yaml", "--format", fmt]) == 1
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "numpy", "jax", "torch"))
 print("HEAVY", heavy)
 sys.exit(0 if rc == 1 else 10)

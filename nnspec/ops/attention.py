@@ -73,6 +73,8 @@ ATTENTION = Op(
     ),
     shape=_attention_shape,
     params=_attention_params,
+    # scores query . key, then the weighted sum of value: each Tq x Tv x features
+    macs=lambda a, i, o: 2 * prod(i[0][1:]) * prod(i[1][1:-1]),
     inputs=(2, 3),
     input_names=NAMES,
 )
@@ -121,6 +123,17 @@ def _mha_shape(args, shapes):
     if out:
         return q[:-1] + ((out,) if isinstance(out, int) else tuple(out))
     return q
+
+
+def _mha_macs(args, in_shapes, out_shape):
+    """Projections of query, key, value and the output, the scores and the weighted sum (per head)."""
+    q, v, k = _qvk(in_shapes)
+    h, kd = args["num_heads"], args["key_dim"]
+    vd = args["value_dim"] or kd
+    tq, tk = prod(q[1:-1]), prod(k[1:-1])
+    proj = (tq * q[-1] * h * kd + tk * k[-1] * h * kd + prod(v[1:-1]) * v[-1] * h * vd
+            + tq * h * vd * prod(out_shape[len(q) - 1:]))
+    return proj + tq * tk * h * (kd + vd) + (tq * q[-1] * h * vd if args["use_gate"] else 0)
 
 
 def _mha_params(args, shapes):
@@ -178,6 +191,7 @@ MULTI_HEAD_ATTENTION = Op(
     ),
     shape=_mha_shape,
     params=_mha_params,
+    macs=_mha_macs,
     weights=_mha_weights,
     inputs=(2, 3),
     input_names=NAMES,

@@ -69,6 +69,9 @@ class Op:
     args: tuple = ()
     shape: Callable = None
     params: Callable = _no_params
+    # macs(args, in_shapes, out_shape) -> int, or None when a size it needs is unknown: the
+    # multiply-accumulates of one example (conventions in the README); absent: 0 (element-wise work)
+    macs: Callable | None = None
     inputs: tuple = (1, 1)  # (min, max) number of input tensors; max None = unbounded
     # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
     # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
@@ -135,6 +138,15 @@ class Op:
         out = self.defaults()
         out.update(given)
         return out
+
+    def count_macs(self, args: dict, in_shapes, out_shape) -> int | None:
+        """Multiply-accumulates for one example; None if a size it needs is unknown."""
+        if self.macs is None:
+            return 0
+        try:
+            return self.macs(args, in_shapes, out_shape)
+        except TypeError:  # an unknown (None) size met arithmetic
+            return None
 
     def count_params(self, args: dict, shapes) -> tuple[int, int]:
         """(trainable, non_trainable) parameters."""

@@ -152,6 +152,7 @@ def _conv(rank: int) -> Op:
                     Arg("groups", POS_INT, 1, doc="split channels into groups convolved separately"),
                     _ACTIVATION, *weight_args()),
               shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate,
+              macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)) * (i[0][-1] // a["groups"]),
               weights=kernel_and_bias(rank + 2))
 
 
@@ -208,7 +209,9 @@ def _conv_transpose(rank: int) -> Op:
               args=(_FILTERS, kernel, strides, padding,
                     Arg("output_padding", output_padding, None, doc="extra size added on one side of each axis"),
                     dilation, _ACTIVATION, *weight_args()),
-              shape=shape, params=params, validate=validate, weights=kernel_and_bias(rank + 2))
+              shape=shape, params=params, validate=validate, weights=kernel_and_bias(rank + 2),
+              # every input position scatters its kernel into filters outputs
+              macs=lambda a, i, o: prod(i[0][1:]) * prod(as_tuple(a["kernel_size"], rank)) * a["filters"])
 
 
 def _separable_conv(rank: int) -> Op:
@@ -225,6 +228,8 @@ def _separable_conv(rank: int) -> Op:
                     _ACTIVATION, *weight_args("depthwise", bias=False), *weight_args("pointwise")),
               shape=_window_shape(rank, "SeparableConv{}D", lambda args, c, s: args["filters"], ranks=(1, 2)),
               params=params, validate=_equal_strides(rank),
+              macs=lambda a, i, o: prod(o[1:-1]) * i[0][-1] * a["depth_multiplier"] * (
+                  prod(as_tuple(a["kernel_size"], rank)) + a["filters"]),  # depthwise, then pointwise
               weights=lambda args, shapes: {"depthwise": (rank + 2,), "pointwise": (rank + 2,),
                                             **({"bias": (1,)} if args["use_bias"] else {})})
 
@@ -242,6 +247,7 @@ def _depthwise_conv(rank: int) -> Op:
               shape=_window_shape(rank, "DepthwiseConv{}D", lambda args, c, s: c * args["depth_multiplier"],
                                   ranks=(1, 2)),
               params=params, validate=_equal_strides(rank),
+              macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)),
               weights=lambda args, shapes: {"depthwise": (rank + 2,), **({"bias": (1,)} if args["use_bias"] else {})})
 
 

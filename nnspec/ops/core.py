@@ -31,6 +31,7 @@ DENSE = Op(
     ),
     shape=_dense_shape,
     params=_dense_params,
+    macs=lambda a, i, o: prod(o[1:]) * i[0][-1],
     weights=kernel_and_bias(2),
 )
 
@@ -172,6 +173,14 @@ def _einsum_params(args, shapes):
     return prod(kernel) + (prod(bias) if bias else 0)
 
 
+def _einsum_macs(args, in_shapes, out_shape):
+    """Every output element sums over the kernel axes the output does not keep."""
+    kernel = _einsum_analyse(args, in_shapes[0])[0]
+    terms, out = args["equation"].replace(" ", "").split("->")
+    weight = terms.split(",")[1]
+    return prod(out_shape[1:]) * prod(k for c, k in zip(weight, kernel) if c not in out)
+
+
 _SIZE_OR_NULL = {"anyOf": [POS_INT, {"type": "null"}]}
 
 EINSUM_DENSE = Op(
@@ -198,6 +207,7 @@ EINSUM_DENSE = Op(
     ),
     shape=_einsum_shape,
     params=_einsum_params,
+    macs=_einsum_macs,
     weights=_einsum_weights,
     validate=_einsum_validate,
 )

@@ -2,7 +2,7 @@
 Average, Maximum, Minimum), Concatenate and Dot. They take a list of inputs."""
 from __future__ import annotations
 
-from .base import AXIS, BOOL, Arg, Op, ShapeError, fmt_shape
+from .base import AXIS, BOOL, Arg, Op, ShapeError, fmt_shape, prod
 
 
 def _join(shapes) -> str:
@@ -151,6 +151,7 @@ DOT = Op(
               doc="the axis to reduce over, or one per input"),
           Arg("normalize", BOOL, False, doc="L2-normalise along the axes first (cosine similarity)")),
     shape=_dot_shape,
+    macs=lambda a, i, o: prod(o[1:]) * (i[0][(a["axes"] if isinstance(a["axes"], int) else a["axes"][0])]),
     inputs=(2, 2),
     float_only=lambda args: ("with normalize: true, Keras's l2 normalisation (rsqrt) takes no integer tensor "
                              "and fails on the first batch" if args.get("normalize") else None),

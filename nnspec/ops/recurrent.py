@@ -57,6 +57,13 @@ def _gated_params(gates: int):
     return params
 
 
+def _gated_macs(gates: int):
+    def macs(args, in_shapes, out_shape):  # every time step: gates x (input and state) x units
+        s, u = in_shapes[0], args["units"]
+        return s[1] * gates * (s[-1] + u) * u
+    return macs
+
+
 SIMPLE_RNN = Op(
     name="SimpleRNN",
     family="recurrent",
@@ -64,6 +71,7 @@ SIMPLE_RNN = Op(
     args=_rnn_args(gates=False),
     shape=_rnn_shape,
     params=_gated_params(1),
+    macs=_gated_macs(1),
     weights=kernel_and_bias(2, recurrent=2),
     float_only=_rnn_float_only,
 )
@@ -75,6 +83,7 @@ LSTM = Op(
     args=_rnn_args(gates=True, forget_bias=True),
     shape=_rnn_shape,
     params=_gated_params(4),
+    macs=_gated_macs(4),
     weights=kernel_and_bias(2, recurrent=2),
     float_only=_rnn_float_only,
 )
@@ -88,6 +97,7 @@ GRU = Op(
               doc="apply the reset gate after the matrix multiplication (separate input and recurrent biases)")),
     shape=_rnn_shape,
     params=_gated_params(3),
+    macs=_gated_macs(3),
     # reset_after keeps separate input and recurrent biases: a bias of shape (2, 3 * units)
     weights=lambda args, shapes: {"kernel": (2,), "recurrent": (2,),
                                   **({"bias": (2 if args["reset_after"] else 1,)} if args["use_bias"] else {})},
@@ -162,6 +172,12 @@ def _bidi_params(args, shapes):
     return (2 * trainable, 2 * frozen) if frozen else 2 * trainable
 
 
+def _bidi_macs(args, in_shapes, out_shape):
+    op, inner = _item(args["layer"])
+    n = op.count_macs(inner, in_shapes, op.shape(inner, in_shapes))
+    return None if n is None else 2 * n
+
+
 def _bidi_kwargs(args, make_item):
     return {"layer": make_item(args["layer"]), "merge_mode": args["merge_mode"]}
 
@@ -178,6 +194,7 @@ BIDIRECTIONAL = Op(
     ),
     shape=_bidi_shape,
     params=_bidi_params,
+    macs=_bidi_macs,
     keras_kwargs=_bidi_kwargs,
     validate=_bidi_validate,
 )
@@ -210,6 +227,14 @@ def _td_params(args, shapes):
     return op.count_params(inner, [(s[0],) + s[2:]])
 
 
+def _td_macs(args, in_shapes, out_shape):
+    (s,) = in_shapes
+    op, inner = _item(args["layer"])
+    step = [(s[0],) + s[2:]]
+    n = op.count_macs(inner, step, op.shape(inner, step))
+    return None if n is None else s[1] * n
+
+
 TIME_DISTRIBUTED = Op(
     name="TimeDistributed",
     family="recurrent",
@@ -218,6 +243,7 @@ TIME_DISTRIBUTED = Op(
               doc="the layer to apply to each time step, e.g. {Dense: {units: 8}}"),),
     shape=_td_shape,
     params=_td_params,
+    macs=_td_macs,
     keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
     validate=_td_validate,
 )
@@ -246,6 +272,12 @@ def _conv_lstm_params(args, shapes):
     return k * c * 4 * f + k * f * 4 * f + (4 * f if args["use_bias"] else 0)
 
 
+def _conv_lstm_macs(args, in_shapes, out_shape):
+    s, f = in_shapes[0], args["filters"]
+    spatial = out_shape[-3:-1]  # each step: 4 gates, a conv of the input and one of the state
+    return s[1] * prod(spatial) * prod(as_tuple(args["kernel_size"], 2)) * (s[-1] + f) * 4 * f
+
+
 CONV_LSTM_2D = Op(
     name="ConvLSTM2D",
     family="recurrent",
@@ -269,6 +301,7 @@ CONV_LSTM_2D = Op(
     ),
     shape=_conv_lstm_shape,
     params=_conv_lstm_params,
+    macs=_conv_lstm_macs,
     weights=kernel_and_bias(4, recurrent=4),
     validate=_no_dilated_strides,
 )

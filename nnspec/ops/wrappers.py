@@ -49,6 +49,11 @@ def _wn_params(args, shapes):
     return (trainable, frozen) if frozen else trainable
 
 
+def _wn_macs(args, in_shapes, out_shape):
+    op, inner = _wrapped(args)
+    return op.count_macs(inner, in_shapes, out_shape)
+
+
 WEIGHT_NORM = Op(
     name="WeightNorm",
     family="wrappers",
@@ -57,6 +62,7 @@ WEIGHT_NORM = Op(
     args=(Arg("layer", WEIGHTED_LAYER, doc="the layer to reparameterise, e.g. {Conv1D: {filters: 8, kernel_size: 3}}"),),
     shape=_wn_shape,
     params=_wn_params,
+    macs=_wn_macs,
     keras="nnspec.keras.weightnorm:WeightNorm",
     keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
     validate=_wn_validate,
