@@ -405,6 +405,11 @@ outputs:
     # a regularizer of a weight that is not built adds nothing (fuzzer, seed 31 graph 377)
     (", use_bias: false, bias_regularizer: {l2: 0.01}", "null", "", [("no-gradient", 10, 3)]),
     (", use_bias: true, bias_regularizer: {l2: 0.01}", "null", "", []),
+    # Keras's L1L2 with both factors 0 returns a constant: no gradient (fuzzer, seed 5 graph 104)
+    (", kernel_regularizer: {l1_l2: {}}", "null", "", [("no-gradient", 10, 3)]),
+    (", activity_regularizer: l1_l2", "null", "", [("no-gradient", 10, 3)]),
+    (", kernel_regularizer: {l1_l2: {l2: 0.1}}", "null", "", []),
+    (", kernel_regularizer: {l2: 0.0}", "null", "", []),  # 0 * sum(w**2): a zero gradient, not none
     (", activity_regularizer: {l2: 0.01}", "null", "", []),
     ("", "null", "penalties: [{on: features, l2: 0.1}]\n", []),
 ])

@@ -403,6 +403,15 @@ def _check_losses(spec: Spec, diags) -> None:
                                     f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
 
 
+def _adds_a_term(reg) -> bool:
+    """Whether a regularizer adds a term with a gradient: Keras's L1L2 with both factors 0 (the
+    defaults: `l1_l2: {}`) returns a constant (fuzzer, seed 5 graph 104)."""
+    if reg == "l1_l2" or (isinstance(reg, dict) and len(reg) == 1 and "l1_l2" in reg):
+        args = reg["l1_l2"] if isinstance(reg, dict) and isinstance(reg["l1_l2"], dict) else {}
+        return bool(args.get("l1") or args.get("l2"))
+    return reg is not None
+
+
 def _has_weight_regularizer(op_name: str, args: dict, shapes: list) -> bool:
     """A weight regularizer adds to the loss only where its weight is built: Dense's
     bias_regularizer with use_bias: false does nothing (fuzzer, seed 31 graph 377)."""
@@ -414,7 +423,7 @@ def _has_weight_regularizer(op_name: str, args: dict, shapes: list) -> bool:
         except (IndexError, KeyError, TypeError, ValueError, AttributeError):
             built = None  # the rule needs what the spec did not give: count the regularizer
     for k, v in args.items():
-        if (k.endswith("_regularizer") and k != "activity_regularizer" and v is not None
+        if (k.endswith("_regularizer") and k != "activity_regularizer" and _adds_a_term(v)
                 and (built is None or k[: -len("_regularizer")] in built)):
             return True
         if k == "layer" and isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), dict):
@@ -446,7 +455,7 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
         return
     reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
                             + [t for p in spec.penalties for t in p.on]
-                            + [n.name for n in spec.nodes if n.activity_regularizer is not None],
+                            + [n.name for n in spec.nodes if _adds_a_term(n.activity_regularizer)],
                             through=lambda n: _passes_gradient(spec, n))
     if any(n.name in reached or _has_weight_regularizer(n.op, n.args, [spec.shapes.get(i) for i in n.inputs])
            for n in trainable):
