@@ -86,6 +86,9 @@ class Op:
     # orthogonal_regularizer and the `axis` of max_norm / min_max_norm / unit_norm need weights
     # of a given rank.
     weights: Callable | None = None
+    # stochastic(args) -> True when the layer draws random numbers at inference (compile's verification
+    # then compares under fixed seeds), None when nnspec cannot know (Custom); absent: deterministic
+    stochastic: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)
