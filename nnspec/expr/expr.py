@@ -535,9 +535,7 @@ def _bdim(x, y):
         return y
     if y is None and not isinstance(x, str):
         return x
-    if x is None or y is None:  # a label (the batch) against an unknown size: the label
-        return x if y is None else y
-    raise ValueError
+    raise ValueError  # two labels, a label and a size, or a label (the batch) and an unknown size
 
 
 _WEIGHT_HINT = "reduce with keepdims=true to keep the axes in place, e.g. w / norm(w, axis=0, keepdims=true)"
