@@ -30,7 +30,7 @@ def test_precedence_is_pythons():
 
 
 @pytest.mark.parametrize("text,col", [
-    ("__import__('os')", 12), ("x.y", 2), ("x[0]", 2), ("mean(x", 7), ("lambda: 1", 7),
+    ("__import__('os')", 12), ("x.y", 2), ("x[0", 4), ("mean(x", 7), ("lambda: 1", 7), ("x = 1", 3),
 ])
 def test_refused_with_column(text, col):
     with pytest.raises(ExprError) as e:

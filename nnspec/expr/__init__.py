@@ -1,1 +1,2 @@
-from .expr import FUNCTIONS, ExprError, fmt_dims, infer_dims, infer_rank, names, parse  # noqa: F401
+from .expr import (BATCH, FUNCTIONS, RANDOM, ExprError, fmt_dims, infer_dims, infer_rank, infer_shape, names,  # noqa: F401
+                   parse, uses_random)

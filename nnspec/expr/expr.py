@@ -1,10 +1,13 @@
-"""The expression language shared by penalties, losses and constraints.
+"""The expression language shared by penalties, losses, constraints and the Expr layer.
 
 ``parse(text)`` turns text into a small tree of tuples (plain data):
 
     ("num", value) | ("name", id, col) | ("neg", x)
     ("bin", op, a, b)                       op in + - * / **
+    ("cmp", op, a, b, col)                  op in < <= > >= == !=  (1.0 where true, else 0.0)
     ("call", fn, [args], {kwarg: value}, col)
+    ("index", x, [items], col)              items: ("at", n) | ("slice", start, stop, step) | ("ellipsis",)
+                                            (start/stop/step: a node or None)
 
 Nothing is evaluated here. ``infer_rank`` checks names, function arity and
 axes against the ranks of the tensors an expression may use; the Keras side
@@ -26,12 +29,21 @@ MAX_DEPTH = 100
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
 ELEMENTWISE = ("abs", "square", "sqrt", "exp", "log", "log1p", "tanh", "sigmoid", "relu",
                "softplus", "sign", "sin", "cos")
+# random draws, only in the Expr layer (its seed generator makes them reproducible)
+RANDOM = ("normal", "uniform", "bernoulli")
+MAX_CONCAT = 64
 FUNCTIONS = {
     **{f: ("reduce", 1, 1, ("axis", "keepdims")) for f in REDUCTIONS},
     **{f: ("elementwise", 1, 1, ()) for f in ELEMENTWISE},
     "maximum": ("broadcast", 2, 2, ()),
     "minimum": ("broadcast", 2, 2, ()),
     "clip": ("clip", 3, 3, ()),
+    "where": ("broadcast", 3, 3, ()),
+    "concat": ("concat", 1, MAX_CONCAT, ("axis",)),
+    "shape_of": ("shape_of", 1, 1, ()),
+    "normal": ("random", 1, 1, ("mean", "stddev")),
+    "uniform": ("random", 1, 1, ("minval", "maxval")),
+    "bernoulli": ("bernoulli", 1, 2, ()),
 }
 
 
@@ -82,6 +94,24 @@ class _ToTree(Transformer):
 
     def pow(self, a, b):
         return ("bin", "**", a, b)
+
+    def compare(self, a, op, b):
+        return ("cmp", str(op), a, b, op.column)
+
+    def index(self, x, *items):
+        return ("index", x, list(items), _col(x))
+
+    def at(self, n):
+        return ("at", n)
+
+    def slice2(self, start, stop):
+        return ("slice", start, stop, None)
+
+    def slice3(self, start, stop, step):
+        return ("slice", start, stop, step)
+
+    def ellipsis(self, tok):
+        return ("ellipsis",)
 
     def bool(self, tok):
         return ("bool", str(tok).lower() == "true")
@@ -178,12 +208,52 @@ def _first_column(node) -> int:
 
 _TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'",
                 "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "COMMA": "','", "RSQB": "']'", "LSQB": "'['",
-                "EQUAL": "'='", "BOOL": "true/false", "__ANON_0": "'**'", "$END": "the end"}
+                "EQUAL": "'='", "BOOL": "true/false", "__ANON_0": "'**'", "$END": "the end",
+                "COMPOP": "a comparison", "ELLIPSIS": "'...'", "COLON": "':'"}
 
 
 def _expected_hint(expected) -> str:
     words = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
     return "expected " + ", ".join(words[:6]) if words else None
+
+
+def _col(node) -> int:
+    """The 1-based column where a subtree starts (0: unknown, a bare number)."""
+    kind = node[0]
+    if kind == "name":
+        return node[2]
+    if kind == "call":
+        return node[4]
+    if kind == "neg":
+        return max(_col(node[1]) - 1, 0)
+    if kind == "bin":
+        return _col(node[2])
+    if kind == "cmp":
+        return _col(node[2]) or node[4]
+    if kind == "index":
+        return node[3]
+    return 0
+
+
+def _children(n) -> list:
+    kind = n[0]
+    if kind == "neg":
+        return [n[1]]
+    if kind in ("bin", "cmp"):
+        return [n[2], n[3]]
+    if kind == "call":
+        return list(n[2]) + [v for v in n[3].values()]
+    if kind == "list":
+        return list(n[1])
+    if kind == "index":
+        out = [n[1]]
+        for item in n[2]:
+            if item[0] == "at":
+                out.append(item[1])
+            elif item[0] == "slice":
+                out += [x for x in item[1:] if x is not None]
+        return out
+    return []
 
 
 def names(node) -> list[tuple[str, int]]:
@@ -193,19 +263,18 @@ def names(node) -> list[tuple[str, int]]:
     def walk(n):
         if n[0] == "name":
             out.append((n[1], n[2]))
-        elif n[0] == "neg":
-            walk(n[1])
-        elif n[0] == "bin":
-            walk(n[2]), walk(n[3])
-        elif n[0] == "call":
-            for a in n[2]:
-                walk(a)
-        elif n[0] == "list":
-            for a in n[1]:
-                walk(a)
+        for c in _children(n):
+            walk(c)
 
     walk(node)
     return out
+
+
+def uses_random(node) -> bool:
+    """Does the expression draw random numbers (normal, uniform, bernoulli)?"""
+    if node[0] == "call" and node[1] in RANDOM:
+        return True
+    return any(uses_random(c) for c in _children(node))
 
 
 def _const_int(node):
@@ -216,25 +285,78 @@ def _const_int(node):
     return None
 
 
+def _const_num(node):
+    """A number written as a literal (``2``, ``-0.5``), else None."""
+    if node[0] == "num":
+        return float(node[1])
+    if node[0] == "neg" and node[1][0] == "num":
+        return -float(node[1][1])
+    return None
+
+
+BATCH = "batch"  # the batch axis, in the shapes the Expr layer's rule works on
+
+
 def infer_rank(node, ranks: dict) -> int:
     """The rank of the expression's value given each name's rank.
 
     Raises ExprError for unknown names or functions, wrong arity, bad axes.
     """
-    kind = node[0]
-    if kind == "num":
-        return 0
-    if kind == "bool" or kind == "list":
-        raise ExprError("booleans and lists are only allowed as keyword values (axis=[0, 1], keepdims=true)")
-    if kind == "name":
-        if node[1] not in ranks:
-            raise ExprError(f"unknown name '{node[1]}'", node[2], _names_hint(node[1], ranks))
-        return ranks[node[1]]
-    if kind == "neg":
-        return infer_rank(node[1], ranks)
-    if kind == "bin":
-        return max(infer_rank(node[2], ranks), infer_rank(node[3], ranks))
-    if kind == "call":
+    return len(infer_shape(node, {k: (None,) * r for k, r in ranks.items()}))
+
+
+def infer_dims(node, dims: dict) -> tuple:
+    """The symbolic shape of the expression's value, given each name's shape as
+    a tuple of axis labels (``("a0", "a1")``): a reduced axis kept with
+    ``keepdims=true`` becomes 1, one reduced without it disappears, and
+    broadcasting aligns shapes from the right as numpy does. Used where the
+    result must have a given shape (a constraint's value replaces its weight).
+    Raises ExprError as ``infer_rank`` does, and where shapes cannot broadcast."""
+    return infer_shape(node, dims, batch=False)
+
+
+def infer_shape(node, shapes: dict, batch: bool = True, layer: bool = False) -> tuple:
+    """The static shape of the expression's value given each name's shape.
+
+    A size is an int, None (unknown) or a label (a string: two labels line up
+    only when equal; ``BATCH`` is the batch axis). ``batch``: axis 0 is the
+    batch (said in hints). ``layer``: the Expr layer's rules: random functions
+    are allowed, and the batch axis (labelled ``BATCH`` in ``shapes``) may not
+    be indexed, sliced or concatenated. Raises ExprError with a column.
+    """
+    return _Shapes(shapes, batch, layer).shape(node)
+
+
+class _Shapes:
+    def __init__(self, shapes, batch, layer):
+        self.shapes, self.batch, self.layer = shapes, batch, layer
+        self.hint = _TENSOR_HINT if batch else _WEIGHT_HINT
+
+    def shape(self, node) -> tuple:
+        kind = node[0]
+        if kind == "num":
+            return ()
+        if kind in ("bool", "list"):
+            raise ExprError("booleans and lists are only allowed as keyword values (axis=[0, 1], keepdims=true)",
+                            _col(node))
+        if kind == "name":
+            if node[1] not in self.shapes:
+                raise ExprError(f"unknown name '{node[1]}'", node[2], _names_hint(node[1], self.shapes))
+            return tuple(self.shapes[node[1]])
+        if kind == "neg":
+            return self.shape(node[1])
+        if kind in ("bin", "cmp"):
+            return _broadcast(self.shape(node[2]), self.shape(node[3]), node, self.hint)
+        if kind == "index":
+            return self.index(node)
+        if kind == "call":
+            return self.call(node)
+        raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
+
+    def _axis_hint(self, r):
+        return f"axes run from {-r} to {r - 1}" + (" (axis 0 is the batch)" if self.batch else "")
+
+    def call(self, node) -> tuple:
         _, fn, pos, kw, col = node
         if fn not in FUNCTIONS:
             from ..diagnostics import did_you_mean
@@ -248,94 +370,196 @@ def infer_rank(node, ranks: dict) -> int:
             if k not in allowed:
                 raise ExprError(f"{fn}() has no keyword '{k}'", col,
                                 f"{fn}() takes {', '.join(allowed)}" if allowed else f"{fn}() takes no keywords")
-        rank_args = [infer_rank(a, ranks) for a in pos]
+        if fkind in ("random", "bernoulli") and not self.layer:
+            raise ExprError(f"{fn}() draws random numbers, which only the Expr layer may do", col,
+                            "write the sampling as an Expr layer; losses, penalties and constraints are deterministic")
+        if fkind == "shape_of":
+            raise ExprError("shape_of(...) is only an argument of normal(...), uniform(...) or bernoulli(p, ...)", col,
+                            "e.g. normal(shape_of(z_mean))")
+        if fkind == "random":
+            for k, v in kw.items():
+                if _const_num(v) is None:
+                    raise ExprError(f"{fn}(): {k} must be a number", col)
+            if fn == "uniform" and _const_num(kw.get("minval", ("num", 0))) >= _const_num(kw.get("maxval", ("num", 1))):
+                raise ExprError("uniform(): minval must be below maxval", col)
+            return self.shape_arg(fn, pos[0], col)
+        if fkind == "bernoulli":
+            p = self.shape(pos[0])
+            if len(pos) == 2:
+                return _broadcast(p, self.shape_arg(fn, pos[1], col), node, self.hint)
+            return p
+        if fkind == "concat":
+            return self.concat(node)
+        shapes = [self.shape(a) for a in pos]
         if fkind != "reduce":
-            return max(rank_args)
-        r = rank_args[0]
+            out = shapes[0]
+            for s in shapes[1:]:
+                out = _broadcast(out, s, node, self.hint)
+            return out
+        shape = shapes[0]
+        r = len(shape)
         keep = kw.get("keepdims", ("bool", False))
         if keep[0] != "bool":
             raise ExprError(f"{fn}(): keepdims must be true or false", col)
         if "axis" not in kw:
-            return r if keep[1] else 0
-        axis = kw["axis"]
-        axes = [axis] if axis[0] != "list" else axis[1]
-        if not axes:
+            axes = set(range(r))
+        else:
+            axes = self.axes(fn, kw["axis"], r, col)
+        if keep[1]:
+            return tuple(1 if i in axes else d for i, d in enumerate(shape))
+        return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+    def axes(self, fn, axis, r, col) -> set:
+        items = [axis] if axis[0] != "list" else axis[1]
+        if not items:
             raise ExprError(f"{fn}(): axis list is empty", col)
         seen = set()
-        for a in axes:
+        for a in items:
             v = _const_int(a)
             if v is None:
                 raise ExprError(f"{fn}(): axis must be an integer or a list of integers", col)
             if not -r <= v < r:
                 raise ExprError(f"{fn}(): axis {v} is out of range for a tensor of rank {r}", col,
-                                f"axes run from {-r} to {r - 1} (axis 0 is the batch)")
+                                self._axis_hint(r))
             if v % r in seen:
                 raise ExprError(f"{fn}(): axis {v} repeated", col)
             seen.add(v % r)
-        return r if keep[1] else r - len(axes)
-    raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
+        return seen
 
+    def shape_arg(self, fn, node, col) -> tuple:
+        if not (node[0] == "call" and node[1] == "shape_of"):
+            raise ExprError(f"{fn}() takes its shape as shape_of(<tensor>)", col, f"e.g. {fn}(shape_of(x))")
+        _, _, pos, kw, inner_col = node
+        if len(pos) != 1 or kw:
+            raise ExprError("shape_of() takes one tensor", inner_col)
+        return self.shape(pos[0])
 
-def infer_dims(node, dims: dict) -> tuple:
-    """The symbolic shape of the expression's value, given each name's shape as
-    a tuple of axis labels (``("a0", "a1")``): a reduced axis kept with
-    ``keepdims=true`` becomes 1, one reduced without it disappears, and
-    broadcasting aligns shapes from the right as numpy does. Used where the
-    result must have a given shape (a constraint's value replaces its weight).
-    Raises ExprError as ``infer_rank`` does, and where shapes cannot broadcast."""
-    kind = node[0]
-    if kind == "num":
-        return ()
-    if kind in ("name", "bool", "list"):
-        infer_rank(node, {k: len(v) for k, v in dims.items()})  # the same errors
-        return tuple(dims[node[1]])
-    if kind == "neg":
-        return infer_dims(node[1], dims)
-    if kind == "bin":
-        return _broadcast(infer_dims(node[2], dims), infer_dims(node[3], dims), node)
-    if kind == "call":
-        infer_rank(node, {k: len(v) for k, v in dims.items()})  # arity, keywords, axes
+    def concat(self, node) -> tuple:
         _, fn, pos, kw, col = node
-        shapes = [infer_dims(a, dims) for a in pos]
-        if FUNCTIONS[fn][0] != "reduce":
-            out = shapes[0]
-            for s in shapes[1:]:
-                out = _broadcast(out, s, node)
-            return out
-        shape = shapes[0]
-        keep = kw.get("keepdims", ("bool", False))[1]
-        if "axis" not in kw:
-            axes = set(range(len(shape)))
-        else:
-            axis = kw["axis"]
-            axes = {_const_int(a) % len(shape) for a in ([axis] if axis[0] != "list" else axis[1])}
-        if keep:
-            return tuple(1 if i in axes else d for i, d in enumerate(shape))
-        return tuple(d for i, d in enumerate(shape) if i not in axes)
-    raise ExprError(f"unsupported expression part {kind}")  # pragma: no cover
+        shapes = [self.shape(a) for a in pos]
+        r = len(shapes[0])
+        if r == 0:
+            raise ExprError("concat() joins tensors of at least one axis; got a number", col)
+        for s in shapes[1:]:
+            if len(s) != r:
+                raise ExprError(f"concat() joins tensors of one rank; got {fmt_dims(shapes[0])} and {fmt_dims(s)}",
+                                col, "every argument needs the same number of axes")
+        (axis,) = self.axes(fn, kw.get("axis", ("num", -1)), r, col)
+        if self.layer and axis == 0:
+            raise ExprError("concat() on axis 0 would join along the batch", col, "concatenate on a feature axis, "
+                            "e.g. axis=-1 (the default)")
+        out, total = [], 0
+        for i in range(r):
+            if i == axis:
+                for s in shapes:
+                    total = None if total is None or not isinstance(s[i], int) else total + s[i]
+                out.append(total)
+                continue
+            dims = {s[i] for s in shapes if s[i] is not None}
+            if len(dims) > 1:
+                raise ExprError(f"concat() on axis {axis - r if kw.get('axis') is None else _const_int(kw['axis'])}"
+                                f" needs the other axes to match; got "
+                                + " and ".join(fmt_dims(s) for s in shapes), col,
+                                "the tensors may differ only on the axis they are joined on")
+            out.append(dims.pop() if dims else None)
+        return tuple(out)
+
+    def index(self, node) -> tuple:
+        _, x, items, col = node
+        shape = self.shape(x)
+        r = len(shape)
+        n_ell = sum(1 for it in items if it[0] == "ellipsis")
+        if n_ell > 1:
+            raise ExprError("an index may use '...' once", col)
+        given = len(items) - n_ell
+        if given > r:
+            raise ExprError(f"too many indices ({given}) for a tensor of rank {r} {fmt_dims(shape)}", col,
+                            self._axis_hint(r) if r else "a number cannot be indexed")
+        expanded = []
+        for it in items:
+            if it[0] == "ellipsis":
+                expanded += [("slice", None, None, None)] * (r - given)
+            else:
+                expanded.append(it)
+        expanded += [("slice", None, None, None)] * (r - len(expanded))
+        out = []
+        for axis, (it, d) in enumerate(zip(expanded, shape)):
+            full = it == ("slice", None, None, None)
+            if self.layer and axis == 0 and not full:
+                raise ExprError("the first index is the batch axis: an Expr layer keeps every sample", col,
+                                "start the index with ':' or '...', e.g. x[:, 0] or x[..., 0]")
+            if it[0] == "at":
+                i = _const_int(it[1])
+                if i is None:
+                    raise ExprError("an index must be an integer", col, "e.g. x[:, 0] or x[:, -1]")
+                if isinstance(d, int) and not -d <= i < d:
+                    raise ExprError(f"index {i} is out of range for axis {axis} of size {d}", col,
+                                    f"indices on that axis run from {-d} to {d - 1}")
+                continue
+            bounds = []
+            for b in it[1:]:
+                if b is None:
+                    bounds.append(None)
+                    continue
+                v = _const_int(b)
+                if v is None:
+                    raise ExprError("slice bounds must be integers", col, "e.g. x[:, 1:3]")
+                bounds.append(v)
+            start, stop, step = bounds
+            if step is not None and step <= 0:
+                raise ExprError("a slice step must be positive", col, "e.g. x[:, ::2]")
+            if full:
+                out.append(d)
+            elif isinstance(d, int):
+                n = len(range(*slice(start, stop, step).indices(d)))
+                if n == 0:
+                    raise ExprError(f"the slice {_fmt_slice(start, stop, step)} of axis {axis} (size {d}) is empty",
+                                    col, f"indices on that axis run from {-d} to {d - 1}")
+                out.append(n)
+            else:
+                out.append(None)
+        return tuple(out)
 
 
-def _broadcast(a: tuple, b: tuple, node) -> tuple:
+def _fmt_slice(start, stop, step) -> str:
+    text = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop))
+    return text + (f":{step}" if step is not None else "")
+
+
+def _bdim(x, y):
+    if x == y or y == 1:
+        return x
+    if x == 1:
+        return y
+    if x is None and not isinstance(y, str):
+        return y
+    if y is None and not isinstance(x, str):
+        return x
+    raise ValueError  # two labels, a label and a size, or a label (the batch) and an unknown size
+
+
+_WEIGHT_HINT = "reduce with keepdims=true to keep the axes in place, e.g. w / norm(w, axis=0, keepdims=true)"
+_TENSOR_HINT = ("reduce with keepdims=true to keep the axes in place (x / sum(x, axis=-1, keepdims=true)), or pick "
+                "matching parts with an index (x[:, 0]) or a slice (x[:, 0:4])")
+
+
+def _broadcast(a: tuple, b: tuple, node, hint: str = _WEIGHT_HINT) -> tuple:
     n = max(len(a), len(b))
     given = a, b
     a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
     out = []
     for x, y in zip(a, b):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            col = node[4] if node[0] == "call" else 0
-            raise ExprError(f"shapes {fmt_dims(given[0])} and {fmt_dims(given[1])} do not line up: numpy broadcasting "
-                            "matches axes from the right", col,
-                            "reduce with keepdims=true to keep the axes in place, e.g. w / norm(w, axis=0, "
-                            "keepdims=true)")
+        try:
+            out.append(_bdim(x, y))
+        except ValueError:
+            raise ExprError(f"shapes {fmt_dims(given[0])} and {fmt_dims(given[1])} do not line up: numpy "
+                            "broadcasting matches axes from the right, and two sizes line up when they are equal "
+                            "or one of them is 1", _col(node), hint) from None
     return tuple(out)
 
 
 def fmt_dims(dims) -> str:
-    return "(" + ", ".join(str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
 
 
 def _names_hint(name, ranks):

@@ -128,6 +128,7 @@ def manifest_for(spec, model, source: bytes, verify_diff=None) -> dict:
                     for n in spec.outputs},
         "signature": "serving_default",
         "verified_max_abs_diff": verify_diff,
+        **({"random_layers": stochastic_layers(spec)[0]} if stochastic_layers(spec)[0] else {}),
     }
 
 
@@ -140,10 +141,63 @@ def variables_nbytes(saved_dir: str) -> int:
     return sum(os.path.getsize(os.path.join(vdir, f)) for f in os.listdir(vdir) if f.startswith("variables.data"))
 
 
+# ------------------------------------------------------------------ random layers
+FIXED_SEED_STATE = (1234, 0)  # the state every seed generator gets before a comparison
+
+
+def seed_state_indices(model) -> list:
+    """Positions in ``model.variables`` of the states of the keras.random.SeedGenerators its layers
+    track (an Expr layer that samples, Dropout, a Custom layer that keeps one as an attribute)."""
+    states = {id(g.state) for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", ())}
+    return [i for i, v in enumerate(model.variables) if id(v) in states]
+
+
+def fix_seeds(variables, indices) -> None:
+    """Give each seed generator state the same value, so that two copies of a model draw the
+    same random numbers on their next call."""
+    for i in indices:
+        v = variables[i]
+        v.assign(np.asarray(FIXED_SEED_STATE, dtype=np.dtype(keras.backend.standardize_dtype(v.dtype))))
+
+
+def stochastic_layers(spec) -> tuple[list, list]:
+    """(layers that draw random numbers at inference, Custom layers that may) from the op records."""
+    from ..ops import CATALOG
+    sure, maybe = [], []
+    for node in spec.nodes:
+        rule = CATALOG[node.op].stochastic if node.op in CATALOG else None
+        if node.reuse or rule is None:
+            continue
+        verdict = rule(node.args)
+        if verdict:
+            sure.append(node.name)
+        elif verdict is None:
+            maybe.append(node.name)
+    return sure, maybe
+
+
+def _differs(what: str, detail: str, spec) -> ExportError:
+    sure, maybe = stochastic_layers(spec)
+    text = f"{what} differs from the built model: {detail}"
+    if maybe:
+        text += (f"; hint: Custom layer{'s' if len(maybe) > 1 else ''} {', '.join(repr(m) for m in maybe)} may draw "
+                 "random numbers at inference; nnspec compares the two models with every "
+                 "keras.random.SeedGenerator their layers track set to one state, so a random Custom layer "
+                 "verifies when it draws from a SeedGenerator it keeps as an attribute "
+                 "(keras.random.normal(shape, seed=self.seed_generator)), or only in training (training=True)")
+    elif sure:
+        text += (f" (with the seed generators of its random layers {', '.join(repr(m) for m in sure)} fixed to "
+                 "one state); this is a bug in nnspec, please report it")
+    return ExportError(text)
+
+
 def verify_savedmodel(saved_dir: str, model, spec) -> float:
     batch = random_batch(spec)
+    seeds = seed_state_indices(model)
+    fix_seeds(model.variables, seeds)
     expected = model(model_inputs(spec, batch), training=False)
     loaded = tf.saved_model.load(saved_dir)
+    fix_seeds(loaded.variables_, seeds)  # the module tracks model.variables, in order
     got = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in batch.items()})
     worst = 0.0
     for name in spec.outputs:
@@ -152,8 +206,7 @@ def verify_savedmodel(saved_dir: str, model, spec) -> float:
         diff = float(np.max(np.abs(np.asarray(got[name]) - np.asarray(expected[name])))) if np.size(got[name]) else 0.0
         worst = max(worst, diff)
     if not worst <= TOLERANCE:
-        raise ExportError(f"reloaded SavedModel differs from the built model: max abs diff {worst:.3g} "
-                          f"> {TOLERANCE:g}")
+        raise _differs("reloaded SavedModel", f"max abs diff {worst:.3g} > {TOLERANCE:g}", spec)
     return worst
 
 
@@ -288,11 +341,15 @@ def _tf_reason(e) -> str:
 def verify_keras_file(path: str, model, spec) -> None:
     batch = model_inputs(spec, random_batch(spec, seed=1))
     reloaded = keras.models.load_model(path)
-    a, b = model(batch, training=False), reloaded(batch, training=False)
+    seeds = seed_state_indices(model)
+    fix_seeds(model.variables, seeds)
+    a = model(batch, training=False)
+    fix_seeds(reloaded.variables, seed_state_indices(reloaded))
+    b = reloaded(batch, training=False)
     for name in spec.outputs:
         diff = float(np.max(np.abs(np.asarray(a[name]) - np.asarray(b[name])))) if np.size(a[name]) else 0.0
         if not diff <= TOLERANCE:
-            raise ExportError(f"reloaded .keras file differs from the built model on '{name}': {diff:.3g}")
+            raise _differs("reloaded .keras file", f"{diff:.3g} on '{name}'", spec)
 
 
 @contextlib.contextmanager

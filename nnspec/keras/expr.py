@@ -20,6 +20,14 @@ Semantics:
 * elementwise ``abs square sqrt exp log log1p tanh sigmoid relu softplus sign
   sin cos``; ``maximum(a, b)``, ``minimum(a, b)`` and ``clip(x, lo, hi)``
   (``minimum(maximum(x, lo), hi)``, bounds may be tensors) broadcast.
+* comparisons ``< <= > >= == !=`` give 1.0 where true and 0.0 elsewhere (in
+  the dtype of their tensor operand); ``where(c, a, b)`` takes ``a`` where
+  ``c`` is nonzero, else ``b``; ``concat(a, b, ..., axis=-1)``; ``x[:, 0]``,
+  ``x[..., 1:3]``, ``x[:, ::2]`` index and slice with constant integers.
+* random draws (the Expr layer only, from its ``keras.random.SeedGenerator``
+  under the key ``"$seed"`` of ``env``): ``normal(shape_of(x), mean=0,
+  stddev=1)``, ``uniform(shape_of(x), minval=0, maxval=1)``, ``bernoulli(p)``
+  and ``bernoulli(p, shape_of(x))`` (1.0 with probability ``p``).
 
 The serializable objects keep the expression *text* in their config and parse
 it again on load, so ``.keras`` files that use them load with the default
@@ -29,6 +37,8 @@ it again on load, so ``.keras`` files that use them load with the default
   (``add_loss``; not divided by the batch size).
 * ``ExprLoss``: a loss over ``y_true`` and ``y_pred``.
 * ``ExprConstraint``: a weight constraint over ``w``; its value replaces ``w``.
+* ``ExprLayer``: a layer computing an expression of its input tensors (the
+  ``Expr`` op), drawing random numbers from its own seeded generator.
 """
 from __future__ import annotations
 
@@ -39,9 +49,10 @@ from typing import Callable
 import keras
 from keras import ops
 
-from ..expr.expr import ELEMENTWISE, REDUCTIONS, ExprError, names as expr_names, parse
+from ..expr.expr import ELEMENTWISE, REDUCTIONS, ExprError, names as expr_names, parse, uses_random
 
-__all__ = ["compile_expr", "Penalty", "ExprLoss", "ExprConstraint"]
+__all__ = ["compile_expr", "Penalty", "ExprLoss", "ExprConstraint", "ExprLayer"]
+SEED_KEY = "$seed"  # env key of the seed generator (not a name an expression can spell)
 
 _ELEMENTWISE_OPS = {
     "abs": ops.abs, "square": ops.square, "sqrt": ops.sqrt, "exp": ops.exp, "log": ops.log,
@@ -185,6 +196,8 @@ def _compile(node) -> Callable[[dict], object]:
         return binary
     if kind == "call":
         _, fn, pos, kw, _col = node
+        if fn in ("normal", "uniform", "bernoulli", "shape_of"):
+            return _compile_random(fn, pos, kw)
         args = [_compile(a) for a in pos]
         if fn in _REDUCTION_OPS:
             if len(args) != 1 or set(kw) - {"axis", "keepdims"}:
@@ -195,6 +208,11 @@ def _compile(node) -> Callable[[dict], object]:
                 raise ValueError(f"{fn}(): keepdims must be true or false")
             keepdims, red, (arg,) = keep[1], _REDUCTION_OPS[fn], args
             return lambda env: red(_tensor(arg(env)), axis=axis, keepdims=keepdims)
+        if fn == "concat":
+            if not args or set(kw) - {"axis"}:
+                raise ValueError("concat() takes tensors and the keyword axis")
+            axis = _axis_int(kw["axis"]) if "axis" in kw else -1
+            return lambda env: ops.concatenate([_tensor(f(env)) for f in args], axis=axis)
         if kw:
             raise ValueError(f"{fn}() takes no keywords")
         if fn in _ELEMENTWISE_OPS:
@@ -216,10 +234,125 @@ def _compile(node) -> Callable[[dict], object]:
                 x, lo, hi = _tensors(fx(env), flo(env), fhi(env))
                 return ops.minimum(ops.maximum(x, lo), hi)
             return clip
+        if fn == "where":
+            if len(args) != 3:
+                raise ValueError(f"where() takes 3 arguments, got {len(args)}")
+            fc, fa, fb = args
+
+            def where(env):
+                c, a, b = fc(env), fa(env), fb(env)
+                if _is_number(a) and _is_number(b):
+                    a = _tensor(a)
+                return ops.where(ops.not_equal(_tensor(c), 0), a, b)
+            return where
         raise ValueError(f"unknown function '{fn}'")
+    if kind == "cmp":
+        _, op, a, b, _col = node
+        fa, fb, fop = _compile(a), _compile(b), _CMP_OPS[op]
+
+        def compare(env):
+            x, y = fa(env), fb(env)
+            ref = x if not _is_number(x) else y
+            if _is_number(ref):
+                ref = x = _tensor(x)
+            dtype = keras.backend.standardize_dtype(ref.dtype)
+            if not keras.backend.is_float_dtype(dtype):
+                dtype = keras.config.floatx()
+            return ops.cast(fop(x, y), dtype)
+        return compare
+    if kind == "index":
+        _, x, items, _col = node
+        fx = _compile(x)
+        key = tuple(_index_item(it) for it in items)
+        return lambda env: _tensor(fx(env))[key]
     if kind in ("bool", "list"):
         raise ValueError("booleans and lists are only allowed as keyword values (axis=[0, 1], keepdims=true)")
     raise ValueError(f"unsupported expression part {kind!r}")
+
+
+_CMP_OPS = {"<": ops.less, "<=": ops.less_equal, ">": ops.greater, ">=": ops.greater_equal, "==": ops.equal,
+            "!=": ops.not_equal}
+
+
+def _index_item(item):
+    if item[0] == "ellipsis":
+        return Ellipsis
+    if item[0] == "at":
+        return _axis_int(item[1])
+    start, stop, step = (None if b is None else _axis_int(b) for b in item[1:])
+    return slice(start, stop, step)
+
+
+def _generator(env):
+    try:
+        return env[SEED_KEY]
+    except KeyError:
+        raise ValueError("random functions (normal, uniform, bernoulli) are only for the Expr layer") from None
+
+
+def _shape_fn(node):
+    """The compiled tensor of a ``shape_of(t)`` argument."""
+    if node[0] != "call" or node[1] != "shape_of" or len(node[2]) != 1:
+        raise ValueError("random functions take their shape as shape_of(<tensor>)")
+    return _compile(node[2][0])
+
+
+def _number(node, default):
+    if node is None:
+        return default
+    if node[0] == "num":
+        return float(node[1])
+    if node[0] == "neg" and node[1][0] == "num":
+        return -float(node[1][1])
+    raise ValueError("the mean, stddev, minval and maxval of a random function are numbers")
+
+
+def _float_dtype(t):
+    dtype = keras.backend.standardize_dtype(t.dtype)
+    return dtype if keras.backend.is_float_dtype(dtype) else keras.config.floatx()
+
+
+def _compile_random(fn, pos, kw):
+    if fn == "shape_of":
+        raise ValueError("shape_of(...) is only an argument of normal, uniform or bernoulli")
+    if fn in ("normal", "uniform"):
+        if len(pos) != 1:
+            raise ValueError(f"{fn}() takes one shape_of(...)")
+        fs = _shape_fn(pos[0])
+        if fn == "normal":
+            if set(kw) - {"mean", "stddev"}:
+                raise ValueError("normal() takes the keywords mean, stddev")
+            mean, stddev = _number(kw.get("mean"), 0.0), _number(kw.get("stddev"), 1.0)
+
+            def normal(env):
+                ref = _tensor(fs(env))
+                return keras.random.normal(ops.shape(ref), mean=mean, stddev=stddev, dtype=_float_dtype(ref),
+                                           seed=_generator(env))
+            return normal
+        if set(kw) - {"minval", "maxval"}:
+            raise ValueError("uniform() takes the keywords minval, maxval")
+        lo, hi = _number(kw.get("minval"), 0.0), _number(kw.get("maxval"), 1.0)
+
+        def uniform(env):
+            ref = _tensor(fs(env))
+            return keras.random.uniform(ops.shape(ref), minval=lo, maxval=hi, dtype=_float_dtype(ref),
+                                        seed=_generator(env))
+        return uniform
+    if not 1 <= len(pos) <= 2 or kw:
+        raise ValueError("bernoulli() takes p, and optionally shape_of(...)")
+    fp = _compile(pos[0])
+    fs = _shape_fn(pos[1]) if len(pos) == 2 else None
+
+    def bernoulli(env):
+        p = fp(env)
+        ref = _tensor(p)
+        if fs is not None:
+            other = _tensor(fs(env))
+            ref = ops.zeros_like(other) + ops.cast(ops.zeros_like(ref), other.dtype)  # the broadcast shape
+        dtype = _float_dtype(ref)
+        u = keras.random.uniform(ops.shape(ref), dtype=dtype, seed=_generator(env))
+        return ops.cast(ops.less(u, p), dtype)
+    return bernoulli
 
 
 def _tensor(v):
@@ -438,3 +571,52 @@ class ExprConstraint(keras.constraints.Constraint):
 
     def get_config(self):
         return {"expr": self.expr}
+
+
+@keras.saving.register_keras_serializable(package="nnspec")
+class ExprLayer(keras.layers.Layer):
+    """A layer computing an nnspec expression of its inputs (the ``Expr`` op).
+
+    ``call(inputs)`` takes one tensor or a list; ``names[i]`` is bound to
+    ``inputs[i]`` (one input is ``x`` by default). Inputs are cast to the
+    layer's compute dtype, and so is the value. Random draws (``normal``,
+    ``uniform``, ``bernoulli``) come from the layer's own
+    ``keras.random.SeedGenerator``, seeded with ``seed``; without one a seed is
+    drawn from Python's ``random`` (which ``keras.utils.set_random_seed``
+    seeds) and kept in the config, so a reloaded layer starts where the
+    original started. Draws happen in training and at inference alike (a
+    VAE's sampling layer, as in Keras's own VAE example). No weights.
+
+    The config holds the expression's text, which is parsed again on load:
+    ``.keras`` files load with ``safe_mode=True``.
+    """
+
+    def __init__(self, expr, names=("x",), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        names = [str(n) for n in (names or ())]
+        if not names:
+            raise ValueError("ExprLayer needs at least one input name")
+        tree, _, self._fn = _compile_text(expr, names, "Expr layer")
+        self.expr, self.names = expr, names
+        self.random = uses_random(tree)
+        if self.random:
+            if seed is None:
+                import random
+                seed = random.randint(1, 2**31 - 1)
+            self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = seed
+
+    def call(self, inputs):
+        xs = _as_list(inputs)
+        if len(xs) != len(self.names):
+            raise ValueError(f"Expr layer {self.expr!r} takes {len(self.names)} tensor(s) ({', '.join(self.names)}), "
+                             f"got {len(xs)}")
+        dtype = self.compute_dtype
+        env = {n: ops.cast(x, dtype) for n, x in zip(self.names, xs)}
+        if self.random:
+            env[SEED_KEY] = self.seed_generator
+        out = self._fn(env)
+        return ops.cast(out, dtype) if not _is_number(out) else ops.convert_to_tensor(out, dtype=dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "expr": self.expr, "names": list(self.names), "seed": self.seed}

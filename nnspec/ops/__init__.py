@@ -6,12 +6,12 @@ The registry is an explicit dict built from each module's ``OPS`` tuple.
 """
 from __future__ import annotations
 
-from . import (activations, attention, conv, core, custom, dtypes, merging, normalization, pooling,
+from . import (activations, attention, conv, core, custom, dtypes, expression, merging, normalization, pooling,
                preprocessing, recurrent, regularization, reshaping, wrappers)
 from .base import Op
 
 _MODULES = (core, activations, conv, pooling, reshaping, merging, normalization,
-            regularization, recurrent, attention, preprocessing, wrappers, custom)
+            regularization, recurrent, attention, preprocessing, wrappers, expression, custom)
 
 CATALOG: dict[str, Op] = {}
 for _module in _MODULES:

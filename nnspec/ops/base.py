@@ -95,6 +95,9 @@ class Op:
     # index_limit(args) -> n: the integers it takes are indices in [0, n) (Embedding's input_dim);
     # the random batches of `check` and of compile's verification draw below it
     index_limit: Callable | None = None
+    # stochastic(args) -> True when the layer draws random numbers at inference (compile's verification
+    # then compares under fixed seeds), None when nnspec cannot know (Custom); absent: deterministic
+    stochastic: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

@@ -37,6 +37,7 @@ CUSTOM = Op(
     inputs=(1, None),
     keras="nnspec.keras.custom_objects:make_custom_layer",
     keras_call=lambda layer, tensors: layer(tensors[0] if len(tensors) == 1 else list(tensors)),
+    stochastic=lambda args: None,  # nnspec cannot know whether it draws random numbers
 )
 
 OPS: tuple[Op, ...] = (CUSTOM,)

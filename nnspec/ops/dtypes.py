@@ -18,7 +18,7 @@ ACCEPTS = {
                      "Cropping1D", "Cropping2D", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D",
                      "RepeatVector", "Slice", "Flatten", "Reshape", "Permute",
                      "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-                     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"), ANY),
+                     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Expr"), ANY),
     # integers, not bool
     **dict.fromkeys(("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ReLU", "LeakyReLU",
                      "MaxPooling1D", "MaxPooling2D"), NUMERIC),

@@ -122,6 +122,8 @@ def _apply_aliases(data: dict, pos: dict, aliases: dict) -> None:
     for item in data["layers"]:
         (key, args), = item.items()
         if isinstance(args, dict):
+            if key == "Expr" and _names_list(args.get("from")):
+                args["from"] = {v: v for v in args["from"]}  # its expression says the names as written
             if "from" in args:
                 args["from"] = remap(args["from"])
             if key == "reuse" and "layer" in args:
@@ -298,6 +300,9 @@ class _Expander:
             args["name"] = self.global_name(scope, local)
             scope.local[local] = args["name"]
             self.owner[args["name"]] = scope.top
+            if key == "Expr" and _names_list(args.get("from")):
+                # its expression says the names as written in the block ($in as in)
+                args["from"] = {v.lstrip("$"): v for v in args["from"]}
             if "from" in args:
                 args["from"] = self.refs(args["from"], scope, ipath + (key, "from"), via)
             elif previous is not None:
@@ -939,6 +944,12 @@ def _arith(text: str, params: dict):
             return checked(power(a, b))
         raise _SubstError(f"'${{{text}}}': only numbers, parameters and + - * / ** here")
     return ev(tree)
+
+
+def _names_list(value) -> bool:
+    """An Expr's `from:` list of names (the names its expression uses)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value) \
+        and len(set(value)) == len(value)
 
 
 def _name_of(item: dict):

@@ -224,7 +224,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                         arg_spans=LazySpans(doc, path), from_span=from_span,
                         trainable=args.get("trainable", True),
                         activity_regularizer=args.get("activity_regularizer"))
-            if roles is not None:
+            if key == "Expr":
+                node.args["names"] = _expr_layer(node, args.get("from"), roles, doc, path, diags)
+            elif roles is not None:
                 node.inputs = _order_roles(op, roles, node, diags)
             layer_nodes[name] = node
         define(name, doc.span(path + ("name",)) if "name" in args else span)
@@ -241,7 +243,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         node.op, node.args, node.given = target.op, target.args, target.given
         node.trainable, node.activity_regularizer = target.trainable, target.activity_regularizer
         node.arg_spans = {"layer": layer_span}
-        if roles is not None:
+        if target.op == "Expr":
+            _expr_reuse(node, roles, diags)
+        elif roles is not None:
             node.inputs = _order_roles(CATALOG[target.op], roles, node, diags)
 
     # every input reference exists; input counts fit the op
@@ -313,6 +317,61 @@ def _order_roles(op, roles: dict, node: Node, diags) -> list:
         diags.append(Diagnostic("bad-from", f"{op.name} '{node.name}' needs input '{r}'", node.from_span or node.span,
                                 f"add {r}: <tensor> to from:"))
     return ordered if not unknown and not missing else list(roles.values())
+
+
+def _expr_layer(node, written, roles, doc, path, diags) -> list:
+    """The names an Expr layer's expression uses for its inputs: the keys of a `from:` map,
+    the tensor names of a list, `x` for one input; the expression is parsed and may use
+    no other name."""
+    if roles is not None:
+        names, node.inputs = list(roles), list(roles.values())
+    elif isinstance(written, list):
+        names = list(node.inputs)
+    else:
+        names = ["x"]
+    text = node.given.get("expr")
+    if not isinstance(text, str):
+        return names
+    from .. import expr as expr_lang
+    span = doc.span(path + ("expr",))
+    try:
+        tree = expr_lang.parse(text)
+    except expr_lang.ExprError as e:
+        from .shapes import expr_column
+        diags.append(Diagnostic("bad-expression", f"Expr '{node.name}': {e.message} (column {e.col} of {text!r})"
+                                if e.col else f"Expr '{node.name}': {e.message}",
+                                expr_column(span, node.arg_spans, text, e.col), e.hint))
+        return names
+    for name, col in expr_lang.names(tree):
+        if name not in names:
+            from .shapes import expr_column
+            if names == ["x"]:
+                hint = "with one input, the expression calls it x" + (
+                    f"; or name it: from: {{{name}: {written}}}" if isinstance(written, str) else "")
+            else:
+                hint = did_you_mean(name, names) or f"its inputs are {', '.join(names)}; " \
+                    "name them with a map, from: {a: tensor_a, b: tensor_b}"
+            diags.append(Diagnostic("unknown-tensor", f"Expr '{node.name}': the expression uses '{name}' (column "
+                                    f"{col}), which is not one of its inputs ({', '.join(names)})",
+                                    expr_column(span, node.arg_spans, text, col), hint))
+            break
+    return names
+
+
+def _expr_reuse(node, roles, diags) -> None:
+    """A reused Expr takes its inputs by the names of its first call, or in their order."""
+    names = node.args.get("names") or ["x"]
+    if roles is not None:
+        if set(roles) != set(names):
+            diags.append(Diagnostic("bad-from", f"reuse of Expr '{node.layer}' names its inputs "
+                                    f"{', '.join(roles)}, but its expression uses {', '.join(names)}",
+                                    node.from_span or node.span, f"from: {{{', '.join(n + ': ...' for n in names)}}}"))
+            return
+        node.inputs = [roles[n] for n in names]
+    elif len(node.inputs) != len(names):
+        diags.append(Diagnostic("input-count", f"reuse of Expr '{node.layer}' takes {len(names)} input(s) "
+                                f"({', '.join(names)}); found {len(node.inputs)}", node.from_span or node.span,
+                                f"from: [{', '.join(names)}]" if len(names) > 1 else "give it one input"))
 
 
 def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:

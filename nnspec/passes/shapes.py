@@ -28,7 +28,7 @@ def _rank_free(node) -> bool:
     return node.op in _RANK_FREE
 _CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
           "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
-          "shape": "shape-mismatch"}
+          "shape": "shape-mismatch", "expression": "bad-expression"}
 
 
 # The most axes (batch included) of a layer's output: TensorFlow's broadcasting kernels (SelectV2 in
@@ -252,8 +252,29 @@ def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
     if e.in_training and not node.trainable:
         message += FROZEN_NOTE
     span = node.arg_spans.get(e.arg, node.span) if e.arg else node.span
+    if getattr(e, "col", 0) and e.arg:
+        span = expr_column(span, node.arg_spans, node.given.get(e.arg), e.col)
     return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {message}", span, hint,
                       related=tuple(related))
+
+
+def expr_column(span, spans, text, col):
+    """The span of column ``col`` (1-based) of expression ``text``, whose scalar starts at ``span``:
+    inside the source line where the text stands there as written (plain or quoted, on one line),
+    else ``span`` itself."""
+    from ..diagnostics import Span
+    doc = getattr(spans, "doc", None)
+    if doc is None or not isinstance(text, str) or not span.line or not col:
+        return span
+    lines = doc.text.splitlines() if isinstance(doc.text, str) else []
+    if span.line > len(lines):
+        return span
+    line, c0 = lines[span.line - 1], span.col - 1
+    if line[c0:c0 + 1] in ('"', "'"):
+        c0 += 1
+    if line[c0:c0 + len(text)] != text:
+        return span
+    return Span(span.file, span.line, c0 + col, span.via)
 
 
 def _rank_hint(node, in_shape, by_name, message) -> str | None:

@@ -316,6 +316,50 @@ def _window(d, rank, hi=3):
     return v[0] if rank == 1 or d.bool(0.6) else v
 
 
+EXPR_NAMES = ("a", "b", "c")  # an Expr's inputs, `from: {a: .., b: ..}` (Builder.emit)
+
+
+def _expr_term(d, names, shapes):
+    """One term of an Expr layer's expression over its inputs (steered by the catalog's rule)."""
+    i = d.int(0, len(names) - 1)
+    x, r = names[i], len(shapes[i])
+    other = names[d.int(0, len(names) - 1)]
+    kind = d.choice(["unary", "affine", "pair", "reduce", "where", "index", "slice", "concat", "random", "bernoulli"])
+    if kind == "unary":
+        return f"{d.choice(['abs', 'exp', 'tanh', 'square', 'relu', 'sigmoid', 'softplus', 'sin'])}({x})"
+    if kind == "affine":
+        return f"{x} * {d.choice([0.5, 2, -1])} + {d.choice([1, 0.1, 3])}"
+    if kind == "pair":
+        return f"{d.choice(['abs', 'square'])}({x} {d.choice(['-', '+', '*'])} {other})"
+    if kind == "reduce" and r >= 2:
+        axis = d.choice(["-1", "1", f"[{', '.join(str(a) for a in range(1, r))}]"])
+        keep = d.choice(["true", "true", "false"])
+        return f"{x} - {d.choice(['mean', 'max', 'sum', 'logsumexp'])}({x}, axis={axis}, keepdims={keep})"
+    if kind == "where":
+        return f"where({x} > {d.choice([0, 0.5])}, {x}, {d.choice(['0.1 * ' + x, '0', other])})"
+    if kind == "index" and r >= 2:
+        size = shapes[i][-1] or 1
+        return f"{x}[..., {d.int(-size, size - 1)}]" if d.bool(0.8) else f"{x}[:, 0]"
+    if kind == "slice" and r >= 2:
+        size = shapes[i][1] or 2
+        return f"{x}[:, {d.int(0, max(0, size - 1))}:]" if d.bool(0.6) else f"{x}[:, ::{d.choice([1, 2])}]"
+    if kind == "concat" and r >= 2:
+        return f"concat({x}, {other}, axis={d.choice([-1, -1, 1])})"
+    if kind == "random":
+        return f"{x} + normal(shape_of({x}), stddev={d.choice([0.1, 1])})"
+    if kind == "bernoulli":
+        return f"{x} * bernoulli({d.choice([0.5, 0.9])}, shape_of({x}))"
+    return f"{x} * 0.5 + 1"
+
+
+def expr_text(d, shapes) -> str:
+    names = EXPR_NAMES[:len(shapes)]
+    text = _expr_term(d, names, shapes)
+    if len(names) > 1 and d.bool(0.5):
+        text = f"{text} + {_expr_term(d, names, shapes)}"
+    return text
+
+
 SPECIAL = {
     ("Reshape", "target_shape"): _factor_target,
     ("Permute", "dims"): _permute,
@@ -416,6 +460,8 @@ def _static(op_name, args, shapes, why: list | None = None):
     op = CATALOG[op_name]
     try:
         filled = op.fill(args)
+        if op_name == "Expr":  # resolve.py names the inputs of `from: {a: .., b: ..}`
+            filled["names"] = list(EXPR_NAMES[:len(shapes)])
         if op.validate:
             op.validate(filled)
         return op.shape(filled, [tuple(s) for s in shapes])
@@ -503,6 +549,8 @@ class Builder:
             names = [first] + [self.pick_tensor(self.tensors[first]) for _ in range(n_in - 1)]
             shapes = [self.tensors[n] for n in names]
             args = op_args(d, op_name, shapes[0])
+            if op_name == "Expr" and None not in shapes:
+                args["expr"] = expr_text(d, shapes)
             why = []
             out = _static(op_name, args, shapes, why) if None not in shapes else None
             # refusals for a wrong rank are the easy ones: keep the subtler ones more often
@@ -520,6 +568,8 @@ class Builder:
         entry = {"op": op_name, "args": args, "name": name, "from": names}
         if CATALOG[op_name].input_names and d.bool(0.3):
             entry["from"] = dict(zip(CATALOG[op_name].input_names, names))
+        if op_name == "Expr":
+            entry["from"] = dict(zip(EXPR_NAMES, names))
         if d.bool(0.05):
             entry["trainable"] = False
         if d.bool(0.05):

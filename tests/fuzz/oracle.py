@@ -375,6 +375,8 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
         (inner, inner_args), = args["layer"].items()
         layer = raw_layer(inner, inner_args or {}, name, True, activity_regularizer)
         activity = None
+    elif op == "Expr":
+        layer = _raw_expr(args["expr"], args.get("seed"), base)
     elif op == "Slice":
         key = args["key"]
         layer = keras.layers.Lambda(lambda t: eval(f"t[{key}]", {"t": t}), **base)  # key: digits, ':', ',', '.'
@@ -387,13 +389,33 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
     return layer
 
 
+def _raw_expr(text: str, seed, base):
+    """An Expr as a Keras Lambda over keras.ops, evaluated by Python (the graphs' expressions,
+    graphs.expr_text, are Python with these names; names a, b, c are the inputs in order)."""
+    import keras
+    from keras import ops
+    gen = keras.random.SeedGenerator(seed)
+    ns = {n: getattr(ops, n) for n in ("abs", "exp", "tanh", "square", "relu", "sigmoid", "softplus", "sin",
+                                       "mean", "max", "sum", "logsumexp", "where")}
+    ns.update(true=True, false=False, shape_of=ops.shape,
+              concat=lambda *xs, axis=-1: ops.concatenate(list(xs), axis=axis),
+              normal=lambda shape, mean=0.0, stddev=1.0: keras.random.normal(shape, mean, stddev, seed=gen),
+              bernoulli=lambda p, shape: ops.cast(keras.random.uniform(shape, seed=gen) < p, "float32"))
+
+    def run(ts):
+        ts = ts if isinstance(ts, (list, tuple)) else [ts]
+        return eval(text, {"__builtins__": {}}, {**ns, **dict(zip("abc", ts))})  # the graph's own text
+    return keras.layers.Lambda(run, **base)
+
+
 ROLES = ("query", "value", "key")
 
 
 def raw_call(op: str, layer, tensors):
     if op == "MultiHeadAttention":
         return layer(*tensors[:2], key=tensors[2] if len(tensors) > 2 else None)
-    if op in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Attention"):
+    if op in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Attention",
+              "Expr"):
         return layer(list(tensors))
     return layer(tensors[0])
 
@@ -408,7 +430,8 @@ def raw_keras(graph: dict):
     layers = {}
     for e in graph["layers"]:
         src = e["from"]
-        srcs = [src[r] for r in ROLES if r in src] if isinstance(src, dict) else list(src)
+        srcs = ([src[r] for r in ROLES if r in src] if e.get("op") != "Expr" else list(src.values())) \
+            if isinstance(src, dict) else list(src)
         xs = [t[s] for s in srcs]
         if "reuse" in e:
             op = next(x for x in graph["layers"] if x.get("name") == e["reuse"])["op"]
