@@ -74,6 +74,7 @@ class Op:
     # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
     dtypes: frozenset = frozenset({"float"})
     keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
+    out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ

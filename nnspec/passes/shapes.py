@@ -94,6 +94,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
             params = (0, 0)  # weights counted once, at the first call
         else:
             first_params[node.layer] = params
+        if node.op == "Normalization" and node.args.get("mean") is None and not node.reuse:
+            diags.append(_unset_statistics(node, params))
         shapes[node.name] = tuple(out)
         spec.params[node.name] = params
     _check_penalties(spec, diags)
@@ -167,7 +169,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
     if op.name in op_dtypes.OPAQUE:
         accepts = op_dtypes.ANY
     keeps = op.keeps_dtype and not (name == "ReLU" and _relu_args(node, op).get("negative_slope"))
-    dtypes[node.name] = in_dtypes[0] if keeps and in_dtypes else "float32"
+    fixed = CATALOG[name].out_dtype if name in CATALOG else None  # a wrapper's output: the wrapped layer's
+    dtypes[node.name] = fixed or (in_dtypes[0] if keeps and in_dtypes else "float32")
     for ref, dtype in zip(node.inputs, in_dtypes):
         kind = dtype_kind(dtype)
         if kind not in accepts:
@@ -176,6 +179,10 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
                 f"add Rescaling: {{scale: {1 / 255 if dtype == 'uint8' else 1.0}}} (it casts to float32) " \
                 f"before '{node.name}'"
             inner = f" (inside {op.name})" if name != op.name else ""
+            if kind == "float":  # an op of integer indices
+                return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs integer indices but '{ref}' "
+                                  f"is {dtype}", node.span, f"declare input '{ref}' with dtype: int32"
+                                  if source is not None else "feed it integer indices (e.g. from Hashing)")
             return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
         if name == "ReLU" and kind == "int" and _relu_args(node, op).get("negative_slope") and \
@@ -190,6 +197,15 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
     return None
+
+
+def _unset_statistics(node, params) -> Diagnostic:
+    """Normalization without mean and variance: Keras's adapt() would compute them; nnspec has no adapt()."""
+    return Diagnostic("unset-statistics", f"Normalization '{node.name}' has no mean and variance: they are "
+                      f"{sum(params)} non-trainable weights (mean 0 and variance 1, so the layer passes its input "
+                      "through unchanged) until they are loaded from a weights file; nnspec has no adapt()",
+                      node.span, "give mean and variance (one number each, or one per channel), or load "
+                      "the model's weights", severity=WARNING)
 
 
 def _relu_args(node, op) -> dict:

@@ -239,13 +239,16 @@ OP_CASES = {
     "TimeDistributed": ({"layer": {"Dense": {"units": 2}}}, [S1]), "UnitNormalization": ({}, [[8]]),
     "UpSampling1D": ({}, [S1]), "UpSampling2D": ({}, [S2]), "WeightNorm": ({"layer": {"Dense": {"units": 2}}}, [[8]]),
     "ZeroPadding1D": ({}, [S1]), "ZeroPadding2D": ({}, [S2]),
+    "Normalization": ({}, [[8]]), "CategoryEncoding": ({"num_tokens": 4}, [[3]]), "Hashing": ({"num_bins": 4}, [[3]]),
+    "Masking": ({}, [S1]), "Scale": ({}, [[8]]),
 }
 
 
 # nnspec refuses where Keras may accept: Activation's int support depends on the
 # function (relu takes ints, softmax does not); a Rescaling or Cast first is clearer.
 # GaussianDropout takes bool but not int inputs in Keras: refusing both is simpler.
-STRICTER = {"Activation", "GaussianDropout"}
+# Masking of a bool input computes int32 while Keras declares float32: refused.
+STRICTER = {"Activation", "GaussianDropout", "Masking"}
 
 
 def test_every_op_has_a_dtype_case():
@@ -644,7 +647,8 @@ def test_activity_regularizer_is_applied_on_every_op(op):
     to a loss was that regularizer failed with "No gradients provided" (fuzzer, FINDINGS F17)."""
     import json
     args, shapes = OP_CASES[op]
-    text = _dtype_spec(op, {**args, "activity_regularizer": {"l2": 1.0}}, shapes, "float32")
+    dtype = "int32" if op in ("CategoryEncoding", "Hashing") else "float32"  # of indices
+    text = _dtype_spec(op, {**args, "activity_regularizer": {"l2": 1.0}}, shapes, dtype)
     spec, errs = spec_of(text)
     assert errs == []
     model = build(spec)
