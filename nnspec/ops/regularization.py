@@ -3,6 +3,7 @@ GaussianDropout. All are the identity outside training and have no weights."""
 from __future__ import annotations
 
 from .base import INT_MAX, RATE, Arg, Op, ShapeError, fmt_shape, need_rank
+from .conv import FORMAT_ARG
 
 SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, {"type": "null"}],
         "description": "a non-negative integer seed, or null for a random one"}
@@ -60,7 +61,8 @@ DROPOUT = Op(
 def _spatial(n: int, layout: str, example: str):
     def shape(args, shapes):
         (s,) = shapes
-        need_rank(s, n + 2, f"(batch, {layout}, channels)",
+        need_rank(s, n + 2, f"(batch, channels, {layout})" if args.get("data_format") == "channels_first" else
+                  f"(batch, {layout}, channels)",
                   f"SpatialDropout{n}D drops whole channels of {example}; use "
                   + ", ".join(f"SpatialDropout{k}D for {k + 2}-D" for k in (1, 2, 3) if k != n)
                   + " inputs, or Dropout")
@@ -70,7 +72,7 @@ def _spatial(n: int, layout: str, example: str):
         name=f"SpatialDropout{n}D",
         family="regularization",
         doc=f"Dropout of whole feature maps (channels) of {example} during training.",
-        args=(RATE_ARG, SEED_ARG),
+        args=(RATE_ARG, *((FORMAT_ARG,) if n > 1 else ()), SEED_ARG),  # Keras's 1-D one has no data_format
         shape=shape,
     )
 

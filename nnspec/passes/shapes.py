@@ -418,6 +418,25 @@ def _has_weight_regularizer(args: dict) -> bool:
     return False
 
 
+def _gradient_upstream(spec: Spec, names) -> set:
+    """spec.upstream, where gradients flow: not back through a tensor of an integer or bool dtype
+    (Hashing's int64 indices, say), which has no gradient."""
+    by_name = {n.name: n for n in spec.nodes}
+    reached, stack = set(), list(names)
+    while stack:
+        t = stack.pop()
+        if t in reached:
+            continue
+        reached.add(t)
+        n = by_name.get(t)
+        if n is None or dtype_kind(spec.dtypes.get(t, "float32")) != "float":
+            continue
+        stack.extend(n.inputs)
+        if n.reuse:
+            stack.append(n.layer)
+    return reached
+
+
 def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     """Keras's fit raises "No gradients provided for any variable" when the model
     has trainable weights and none of them reaches a loss (an output's loss, a
@@ -430,9 +449,9 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
     if not trainable:
         return
-    reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
-                            + [t for p in spec.penalties for t in p.on]
-                            + [n.name for n in spec.nodes if n.activity_regularizer is not None])
+    reached = _gradient_upstream(spec, [o.name for o in spec.outputs.values() if o.loss is not None]
+                                 + [t for p in spec.penalties for t in p.on]
+                                 + [n.name for n in spec.nodes if n.activity_regularizer is not None])
     if any(n.name in reached or _has_weight_regularizer(n.args) for n in trainable):
         return
     with_loss = [o for o in spec.outputs.values() if o.loss is not None]
@@ -440,8 +459,12 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     where = ", ".join([f"output '{o.name}'" for o in with_loss] + [f"penalty on {', '.join(p.on)}"
                                                                     for p in spec.penalties])
     span = with_loss[0].span if with_loss else spec.penalties[0].span
-    message = (f"no trainable weight reaches a loss: the losses ({where}) depend on none of the layers with "
-               f"trainable weights ({names}); Keras's fit fails with \"No gradients provided for any variable\"")
+    through_ints = any(n.name in spec.upstream([o.name for o in with_loss] + [t for p in spec.penalties for t in p.on])
+                       for n in trainable)
+    depend = ("reach the layers with trainable weights ({}) only through integer tensors, which carry no gradient"
+              if through_ints else "depend on none of the layers with trainable weights ({})").format(names)
+    message = (f"no trainable weight reaches a loss: the losses ({where}) {depend}; Keras's fit fails with "
+               "\"No gradients provided for any variable\"")
     diags.append(Diagnostic("no-gradient", message, span,
                             f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
                             "on those layers"))

@@ -355,8 +355,10 @@ def test_dict_outputs_a_shared_layer_as_output_and_losses_by_key():
 
 @pytest.mark.parametrize("make, message", [
     (lambda x: layers.Dense(2, name="my-dense")(x), "'my-dense' is not a valid nnspec name"),
-    (lambda x: layers.Conv2D(2, 1, data_format="channels_first", name="c")(layers.Reshape((1, 2, 2), name="r")(x)),
-     r"layer 'c' \(Conv2D\): data_format = \"channels_first\" cannot be written in nnspec: Conv2D has no argument"),
+    (lambda x: layers.ConvLSTM2D(2, 1, data_format="channels_first", name="c")(
+        layers.Reshape((1, 1, 2, 2), name="r")(x)),
+     r"layer 'c' \(ConvLSTM2D\): data_format = \"channels_first\" cannot be written in nnspec: ConvLSTM2D has no "
+     r"argument"),
 ])
 def test_names_and_layouts_nnspec_cannot_write(make, message):
     x = keras.Input((4,), name="x")
@@ -413,6 +415,19 @@ def test_normalization_without_statistics_imports_with_a_warning():
     assert "9 non-trainable weights" in diags[0].message
     built = nnspec.build(spec)
     assert built.count_params() == model.count_params()
+
+
+def test_channels_first_round_trip():
+    x = keras.Input((3, 8, 8), name="image")
+    h = layers.Reshape((1, 3, 8, 8), name="r")(x)
+    h = layers.Conv3D(2, 1, data_format="channels_first", name="c3")(h)  # (2, 3, 8, 8)
+    h = layers.Reshape((6, 8, 8), name="r2")(h)
+    h = layers.Conv2D(4, 3, groups=2, data_format="channels_first", name="conv")(h)  # (4, 6, 6)
+    h = layers.MaxPooling2D(2, data_format="channels_first", name="pool")(h)
+    h = layers.SeparableConv2D(4, 3, padding="same", data_format="channels_first", name="sep")(h)
+    h = layers.UpSampling2D(2, data_format="channels_first", name="up")(h)
+    y = layers.GlobalAveragePooling2D(data_format="channels_first", name="gap")(h)
+    round_trip(keras.Model(x, y))
 
 
 def test_hashing_and_category_encoding_round_trip():
