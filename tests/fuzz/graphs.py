@@ -410,6 +410,8 @@ def op_args(d: Draw, op_name: str, shape, required_only_p: float = 0.3) -> dict:
             a = _axis(d, shape)
             args[arg.name] = [a] if op_name in ("LayerNormalization", "UnitNormalization", "Softmax") \
                 and d.bool(0.2) else a
+        elif arg.name == "data_format":
+            args[arg.name] = "channels_first" if d.bool(0.3) else "channels_last"
         elif arg.name == "seed":
             args[arg.name] = d.choice([None, 1, 42])
         else:
