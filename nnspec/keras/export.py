@@ -48,11 +48,13 @@ def random_batch(spec, batch: int = 4, seed: int = 0) -> dict:
     from ..passes.shapes import runtime_size
     rng = np.random.default_rng(seed)
     size = runtime_size(spec)[0]
+    # indices every Embedding takes: [0, 2), or [0, 1) when one has input_dim 1
+    high = min([2] + [n.args.get("input_dim", 2) for n in spec.nodes if n.op == "Embedding"])
     out = {}
     for name, inp in spec.inputs.items():
         shape = (batch,) + tuple(size if d is None else d for d in inp.shape[1:])
         if inp.dtype.startswith(("int", "uint")):
-            out[name] = rng.integers(0, 2, size=shape).astype(inp.dtype)
+            out[name] = rng.integers(0, high, size=shape).astype(inp.dtype)
         elif inp.dtype == "bool":
             out[name] = rng.integers(0, 2, size=shape).astype(bool)
         else:

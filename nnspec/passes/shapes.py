@@ -11,6 +11,7 @@ from ..ir import Spec
 from ..ops import CATALOG
 from ..ops import dtypes as op_dtypes
 from ..ops.base import ShapeError, dtype_kind, fmt_shape
+from ..ops.masks import output_masked
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
@@ -40,6 +41,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
     dtypes = spec.dtypes  # tensor -> dtype
     dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
+    masked: set = set()  # tensors carrying a Keras mask (ops/masks.py)
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
@@ -50,6 +52,9 @@ def infer(spec: Spec) -> list[Diagnostic]:
             diags.append(dtype_diag)
             if dtype_diag.severity == ERROR:
                 continue
+        if node.op == "Softmax" and any(r in masked for r in node.inputs):
+            diags.append(_masked_softmax(node, masked))
+            continue
         try:
             if op.validate:
                 op.validate(node.args)
@@ -98,6 +103,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
             diags.append(_unset_statistics(node, params))
         shapes[node.name] = tuple(out)
         spec.params[node.name] = params
+        if output_masked(node.op, node.args, [r in masked for r in node.inputs]):
+            masked.add(node.name)
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
@@ -206,6 +213,15 @@ def _unset_statistics(node, params) -> Diagnostic:
                       "through unchanged) until they are loaded from a weights file; nnspec has no adapt()",
                       node.span, "give mean and variance (one number each, or one per channel), or load "
                       "the model's weights", severity=WARNING)
+
+
+def _masked_softmax(node, masked) -> Diagnostic:
+    ref = next(r for r in node.inputs if r in masked)
+    return Diagnostic("masked-softmax", f"Softmax '{node.name}' gets '{ref}', which carries a Keras mask (from a "
+                      "Masking or an Embedding with mask_zero before it): Keras applies the mask of (batch, steps) "
+                      "to Softmax's input of (batch, steps, features) and fails when it runs", node.span,
+                      "use Activation: {activation: softmax} (or activation: softmax on the layer before), which "
+                      "ignores the mask")
 
 
 def _relu_args(node, op) -> dict:
