@@ -23,7 +23,7 @@ def test_resnet50_matches_he_et_al():
 
 def test_every_op_with_weights_states_its_macs():
     """Layers that multiply by weights (or tensors) declare a rule; element-wise ones count 0."""
-    zero_ok = {"Embedding", "Custom", "PReLU", "BatchNormalization", "LayerNormalization"}
+    zero_ok = {"Embedding", "Custom", "PReLU", "BatchNormalization", "LayerNormalization", "Normalization", "Scale"}
     for op in CATALOG.values():
         weighted = op.params.__name__ != "_no_params" or op.family in ("attention", "conv", "recurrent")
         if weighted and op.name not in zero_ok:

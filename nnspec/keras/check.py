@@ -73,7 +73,9 @@ def run_check(spec, steps: int = 3, batch: int = 8) -> dict:
     for _ in range(steps):
         with tf.GradientTape() as tape:
             out = model(x, training=True)
-            per_output = {k: fn(y[k], out[k]) for k, fn in losses.items()}
+            # as Keras's compiled Loss: an integer output (Hashing's int64) is cast to float32 first
+            per_output = {k: fn(y[k], out[k] if out[k].dtype.is_floating else tf.cast(out[k], "float32"))
+                          for k, fn in losses.items()}
             per_output = {k: tf.reduce_mean(v) for k, v in per_output.items()}
             penalties = {layer.name: tf.add_n(layer.losses) if layer.losses else tf.constant(0.0)
                          for layer in penalty_layers}

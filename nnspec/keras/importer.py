@@ -432,8 +432,28 @@ _IMPLIED = {"MultiHeadAttention": _mha_implied,  # op -> drops args equal to wha
             **{f"{m}Pooling{r}D": _pool_implied for m in ("Max", "Average") for r in (1, 2, 3)}}
 
 
+def _class_path(layer) -> str:
+    return f"{type(layer).__module__}.{type(layer).__name__}"
+
+
+def _layer_scale_args(layer) -> dict:
+    """keras.applications.convnext's LayerScale(init_values, projection_dim): x * gamma, gamma of
+    projection_dim (the last axis) entries starting at init_values: nnspec's Scale."""
+    value = float(layer.init_values)
+    return {} if value == 1.0 else {"gamma_initializer": {"constant": {"value": value}}}
+
+
+# Keras classes outside keras.layers that are a catalog op: class path -> (op name, args of the layer)
+_FOREIGN = {"keras.src.applications.convnext.LayerScale": ("Scale", _layer_scale_args)}
+_FOREIGN_OPS = {path: CATALOG[op] for path, (op, _) in _FOREIGN.items()}
+
+
 def _layer_item(layer, ctx: _Ctx, nested: bool = False, inputs=None) -> dict:
     """{Type: args} for a catalog layer (checked against the original's config)."""
+    if _class_path(layer) in _FOREIGN:
+        op_name, args_of = _FOREIGN[_class_path(layer)]
+        common = {} if nested else _common_args(layer, layer.get_config())
+        return {op_name: {**args_of(layer), **common}}
     op = _ops_by_class().get(type(layer))
     if op is None:
         raise ModelImportError(f"layer '{layer.name}' is a {type(layer).__module__}.{type(layer).__name__}, which "
@@ -688,7 +708,7 @@ class _Importer:
         if registered == "nnspec>Penalty":
             self.emit_penalty(node, names)
             return
-        op = _ops_by_class().get(type(layer))
+        op = _ops_by_class().get(type(layer)) or _FOREIGN_OPS.get(_class_path(layer))
         if op is None and registered is None:
             raise ModelImportError(
                 f"layer '{layer.name}' is a {type(layer).__module__}.{type(layer).__name__}, which is not in nnspec's "

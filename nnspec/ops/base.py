@@ -80,6 +80,7 @@ class Op:
     # float_only(args) -> why: where arguments make Keras need a float input although the op takes
     # integers otherwise, a phrase saying what fails ("Keras ... fails on the first batch"); else None
     float_only: Callable | None = None
+    out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ

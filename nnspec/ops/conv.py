@@ -7,7 +7,7 @@ ONNX's ConvOpSchemaGenerator. The spatial helpers here (``need_spatial``,
 """
 from __future__ import annotations
 
-from .base import (ACTIVATION, PADDING, POS_INT, Arg, Op, ShapeError, as_tuple, conv_length,
+from .base import (ACTIVATION, DATA_FORMAT, PADDING, POS_INT, Arg, Op, ShapeError, as_tuple, conv_length,
                    deconv_length, enum, fmt_shape, int_or_tuple, kernel_and_bias, need_known, prod,
                    weight_args)
 
@@ -16,9 +16,44 @@ SPATIAL_AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "w
 _DATA = {1: "sequences", 2: "images", 3: "volumes"}
 
 
-def layout(rank: int) -> str:
-    """'(batch, height, width, channels)' for rank 2."""
+def layout(rank: int, data_format: str = "channels_last") -> str:
+    """'(batch, height, width, channels)' for rank 2 ('(batch, channels, height, width)' channels first)."""
+    if data_format == "channels_first":
+        return "(batch, channels, " + ", ".join(SPATIAL_AXES[rank]) + ")"
     return "(batch, " + ", ".join(SPATIAL_AXES[rank]) + ", channels)"
+
+
+# ---------------------------------------------------------------- data_format
+FORMAT_ARG = Arg("data_format", {**DATA_FORMAT, "description": "'channels_last' (batch, ..., channels) or "
+                                 "'channels_first' (batch, channels, ...)"}, "channels_last",
+                 doc="where the channels axis is")
+
+
+def first(args) -> bool:
+    return args.get("data_format") == "channels_first"
+
+
+def spatial(shape, args) -> tuple:
+    """The spatial sizes of (batch, ..., channels), or of (batch, channels, ...) channels first."""
+    return tuple(shape[2:]) if first(args) else tuple(shape[1:-1])
+
+
+def channel_axis(args) -> int:
+    return 1 if first(args) else -1
+
+
+def join(batch, dims, channels, args) -> tuple:
+    """(batch, *dims, channels), or (batch, channels, *dims) channels first."""
+    return (batch, channels, *dims) if first(args) else (batch, *dims, channels)
+
+
+def cpu_refusal(op_name: str, tf_op: str, why: str) -> ShapeError:
+    """TensorFlow's CPU kernels of some convolutions take only channels_last: Keras builds the layer,
+    then it fails when it runs (measured on TensorFlow 2.21)."""
+    return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why}, so the layer "
+                      "fails when it runs on a CPU (nnspec's check and the SavedModel's verification run there)",
+                      "use data_format: channels_last (on a GPU TensorFlow changes the layout itself), or Permute "
+                      "the channels last before it", arg="data_format", code="arg")
 
 
 def axis_default(rank: int, value: int = 1):
@@ -26,8 +61,8 @@ def axis_default(rank: int, value: int = 1):
     return value if rank == 1 else (value,) * rank
 
 
-def need_spatial(shape, rank: int, family: str, ranks=(1, 2, 3)) -> None:
-    """Raise unless ``shape`` is (batch, <rank spatial axes>, channels).
+def need_spatial(shape, rank: int, family: str, ranks=(1, 2, 3), data_format: str = "channels_last") -> None:
+    """Raise unless ``shape`` is (batch, <rank spatial axes>, channels) (channels first: after the batch).
 
     ``family`` names the sibling ops, e.g. "Conv{}D"; the hint points to the
     one fitting the input's rank, or to a Reshape / TimeDistributed.
@@ -40,25 +75,26 @@ def need_spatial(shape, rank: int, family: str, ranks=(1, 2, 3)) -> None:
     missing = rank + 2 - len(shape)
     if missing > 0:
         what = "a channels axis" if missing == 1 else "the missing axes"
-        dims = [*shape[1:], *(1,) * missing]
+        dims = [*(1,) * missing, *shape[1:]] if data_format == "channels_first" else [*shape[1:], *(1,) * missing]
         hints.append(f"add {what} with Reshape: {{target_shape: {dims}}}" if None not in dims
                      else f"add {what} with Reshape")
     elif missing == -1:
         hints.append("wrap it in TimeDistributed to apply it to each step of axis 1")
     else:
         hints.append("merge the extra axes with Reshape")
-    raise ShapeError(f"needs {layout(rank)} but gets {fmt_shape(shape)}", ", or ".join(hints) or None,
+    raise ShapeError(f"needs {layout(rank, data_format)} but gets {fmt_shape(shape)}", ", or ".join(hints) or None,
                      code="rank")
 
 
-def window_dims(shape, sizes, strides, padding, dilations=None, what="kernel_size") -> tuple:
-    """Output spatial sizes of a sliding window (conv or pooling) over ``shape``.
+def window_dims(shape, sizes, strides, padding, dilations=None, what="kernel_size", args=None) -> tuple:
+    """Output spatial sizes of a sliding window (conv or pooling) over ``shape`` (its data_format
+    from ``args``).
 
     Refuses, like Keras, a 'valid' window larger than its axis."""
     rank = len(sizes)
     dilations = dilations or (1,) * rank
     out = []
-    for axis, length, k, s, d in zip(SPATIAL_AXES[rank], shape[1:-1], sizes, strides, dilations):
+    for axis, length, k, s, d in zip(SPATIAL_AXES[rank], spatial(shape, args or {}), sizes, strides, dilations):
         span = (k - 1) * d + 1
         if padding == "valid" and length is not None and length < span:
             window = f"{what} {k}" if d == 1 else f"the dilated kernel ({what} {k} with dilation_rate {d} spans {span})"
@@ -75,8 +111,14 @@ def _windows(args, rank: int):
     return tuple(as_tuple(args[key], rank) for key in ("kernel_size", "strides", "dilation_rate"))
 
 
-def _channels(shape) -> int:
+def _channels(shape, args=None) -> int:
+    if first(args or {}):
+        return need_known(shape, 1, "channels dimension (axis 1, channels first)")
     return need_known(shape, -1, "channels dimension (last axis)")
+
+
+def _cin(args, shapes) -> int:
+    return shapes[0][channel_axis(args)]
 
 
 def _no_dilated_strides(args):
@@ -113,10 +155,11 @@ def _window_shape(rank: int, family: str, out_channels, ranks=(1, 2, 3)):
     """Shape rule of a sliding-window conv; ``out_channels(args, channels, shape)`` gives the last axis."""
     def shape(args, shapes):
         (s,) = shapes
-        need_spatial(s, rank, family, ranks)
-        channels = _channels(s)
+        need_spatial(s, rank, family, ranks, args["data_format"])
+        channels = _channels(s, args)
         sizes, strides, dilations = _windows(args, rank)
-        return (s[0], *window_dims(s, sizes, strides, args["padding"], dilations), out_channels(args, channels, s))
+        dims = window_dims(s, sizes, strides, args["padding"], dilations, args=args)
+        return join(s[0], dims, out_channels(args, channels, s), args)
     return shape
 
 
@@ -136,10 +179,15 @@ def _conv(rank: int) -> Op:
 
     def params(args, shapes):
         kernel = prod(as_tuple(args["kernel_size"], rank))
-        return kernel * (shapes[0][-1] // args["groups"]) * args["filters"] + args["filters"] * args["use_bias"]
+        return kernel * (_cin(args, shapes) // args["groups"]) * args["filters"] + args["filters"] * args["use_bias"]
 
     def validate(args):
         _no_dilated_strides(args)
+        if first(args) and rank < 3 and args["groups"] == 1:
+            # Keras runs grouped and 3-D convolutions through XLA, which takes channels first
+            raise cpu_refusal(f"Conv{rank}D", "Conv2D", "computes only channels_last (\"The Conv2D op currently "
+                              "only supports the NHWC tensor format on CPU\"; Keras's grouped convolutions, "
+                              "groups > 1, run another way that takes it)")
         if args["filters"] % args["groups"]:
             raise ShapeError(f"needs filters divisible by groups, but filters {args['filters']} "
                              f"is not a multiple of groups {args['groups']}",
@@ -148,11 +196,11 @@ def _conv(rank: int) -> Op:
     causal = " ('causal' padding: output[t] sees only input[:t+1])" if rank == 1 else ""
     return Op(name=f"Conv{rank}D", family="conv",
               doc=f"{rank}D convolution over {_DATA[rank]} {layout(rank)}{causal}.",
-              args=(_FILTERS, *_window_args(rank, padding),
+              args=(_FILTERS, *_window_args(rank, padding), FORMAT_ARG,
                     Arg("groups", POS_INT, 1, doc="split channels into groups convolved separately"),
                     _ACTIVATION, *weight_args()),
               shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate,
-              macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)) * (i[0][-1] // a["groups"]),
+              macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)) * (_cin(a, i) // a["groups"]),
               weights=kernel_and_bias(rank + 2))
 
 
@@ -163,22 +211,25 @@ def _conv_transpose(rank: int) -> Op:
 
     def shape(args, shapes):
         (s,) = shapes
-        need_spatial(s, rank, "Conv{}DTranspose")
-        _channels(s)
+        need_spatial(s, rank, "Conv{}DTranspose", data_format=args["data_format"])
+        _channels(s, args)
         sizes, strides, dilations = _windows(args, rank)
         pads = as_tuple(args["output_padding"], rank)  # (None,) * rank when unset
         out = []
-        for length, k, st, op, d in zip(s[1:-1], sizes, strides, pads, dilations):
+        for length, k, st, op, d in zip(spatial(s, args), sizes, strides, pads, dilations):
             # never below 1: validate refuses the one case that shrinks ('same', even kernel, output_padding 0)
             out.append(deconv_length(length, k, args["padding"], st, op, d))
-        return (s[0], *out, args["filters"])
+        return join(s[0], out, args["filters"], args)
 
     def params(args, shapes):
         kernel = prod(as_tuple(args["kernel_size"], rank))
-        return kernel * shapes[0][-1] * args["filters"] + args["filters"] * args["use_bias"]
+        return kernel * _cin(args, shapes) * args["filters"] + args["filters"] * args["use_bias"]
 
     def validate(args):
         _no_dilated_strides(args)
+        if first(args):
+            raise cpu_refusal(f"Conv{rank}DTranspose", "transposed convolution (Conv{}DBackpropInput)".format(
+                max(rank, 2)), "computes only channels_last")
         if max(as_tuple(args["dilation_rate"], rank)) > 1:
             raise ShapeError(f"cannot use dilation_rate {args['dilation_rate']}: TensorFlow's transposed "
                              "convolution on CPU supports only dilation_rate 1, so the layer fails when it runs",
@@ -208,7 +259,7 @@ def _conv_transpose(rank: int) -> Op:
               doc=f"Transposed {rank}D convolution (deconvolution) over {layout(rank)}: upsamples by strides.",
               args=(_FILTERS, kernel, strides, padding,
                     Arg("output_padding", output_padding, None, doc="extra size added on one side of each axis"),
-                    dilation, _ACTIVATION, *weight_args()),
+                    FORMAT_ARG, dilation, _ACTIVATION, *weight_args()),
               shape=shape, params=params, validate=validate, weights=kernel_and_bias(rank + 2),
               # every input position scatters its kernel into filters outputs
               macs=lambda a, i, o: prod(i[0][1:]) * prod(as_tuple(a["kernel_size"], rank)) * a["filters"])
@@ -216,19 +267,19 @@ def _conv_transpose(rank: int) -> Op:
 
 def _separable_conv(rank: int) -> Op:
     def params(args, shapes):
-        depth = shapes[0][-1] * args["depth_multiplier"]
+        depth = _cin(args, shapes) * args["depth_multiplier"]
         return (prod(as_tuple(args["kernel_size"], rank)) * depth + depth * args["filters"]
                 + args["filters"] * args["use_bias"])
 
     # Keras accepts strides > 1 with dilation_rate > 1 here (unlike Conv), so no validate.
     return Op(name=f"SeparableConv{rank}D", family="conv",
               doc=f"Depthwise {rank}D convolution per channel, then a pointwise (1x1) convolution to filters.",
-              args=(_FILTERS, *_window_args(rank),
+              args=(_FILTERS, *_window_args(rank), FORMAT_ARG,
                     Arg("depth_multiplier", POS_INT, 1, doc="depthwise outputs per input channel"),
                     _ACTIVATION, *weight_args("depthwise", bias=False), *weight_args("pointwise")),
               shape=_window_shape(rank, "SeparableConv{}D", lambda args, c, s: args["filters"], ranks=(1, 2)),
               params=params, validate=_equal_strides(rank),
-              macs=lambda a, i, o: prod(o[1:-1]) * i[0][-1] * a["depth_multiplier"] * (
+              macs=lambda a, i, o: prod(spatial(o, a)) * _cin(a, i) * a["depth_multiplier"] * (
                   prod(as_tuple(a["kernel_size"], rank)) + a["filters"]),  # depthwise, then pointwise
               weights=lambda args, shapes: {"depthwise": (rank + 2,), "pointwise": (rank + 2,),
                                             **({"bias": (1,)} if args["use_bias"] else {})})
@@ -236,12 +287,12 @@ def _separable_conv(rank: int) -> Op:
 
 def _depthwise_conv(rank: int) -> Op:
     def params(args, shapes):
-        depth = shapes[0][-1] * args["depth_multiplier"]
+        depth = _cin(args, shapes) * args["depth_multiplier"]
         return prod(as_tuple(args["kernel_size"], rank)) * depth + depth * args["use_bias"]
 
     return Op(name=f"DepthwiseConv{rank}D", family="conv",
               doc=f"{rank}D convolution of each input channel on its own: channels * depth_multiplier outputs.",
-              args=(*_window_args(rank),
+              args=(*_window_args(rank), FORMAT_ARG,
                     Arg("depth_multiplier", POS_INT, 1, doc="outputs per input channel"),
                     _ACTIVATION, *weight_args("depthwise")),
               shape=_window_shape(rank, "DepthwiseConv{}D", lambda args, c, s: c * args["depth_multiplier"],

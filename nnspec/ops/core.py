@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .base import (ACTIVATION, BOOL, CONSTRAINT, INITIALIZER, POS_INT, REGULARIZER, Arg,
+from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT, REGULARIZER, Arg,
                    Op, ShapeError, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
 
@@ -244,4 +244,64 @@ EMBEDDING = Op(
     index_limit=lambda args: args["input_dim"],
 )
 
-OPS: tuple[Op, ...] = (DENSE, EINSUM_DENSE, EMBEDDING)
+
+# ---------------------------------------------------------------- Scale
+def _scale_axis(args, s) -> int:
+    rank = len(s)
+    a = args["axis"]
+    if rank < 2 or not -rank <= a < rank or a % rank == 0:
+        raise ShapeError(f"has axis {a}, which is not a non-batch axis of its input {fmt_shape(s)}",
+                         f"use an axis between 1 and {rank - 1}, or -1 for the last" if rank > 1 else
+                         "give the input a feature axis", arg="axis", code="arg")
+    return a % rank
+
+
+def _scale_shape(args, shapes):
+    (s,) = shapes
+    need_known(s, _scale_axis(args, s), f"size on axis {args['axis']}")
+    return tuple(s)
+
+
+SCALE = Op(
+    name="Scale",
+    family="core",
+    doc="Multiplies by a learned per-channel weight gamma (one entry per entry of `axis`): ConvNeXt's layer "
+        "scale, e.g. gamma_initializer: {constant: {value: 1.0e-6}}.",
+    args=(
+        Arg("axis", AXIS, -1, "the channels axis: gamma has its size"),
+        Arg("gamma_initializer", INITIALIZER, "ones"),
+        Arg("gamma_regularizer", REGULARIZER, None),
+        Arg("gamma_constraint", CONSTRAINT, None),
+    ),
+    shape=_scale_shape,
+    params=lambda args, shapes: shapes[0][_scale_axis(args, shapes[0])],
+    weights=lambda args, shapes: {"gamma": (1,)},
+    keras="nnspec.keras.custom:Scale",
+)
+
+
+# ---------------------------------------------------------------- Masking
+def _masking_shape(args, shapes):
+    (s,) = shapes
+    if len(s) < 2:
+        raise ShapeError(f"needs at least (batch, features) but gets {fmt_shape(s)}: it masks the entries whose "
+                         "last axis is all mask_value", code="rank")
+    if len(s) > 3:
+        # as Embedding's mask_zero on an index of more than one axis
+        raise ShapeError(f"cannot mask the input {fmt_shape(s)} of more than two non-batch axes: Keras's mask then "
+                         f"has the shape {fmt_shape(s[:-1])}, which breaks attention, recurrent and TimeDistributed "
+                         "layers after it when they run (nnspec refuses it deliberately, whatever follows)",
+                         "Reshape the input to (batch, steps, features) before the Masking", code="rank")
+    return tuple(s)
+
+
+MASKING = Op(
+    name="Masking",
+    family="core",
+    doc="Masks the steps of (batch, steps, features) whose features all equal mask_value: the recurrent and "
+        "attention layers after it skip them (as Embedding's mask_zero).",
+    args=(Arg("mask_value", NUM, 0.0, "the padding value"),),
+    shape=_masking_shape,
+)
+
+OPS: tuple[Op, ...] = (DENSE, EINSUM_DENSE, EMBEDDING, SCALE, MASKING)

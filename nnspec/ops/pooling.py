@@ -6,7 +6,7 @@ once per mode and rank; the window arithmetic is the conv family's.
 from __future__ import annotations
 
 from .base import BOOL, PADDING, REQUIRED, Arg, Op, as_tuple, int_or_tuple
-from .conv import axis_default, layout, need_spatial, window_dims
+from .conv import FORMAT_ARG, axis_default, first, join, layout, need_spatial, window_dims
 
 _MODES = {"Max": "maximum", "Average": "average"}
 
@@ -19,10 +19,11 @@ def _pool(mode: str, rank: int) -> Op:
 
     def shape(args, shapes):
         (s,) = shapes
-        need_spatial(s, rank, family)
+        need_spatial(s, rank, family, data_format=args["data_format"])
         size = as_tuple(args["pool_size"], rank)
         step = size if args["strides"] is None else as_tuple(args["strides"], rank)
-        return (s[0], *window_dims(s, size, step, args["padding"], what="pool_size"), s[-1])
+        dims = window_dims(s, size, step, args["padding"], what="pool_size", args=args)
+        return join(s[0], dims, s[1] if first(args) else s[-1], args)
 
     # Keras 3 gives MaxPooling a default pool_size of 2 but AveragePooling none.
     default = axis_default(rank, 2) if mode == "Max" else REQUIRED
@@ -30,7 +31,7 @@ def _pool(mode: str, rank: int) -> Op:
               doc=f"{_MODES[mode].capitalize()} over windows of pool_size on {layout(rank)}, stepping by strides.",
               args=(Arg("pool_size", int_or_tuple(rank), default, doc="window size"),
                     Arg("strides", strides, None, doc="step of the window; null means pool_size"),
-                    Arg("padding", PADDING, "valid")),
+                    Arg("padding", PADDING, "valid"), FORMAT_ARG),
               shape=shape)
 
 
@@ -39,12 +40,12 @@ def _global_pool(mode: str, rank: int) -> Op:
 
     def shape(args, shapes):
         (s,) = shapes
-        need_spatial(s, rank, family)
-        return (s[0], *((1,) * rank if args["keepdims"] else ()), s[-1])
+        need_spatial(s, rank, family, data_format=args["data_format"])
+        return join(s[0], (1,) * rank if args["keepdims"] else (), s[1] if first(args) else s[-1], args)
 
     return Op(name=family.format(rank), family="pooling",
               doc=f"{_MODES[mode].capitalize()} over all spatial axes of {layout(rank)}: (batch, channels).",
-              args=(Arg("keepdims", BOOL, False, doc="keep the spatial axes with size 1"),),
+              args=(FORMAT_ARG, Arg("keepdims", BOOL, False, doc="keep the spatial axes with size 1")),
               shape=shape)
 
 

@@ -2,7 +2,8 @@
 GaussianDropout. All are the identity outside training and have no weights."""
 from __future__ import annotations
 
-from .base import RATE, Arg, Op, need_rank
+from .base import INT_MAX, RATE, Arg, Op, ShapeError, fmt_shape, need_rank
+from .conv import FORMAT_ARG
 
 SEED = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, {"type": "null"}],
         "description": "a non-negative integer seed, or null for a random one"}
@@ -16,20 +17,52 @@ def _same_shape(args, shapes):
     return tuple(shapes[0])
 
 
+NOISE_SHAPE = {
+    "anyOf": [{"type": "array", "minItems": 1, "maxItems": 64,
+               "items": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": INT_MAX}, {"type": "null"}]}},
+              {"type": "null"}],
+    "description": "null, or the dropout mask's shape, batch axis included: per axis null (the input's size), "
+                   "1 (one draw shared along it) or the input's size, e.g. [null, 1, 1, null]",
+}
+
+
+def _dropout_shape(args, shapes):
+    (s,) = shapes
+    noise = args["noise_shape"]
+    if noise is None:
+        return tuple(s)
+    shown = "[" + ", ".join("null" if d is None else str(d) for d in noise) + "]"
+    if len(noise) != len(s):
+        raise ShapeError(f"has noise_shape {shown} of {len(noise)} axes but its input {fmt_shape(s)} has {len(s)} "
+                         "(Keras broadcasts the mask against the input: another rank fails, or changes the "
+                         "output's shape)", f"give noise_shape {len(s)} entries, the first (the batch) null",
+                         arg="noise_shape", code="arg")
+    for axis, (n, d) in enumerate(zip(noise, s)):
+        if n is None or n == 1 or (axis > 0 and n == d):
+            continue
+        what = "the batch axis" if axis == 0 else f"axis {axis} (size {'unknown' if d is None else d})"
+        raise ShapeError(f"has noise_shape {shown} with {n} on {what} of {fmt_shape(s)}: each entry must be null, "
+                         "1 or the input's size there, or the mask fails to broadcast when it runs",
+                         "use null (a draw per entry) or 1 (one draw shared along the axis)",
+                         arg="noise_shape", code="arg")
+    return tuple(s)
+
+
 DROPOUT = Op(
     name="Dropout",
     family="regularization",
     doc="Randomly sets a fraction `rate` of inputs to 0 during training, scaling the rest by 1/(1-rate).",
-    # noise_shape is left out: a per-axis mask shape with the batch as null; use SpatialDropout*.
-    args=(RATE_ARG, SEED_ARG),
-    shape=_same_shape,
+    args=(RATE_ARG, Arg("noise_shape", NOISE_SHAPE, None, "the mask's shape (1 on an axis shares a draw along it)"),
+          SEED_ARG),
+    shape=_dropout_shape,
 )
 
 
 def _spatial(n: int, layout: str, example: str):
     def shape(args, shapes):
         (s,) = shapes
-        need_rank(s, n + 2, f"(batch, {layout}, channels)",
+        need_rank(s, n + 2, f"(batch, channels, {layout})" if args.get("data_format") == "channels_first" else
+                  f"(batch, {layout}, channels)",
                   f"SpatialDropout{n}D drops whole channels of {example}; use "
                   + ", ".join(f"SpatialDropout{k}D for {k + 2}-D" for k in (1, 2, 3) if k != n)
                   + " inputs, or Dropout")
@@ -39,7 +72,7 @@ def _spatial(n: int, layout: str, example: str):
         name=f"SpatialDropout{n}D",
         family="regularization",
         doc=f"Dropout of whole feature maps (channels) of {example} during training.",
-        args=(RATE_ARG, SEED_ARG),
+        args=(RATE_ARG, *((FORMAT_ARG,) if n > 1 else ()), SEED_ARG),  # Keras's 1-D one has no data_format
         shape=shape,
     )
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from .base import (INT_MAX, POS_INT, Arg, Op, ShapeError, as_tuple, enum, fmt_shape, int_or_tuple,
                    need_rank, prod)
+from .conv import FORMAT_ARG, first
 
 
 # ---------------------------------------------------------------- Flatten
@@ -145,6 +146,12 @@ _PAIRS_2D = {
                    "or a list of 2 pairs [[top, bottom], [left, right]]",
 }
 _SPATIAL = {1: "(batch, steps, features)", 2: "(batch, rows, cols, channels)"}
+_SPATIAL_FIRST = {1: "(batch, features, steps)", 2: "(batch, channels, rows, cols)"}
+
+
+def _need_layout(s, n, args):
+    need_rank(s, n + 2, (_SPATIAL_FIRST if first(args) else _SPATIAL)[n])
+    return 2 if first(args) else 1  # the first spatial axis
 
 
 def _pairs(value, n: int) -> tuple:
@@ -159,9 +166,9 @@ def _pairs(value, n: int) -> tuple:
 def _padding_shape(n):
     def shape(args, shapes):
         (s,) = shapes
-        need_rank(s, n + 2, _SPATIAL[n])
+        start = _need_layout(s, n, args)
         out = list(s)
-        for axis, (a, b) in enumerate(_pairs(args["padding"], n), start=1):
+        for axis, (a, b) in enumerate(_pairs(args["padding"], n), start=start):
             if out[axis] is not None:
                 out[axis] += a + b
         return tuple(out)
@@ -171,9 +178,9 @@ def _padding_shape(n):
 def _cropping_shape(n):
     def shape(args, shapes):
         (s,) = shapes
-        need_rank(s, n + 2, _SPATIAL[n])
+        start = _need_layout(s, n, args)
         out = list(s)
-        for axis, (a, b) in enumerate(_pairs(args["cropping"], n), start=1):
+        for axis, (a, b) in enumerate(_pairs(args["cropping"], n), start=start):
             if out[axis] is None:
                 continue
             if a + b >= out[axis]:
@@ -189,9 +196,9 @@ def _cropping_shape(n):
 def _upsampling_shape(n):
     def shape(args, shapes):
         (s,) = shapes
-        need_rank(s, n + 2, _SPATIAL[n])
+        start = _need_layout(s, n, args)
         out = list(s)
-        for axis, k in enumerate(as_tuple(args["size"], n), start=1):
+        for axis, k in enumerate(as_tuple(args["size"], n), start=start):
             if out[axis] is not None:
                 out[axis] *= k
         return tuple(out)
@@ -203,7 +210,7 @@ ZERO_PADDING_1D = Op(
     family="reshaping",
     doc="Pads the steps axis of (batch, steps, features) with zeros.",
     args=(Arg("padding", int_or_tuple(2, minimum=0), 1,
-              doc="zeros to add at both ends, or [before, after]"),),
+              doc="zeros to add at both ends, or [before, after]"), FORMAT_ARG),
     shape=_padding_shape(1),
 )
 
@@ -211,7 +218,7 @@ ZERO_PADDING_2D = Op(
     name="ZeroPadding2D",
     family="reshaping",
     doc="Pads the rows and cols of (batch, rows, cols, channels) with zeros.",
-    args=(Arg("padding", _PAIRS_2D, (1, 1), doc="zeros to add around the image"),),
+    args=(Arg("padding", _PAIRS_2D, (1, 1), doc="zeros to add around the image"), FORMAT_ARG),
     shape=_padding_shape(2),
 )
 
@@ -228,7 +235,7 @@ CROPPING_2D = Op(
     name="Cropping2D",
     family="reshaping",
     doc="Crops the rows and cols of (batch, rows, cols, channels).",
-    args=(Arg("cropping", _PAIRS_2D, ((0, 0), (0, 0)), doc="rows/cols to remove around the image"),),
+    args=(Arg("cropping", _PAIRS_2D, ((0, 0), (0, 0)), doc="rows/cols to remove around the image"), FORMAT_ARG),
     shape=_cropping_shape(2),
 )
 
@@ -244,7 +251,7 @@ UP_SAMPLING_2D = Op(
     name="UpSampling2D",
     family="reshaping",
     doc="Upsamples the rows and cols of (batch, rows, cols, channels) by `size`.",
-    args=(Arg("size", int_or_tuple(2), (2, 2), doc="the upsampling factors for rows and cols"),
+    args=(Arg("size", int_or_tuple(2), (2, 2), doc="the upsampling factors for rows and cols"), FORMAT_ARG,
           Arg("interpolation", enum("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"),
               "nearest")),
     shape=_upsampling_shape(2),

@@ -11,6 +11,7 @@ from ..ir import Spec
 from ..ops import CATALOG, layered
 from ..ops import dtypes as op_dtypes
 from ..ops.base import ShapeError, dtype_kind, fmt_shape
+from ..ops.masks import output_masked
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
@@ -45,6 +46,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
     dtypes = spec.dtypes  # tensor -> dtype
     dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
+    masked: set = set()  # tensors carrying a Keras mask (ops/masks.py)
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.inputs) or not node.op:
             continue
@@ -55,6 +57,9 @@ def infer(spec: Spec) -> list[Diagnostic]:
             diags.append(dtype_diag)
             if dtype_diag.severity == ERROR:
                 continue
+        if node.op == "Softmax" and any(r in masked for r in node.inputs):
+            diags.append(_masked_softmax(node, masked))
+            continue
         try:
             if op.validate:
                 op.validate(node.args)
@@ -105,8 +110,12 @@ def infer(spec: Spec) -> list[Diagnostic]:
             params = (0, 0)  # weights counted once, at the first call
         else:
             first_params[node.layer] = params
+        if node.op == "Normalization" and node.args.get("mean") is None and not node.reuse:
+            diags.append(_unset_statistics(node, params))
         shapes[node.name] = tuple(out)
         spec.params[node.name] = params
+        if output_masked(node.op, node.args, [r in masked for r in node.inputs]):
+            masked.add(node.name)
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
@@ -178,7 +187,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
     if op.name in op_dtypes.OPAQUE:
         accepts = op_dtypes.ANY
     keeps = op.keeps_dtype and not (name == "ReLU" and _relu_args(node, op).get("negative_slope"))
-    dtypes[node.name] = in_dtypes[0] if keeps and in_dtypes else "float32"
+    fixed = CATALOG[name].out_dtype if name in CATALOG else None  # a wrapper's output: the wrapped layer's
+    dtypes[node.name] = fixed or (in_dtypes[0] if keeps and in_dtypes else "float32")
     for ref, dtype in zip(node.inputs, in_dtypes):
         kind = dtype_kind(dtype)
         if kind not in accepts:
@@ -187,6 +197,10 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
                 f"add Rescaling: {{scale: {1 / 255 if dtype == 'uint8' else 1.0}}} (it casts to float32) " \
                 f"before '{node.name}'"
             inner = f" (inside {op.name})" if name != op.name else ""
+            if kind == "float":  # an op of integer indices
+                return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs integer indices but '{ref}' "
+                                  f"is {dtype}", node.span, f"declare input '{ref}' with dtype: int32"
+                                  if source is not None else "feed it integer indices (e.g. from Hashing)")
             return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
         why = kind != "float" and next((inner.float_only(inner.fill(a)) for n, a in layered(node.op, node.args)
@@ -201,6 +215,24 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
     return None
+
+
+def _unset_statistics(node, params) -> Diagnostic:
+    """Normalization without mean and variance: Keras's adapt() would compute them; nnspec has no adapt()."""
+    return Diagnostic("unset-statistics", f"Normalization '{node.name}' has no mean and variance: they are "
+                      f"{sum(params)} non-trainable weights (mean 0 and variance 1, so the layer passes its input "
+                      "through unchanged) until they are loaded from a weights file; nnspec has no adapt()",
+                      node.span, "give mean and variance (one number each, or one per channel), or load "
+                      "the model's weights", severity=WARNING)
+
+
+def _masked_softmax(node, masked) -> Diagnostic:
+    ref = next(r for r in node.inputs if r in masked)
+    return Diagnostic("masked-softmax", f"Softmax '{node.name}' gets '{ref}', which carries a Keras mask (from a "
+                      "Masking or an Embedding with mask_zero before it): Keras applies the mask of (batch, steps) "
+                      "to Softmax's input of (batch, steps, features) and fails when it runs", node.span,
+                      "use Activation: {activation: softmax} (or activation: softmax on the layer before), which "
+                      "ignores the mask")
 
 
 def _relu_args(node, op) -> dict:
@@ -486,8 +518,12 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     where = ", ".join([f"output '{o.name}'" for o in with_loss] + [f"penalty on {', '.join(p.on)}"
                                                                     for p in spec.penalties])
     span = with_loss[0].span if with_loss else spec.penalties[0].span
-    message = (f"no trainable weight reaches a loss: the losses ({where}) depend on none of the layers with "
-               f"trainable weights ({names}); Keras's fit fails with \"No gradients provided for any variable\"")
+    through_ints = any(n.name in spec.upstream([o.name for o in with_loss] + [t for p in spec.penalties for t in p.on])
+                       for n in trainable)
+    depend = ("reach the layers with trainable weights ({}) only through integer tensors, which carry no gradient"
+              if through_ints else "depend on none of the layers with trainable weights ({})").format(names)
+    message = (f"no trainable weight reaches a loss: the losses ({where}) {depend}; Keras's fit fails with "
+               "\"No gradients provided for any variable\"")
     diags.append(Diagnostic("no-gradient", message, span,
                             f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
                             "on those layers"))

@@ -44,6 +44,7 @@ DEFS = _schema()["definitions"]
 
 # Custom needs an importable user module and declares its own shape: nothing to compare.
 EXCLUDED_OPS = {"Custom"}
+INT_OPS = ("Embedding", "CategoryEncoding", "Hashing")  # of integer indices: fed the integer tensors
 OPS = sorted(n for n in CATALOG if n not in EXCLUDED_OPS)
 FLOAT_DTYPES = ["float32"] * 12 + ["float64", "float16", "bfloat16"]
 INT_DTYPES = ["int32", "int64"]
@@ -360,7 +361,37 @@ def expr_text(d, shapes) -> str:
     return text
 
 
+def _noise_shape(d, s):
+    """Dropout's noise_shape: null mostly, else per axis null, 1 or the size (now and then a wrong rank)."""
+    if d.bool(0.6) or s is None:
+        return None
+    out = [None] + [d.choice([None, 1, 1, n]) for n in s[1:]]
+    if d.bool(0.05):
+        out = out[:-1] or [None, 1]
+    return out
+
+
+def _statistics(d, shape, args):
+    """Normalization's mean and variance together: both or neither, of one length (the last axis's,
+    now and then another)."""
+    args.pop("mean", None), args.pop("variance", None)
+    if d.bool(0.5):
+        return
+    n = shape[-1] if shape is not None and len(shape) > 1 and shape[-1] else 3
+    if d.bool(0.4):
+        args["mean"], args["variance"] = round(d.float(-1, 1), 3), round(d.float(0.1, 2), 3)
+        return
+    k = n if d.bool(0.9) else d.int(1, 4)
+    args["mean"] = [round(d.float(-1, 1), 3) for _ in range(k)]
+    args["variance"] = [round(d.float(0.1, 2), 3) for _ in range(k)]
+
+
 SPECIAL = {
+    ("Dropout", "noise_shape"): _noise_shape,
+    ("CategoryEncoding", "num_tokens"): lambda d, s: small_int(d, 1, 12),
+    ("Hashing", "num_bins"): lambda d, s: small_int(d, 1, 12),
+    ("Hashing", "mask_value"): lambda d, s: None if d.bool(0.5) else d.int(0, 2),
+    ("Hashing", "salt"): lambda d, s: d.choice([None, 7, [1, 2]]),
     ("Reshape", "target_shape"): _factor_target,
     ("Permute", "dims"): _permute,
     ("Slice", "key"): _slice_key,
@@ -423,12 +454,16 @@ def op_args(d: Draw, op_name: str, shape, required_only_p: float = 0.3) -> dict:
             a = _axis(d, shape)
             args[arg.name] = [a] if op_name in ("LayerNormalization", "UnitNormalization", "Softmax") \
                 and d.bool(0.2) else a
+        elif arg.name == "data_format":
+            args[arg.name] = "channels_first" if d.bool(0.3) else "channels_last"
         elif arg.name == "seed":
             args[arg.name] = d.choice([None, 1, 42])
         else:
             args[arg.name] = from_schema(d, arg.schema, arg.name, shape)
     if op_name == "EinsumDense" and "equation" not in args:
         args.update(_einsum(d, shape))
+    if op_name == "Normalization":
+        _statistics(d, shape, args)
     return args
 
 
@@ -514,9 +549,9 @@ class Builder:
         d = self.d
         live = [n for n, s in self.tensors.items() if s is not None]
         ints = [n for n in live if self.dtypes[n].startswith("int")]
-        if op_name == "Embedding" and ints and d.bool(0.8):
+        if op_name in INT_OPS and ints and d.bool(0.8):
             return d.choice(ints)
-        if op_name != "Embedding" and d.bool(0.85):  # integer inputs mostly feed an Embedding
+        if op_name not in INT_OPS and d.bool(0.85):  # integer inputs mostly feed an Embedding
             live = [n for n in live if n not in ints] or live
         unused_inputs = [n for n in live if n.startswith("x") and self.consumers[n] == 0]
         if unused_inputs and d.bool(0.7):
@@ -578,7 +613,7 @@ class Builder:
         for n in names:
             self.consumers[n] += 1
         self.tensors[name] = out
-        self.dtypes[name] = "float32"
+        self.dtypes[name] = CATALOG[op_name].out_dtype or "float32"  # Hashing: int64
         self.consumers[name] = 0
         if out is not None and op_name not in ("Bidirectional",):
             self.first_call[name] = (op_name, [self.tensors[n] for n in names])

@@ -97,6 +97,15 @@ STRICT = [
     ("bad-argument", r"^Embedding .* cannot use mask_zero: true on the index .* of more than one axis",
      "Keras's mask has the index's shape, which breaks attention, recurrent and TimeDistributed layers after it "
      "when they run; nnspec refuses it whatever follows (its message says so)"),
+    ("rank-mismatch", r"^Masking .* (cannot mask the input|needs at least \(batch, features\))",
+     "Keras's mask over more than two non-batch axes breaks the attention and recurrent layers after it when they "
+     "run (as Embedding's mask_zero), and over (batch,) it masks across the batch: nnspec refuses both"),
+    ("rank-mismatch", r"^CategoryEncoding .* needs \(batch, values\) for output_mode",
+     "Keras's multi_hot / count encoding of (batch,) drops the batch axis, and of more axes computes another "
+     "shape than it declares (tests/parity/test_preprocessing.py)"),
+    ("bad-argument", r"^Dropout .* has noise_shape .* axes but its input",
+     "Keras aligns a noise_shape of another rank on the input's last axes (so its first entry is not the batch): "
+     "nnspec wants one entry per axis"),
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
@@ -161,7 +170,8 @@ def runtime_sizes(graph) -> list:
             out += [k for k in range(1, min(n, 4096) + 1) if n % k == 0 and k not in out]
     return out[:40]
 # An Embedding fed computed (float) values fails on the values, not the graph: not a disagreement.
-DATA_DEPENDENT = re.compile(r"indices\[[^]]*\] = -?\d+ is not in \[0, \d+\)")
+DATA_DEPENDENT = re.compile(r"indices\[[^]]*\] = -?\d+ is not in \[0, \d+\)"
+                            r"|Input 'in' must be non-negative")  # CategoryEncoding of a negative index
 
 
 def batch_for(graph, size: int, rng, batch: int = 2) -> dict:
@@ -377,6 +387,8 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
         activity = None
     elif op == "Expr":
         layer = _raw_expr(args["expr"], args.get("seed"), base)
+    elif op == "Scale":  # nnspec's own layer: a plain x * gamma here
+        layer = _raw_scale(**_kwargs(args), **base)
     elif op == "Slice":
         key = args["key"]
         layer = keras.layers.Lambda(lambda t: eval(f"t[{key}]", {"t": t}), **base)  # key: digits, ':', ',', '.'
@@ -406,6 +418,23 @@ def _raw_expr(text: str, seed, base):
         ts = ts if isinstance(ts, (list, tuple)) else [ts]
         return eval(text, {"__builtins__": {}}, {**ns, **dict(zip("abc", ts))})  # the graph's own text
     return keras.layers.Lambda(run, **base)
+
+
+def _raw_scale(axis=-1, gamma_initializer="ones", gamma_regularizer=None, gamma_constraint=None, name=None):
+    """x * gamma, gamma of the size of ``axis`` (nnspec's Scale, written independently of it)."""
+    import keras
+
+    class RawScale(keras.layers.Layer):
+        def build(self, shape):
+            a = axis % len(shape)
+            self.bshape = [shape[a] if i == a else 1 for i in range(1, len(shape))]
+            self.gamma = self.add_weight(shape=(shape[a],), initializer=gamma_initializer,
+                                         regularizer=gamma_regularizer, constraint=gamma_constraint)
+
+        def call(self, x):
+            return keras.ops.cast(x, "float32") * keras.ops.reshape(self.gamma, self.bshape)
+
+    return RawScale(name=name)
 
 
 ROLES = ("query", "value", "key")

@@ -237,8 +237,8 @@ def test_every_example_spec_survives_build_then_import(path):
 # ------------------------------------------------------------------ refusals
 def test_layer_outside_the_catalog_is_named():
     x = keras.Input((4,), name="x")
-    y = layers.Normalization(name="norm")(x)
-    with pytest.raises(ModelImportError, match=r"layer 'norm' is a keras\.src\..*\.Normalization, which is not in "
+    y = layers.Identity(name="norm")(x)
+    with pytest.raises(ModelImportError, match=r"layer 'norm' is a keras\.src\..*\.Identity, which is not in "
                                                r"nnspec's catalog"):
         model_to_spec(keras.Model(x, y))
     z = layers.Lambda(lambda t: t * 2, name="double")(x)
@@ -247,8 +247,8 @@ def test_layer_outside_the_catalog_is_named():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda x: layers.Dropout(0.5, noise_shape=(None, 1), name="d")(x),
-     r"layer 'd' \(Dropout\): noise_shape = \[null, 1\] cannot be written in nnspec: Dropout has no argument"),
+    (lambda x: layers.Dense(3, lora_rank=2, name="d")(x),
+     r"layer 'd' \(Dense\): lora_rank = 2 cannot be written in nnspec: Dense has no argument"),
     (lambda x: layers.Dense(3, dtype="float16", name="h")(x),
      r"layer 'h' \(Dense\): dtype policy 'float16' cannot be written"),
     (lambda x: layers.Dense(3, activation=lambda t: t * 2, name="fn")(x),
@@ -355,8 +355,10 @@ def test_dict_outputs_a_shared_layer_as_output_and_losses_by_key():
 
 @pytest.mark.parametrize("make, message", [
     (lambda x: layers.Dense(2, name="my-dense")(x), "'my-dense' is not a valid nnspec name"),
-    (lambda x: layers.Conv2D(2, 1, data_format="channels_first", name="c")(layers.Reshape((1, 2, 2), name="r")(x)),
-     r"layer 'c' \(Conv2D\): data_format = \"channels_first\" cannot be written in nnspec: Conv2D has no argument"),
+    (lambda x: layers.ConvLSTM2D(2, 1, data_format="channels_first", name="c")(
+        layers.Reshape((1, 1, 2, 2), name="r")(x)),
+     r"layer 'c' \(ConvLSTM2D\): data_format = \"channels_first\" cannot be written in nnspec: ConvLSTM2D has no "
+     r"argument"),
 ])
 def test_names_and_layouts_nnspec_cannot_write(make, message):
     x = keras.Input((4,), name="x")
@@ -380,3 +382,56 @@ def test_models_without_a_graph_are_refused():
     sub(np.zeros((1, 3), "float32"))
     with pytest.raises(ModelImportError, match="subclassed models"):
         model_to_spec(sub)
+
+
+# ------------------------------------------------------------------ issue 8's new layers
+def test_new_layers_round_trip():
+    """Normalization with statistics, Dropout's noise_shape, Masking into an LSTM, Scale, and
+    convnext's LayerScale (imported as Scale)."""
+    from keras.src.applications.convnext import LayerScale
+    x = keras.Input((6, 6, 3), name="image")
+    h = layers.Normalization(mean=[0.4, 0.5, 0.6], variance=[0.1, 0.2, 0.3], name="stats")(x)
+    h = layers.Conv2D(8, 3, name="conv")(h)
+    h = LayerScale(1e-6, 8, name="layer_scale")(h)
+    h = layers.Dropout(0.2, noise_shape=(None, 1, 1, None), name="drop")(h)
+    h = layers.Reshape((16, 8), name="steps")(h)
+    h = layers.Masking(mask_value=0.5, name="mask")(h)
+    y = layers.LSTM(4, name="lstm")(h)
+    model = keras.Model(x, y)
+    round_trip(model)
+    data = model_to_spec(model)
+    items = {next(k for k in item if k in ("Normalization", "Scale", "Dropout", "Masking")): item
+             for item in data["layers"] if any(k in item for k in ("Normalization", "Scale", "Dropout", "Masking"))}
+    assert items["Scale"]["Scale"]["gamma_initializer"] == {"constant": {"value": 1e-6}}
+    assert items["Dropout"]["Dropout"]["noise_shape"] == [None, 1, 1, None]
+
+
+def test_normalization_without_statistics_imports_with_a_warning():
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="d")(layers.Normalization(name="norm")(x)))
+    text = spec_to_yaml(model_to_spec(model))
+    spec, diags = check_text(text, "<import>")
+    assert [(d.code, d.severity) for d in diags] == [("unset-statistics", "warning")]
+    assert "9 non-trainable weights" in diags[0].message
+    built = nnspec.build(spec)
+    assert built.count_params() == model.count_params()
+
+
+def test_channels_first_round_trip():
+    x = keras.Input((3, 8, 8), name="image")
+    h = layers.Reshape((1, 3, 8, 8), name="r")(x)
+    h = layers.Conv3D(2, 1, data_format="channels_first", name="c3")(h)  # (2, 3, 8, 8)
+    h = layers.Reshape((6, 8, 8), name="r2")(h)
+    h = layers.Conv2D(4, 3, groups=2, data_format="channels_first", name="conv")(h)  # (4, 6, 6)
+    h = layers.MaxPooling2D(2, data_format="channels_first", name="pool")(h)
+    h = layers.SeparableConv2D(4, 3, padding="same", data_format="channels_first", name="sep")(h)
+    h = layers.UpSampling2D(2, data_format="channels_first", name="up")(h)
+    y = layers.GlobalAveragePooling2D(data_format="channels_first", name="gap")(h)
+    round_trip(keras.Model(x, y))
+
+
+def test_hashing_and_category_encoding_round_trip():
+    x = keras.Input((3,), dtype="int32", name="ids")
+    h = layers.Hashing(num_bins=6, salt=[3, 4], name="hash")(x)
+    y = layers.CategoryEncoding(num_tokens=6, output_mode="count", name="counts")(h)
+    round_trip(keras.Model(x, layers.Dense(2, name="d")(y)))

@@ -14,6 +14,8 @@ def keras_macs(model):
     for layer in model.layers:
         name = type(layer).__name__
         out = layer.output.shape
+        if getattr(layer, "data_format", None) == "channels_first":  # (batch, channels, ...): as channels last
+            out = (out[0], *out[2:], out[1])
         if name in ("Conv1D", "Conv2D", "DepthwiseConv2D", "DepthwiseConv1D"):
             # (window, input channels / groups, filters) or, depthwise, (window, channels, multiplier)
             total += int(np.prod(out[1:-1])) * int(np.prod(layer.kernel.shape))
@@ -59,3 +61,25 @@ def test_macs_match_keras_layers(seed):
     spec, diags = nnspec.check_text(text, "r.yaml")
     assert spec is not None and not [d for d in diags if d.severity == "error"], (text, diags)
     assert cost.total_macs(spec) == keras_macs(build(spec)), text
+
+
+@pytest.mark.parametrize("kind", ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"])
+def test_macs_channels_first_match_keras_layers(kind):
+    """channels_first puts the channels at axis 1: the count must not take the last axis for them."""
+    from nnspec.keras.build import build
+    args = {"Conv2D": "filters: 6, groups: 2, ", "DepthwiseConv2D": "depth_multiplier: 2, ",
+            "SeparableConv2D": "filters: 5, "}[kind]
+    text = f"""nnspec: 1
+name: r
+inputs:
+  x: [4, 9, 7]
+layers:
+  - {kind}: {{{args}kernel_size: 3, data_format: channels_first}}
+  - Flatten: {{}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+    spec, diags = nnspec.check_text(text, "r.yaml")
+    assert spec is not None and not [d for d in diags if d.severity == "error"], diags
+    assert cost.total_macs(spec) == keras_macs(build(spec))

@@ -239,13 +239,16 @@ OP_CASES = {
     "TimeDistributed": ({"layer": {"Dense": {"units": 2}}}, [S1]), "UnitNormalization": ({}, [[8]]),
     "UpSampling1D": ({}, [S1]), "UpSampling2D": ({}, [S2]), "WeightNorm": ({"layer": {"Dense": {"units": 2}}}, [[8]]),
     "ZeroPadding1D": ({}, [S1]), "ZeroPadding2D": ({}, [S2]),
+    "Normalization": ({}, [[8]]), "CategoryEncoding": ({"num_tokens": 4}, [[3]]), "Hashing": ({"num_bins": 4}, [[3]]),
+    "Masking": ({}, [S1]), "Scale": ({}, [[8]]),
 }
 
 
 # nnspec refuses where Keras may accept: Activation's int support depends on the
 # function (relu takes ints, softmax does not); a Rescaling or Cast first is clearer.
 # GaussianDropout takes bool but not int inputs in Keras: refusing both is simpler.
-STRICTER = {"Activation", "GaussianDropout"}
+# Masking of a bool input computes int32 while Keras declares float32: refused.
+STRICTER = {"Activation", "GaussianDropout", "Masking"}
 
 
 def test_every_op_has_a_dtype_case():
@@ -663,7 +666,8 @@ def test_activity_regularizer_is_applied_on_every_op(op):
     to a loss was that regularizer failed with "No gradients provided" (fuzzer, FINDINGS F17)."""
     import json
     args, shapes = OP_CASES[op]
-    text = _dtype_spec(op, {**args, "activity_regularizer": {"l2": 1.0}}, shapes, "float32")
+    dtype = "int32" if op in ("CategoryEncoding", "Hashing") else "float32"  # of indices
+    text = _dtype_spec(op, {**args, "activity_regularizer": {"l2": 1.0}}, shapes, dtype)
     spec, errs = spec_of(text)
     assert errs == []
     model = build(spec)
@@ -672,3 +676,41 @@ def test_activity_regularizer_is_applied_on_every_op(op):
     model(x, training=False)
     assert len(model.losses) == 1, json.dumps(args)
     assert float(model.losses[0]) == pytest.approx(float(np.sum(np.square(y))) / 2, rel=1e-4)
+
+
+# ---------------------------------------------------------------- masks (issue 8: Masking)
+MASKED_SOFTMAX = """nnspec: 1
+name: masked
+seed: 1
+inputs:
+  x: [5, 3]
+layers:
+  - Masking: {mask_value: 0.0}
+  - Dense: {units: 4}
+  - SOFTMAX
+  - LSTM: {units: 2}
+outputs:
+  lstm: {loss: mse}
+"""
+
+
+def test_masked_softmax_is_refused_and_keras_fails():
+    spec, errs = spec_of(MASKED_SOFTMAX.replace("SOFTMAX", "Softmax: {}"))
+    assert [d.code for d in errs] == ["masked-softmax"]
+    x = keras.Input((5, 3))
+    h = keras.layers.Dense(4)(keras.layers.Masking()(x))
+    with pytest.raises(Exception, match="mask"):
+        keras.Model(x, keras.layers.Softmax()(h))(np.ones((2, 5, 3), "float32"))
+    # the hint: Activation softmax ignores the mask
+    spec, errs = spec_of(MASKED_SOFTMAX.replace("SOFTMAX", "Activation: {activation: softmax}"))
+    assert errs == []
+    fit_one_step(spec)
+
+
+def test_embedding_input_dim_one_checks():
+    """nnspec check's random integers fit every Embedding, also one of input_dim 1 (fuzzer)."""
+    from nnspec.keras.check import run_check
+    spec, errs = spec_of("nnspec: 1\nname: m\ninputs:\n  x: {shape: [3], dtype: int32}\nlayers:\n"
+                         "  - Embedding: {input_dim: 1, output_dim: 2}\noutputs:\n  embedding: {loss: mse}\n")
+    assert errs == []
+    assert run_check(spec, steps=1, batch=4)["finite"]

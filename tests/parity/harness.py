@@ -53,8 +53,11 @@ def keras_result(op_name: str, args: dict, shapes: list):
     return tuple(out.shape), (trainable, non_trainable)
 
 
+INT_OPS = ("Embedding", "CategoryEncoding", "Hashing")  # take integer indices
+
+
 def _dtype(op_name):
-    return "int32" if op_name == "Embedding" else "float32"
+    return "int32" if op_name in INT_OPS else "float32"
 
 
 def _sampled(op_name, args, shapes) -> bool:
@@ -90,7 +93,7 @@ def _data(op_name, args, shape, batch):
     rng = np.random.default_rng(0)
     dims = (batch, *shape[1:])
     if _dtype(op_name) == "int32":
-        return rng.integers(0, args.get("input_dim", 2), size=dims).astype("int32")
+        return rng.integers(0, args.get("input_dim", args.get("num_tokens", 2)), size=dims).astype("int32")
     return rng.normal(size=dims).astype("float32")
 
 

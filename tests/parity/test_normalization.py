@@ -18,6 +18,8 @@ def _same_default(arg_name, ours, theirs) -> bool:
         return ours is theirs
     if ours == theirs:
         return True
+    if arg_name == "data_format" and ours == "channels_last" and theirs is None:
+        return True  # Keras's None is keras.config.image_data_format(), channels_last unless configured
     if arg_name.endswith("_initializer") and isinstance(ours, str) and isinstance(theirs, str):
         # e.g. PReLU's default is "Zeros" (a class name); nnspec's vocabulary says "zeros"
         a, b = keras.initializers.get(ours), keras.initializers.get(theirs)

@@ -70,3 +70,62 @@ outputs:
     loss = model.evaluate(x, {"y": np.zeros_like(x)}, batch_size=2, verbose=0, return_dict=True)["loss"]
     assert loss == pytest.approx(1.0 + x[0].size * 2 / 2)  # mse 1, plus sum(x**2) / batch size 2
     model.fit(x, {"y": np.zeros_like(x)}, batch_size=2, verbose=0)
+
+
+# ---------------------------------------------------------------- Dropout's noise_shape
+def _noise(shape):
+    entry = st.one_of(st.none(), st.just(1), st.integers(1, 4))
+    return st.lists(entry, min_size=max(1, len(shape) - 1), max_size=len(shape) + 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), shape=shapes(1, 4, unknown=False), rate=st.floats(0.1, 0.9))
+def test_dropout_noise_shape(data, shape, rate):
+    noise = data.draw(_noise(shape))
+    # Keras broadcasts the mask in training only: run it there
+    args = {"rate": rate, "noise_shape": noise}
+    refused = _refused(args, shape)
+    why = _keras_dropout_fails(rate, noise, shape)
+    # nnspec refuses exactly what fails in training, and deliberately: a mask of another rank (Keras aligns
+    # it on the last axes, so [null, 1] on (batch, 8, 8, 3) means (8, 3) -> (batch?, 1); a higher rank widens
+    # the output) and a batch entry above 1 (runs only on batches of that size)
+    assert refused == (why is not None or len(noise) != len(shape) or (noise[0] or 1) > 1), (noise, shape, why)
+    if not refused:
+        check("Dropout", args, [shape])
+
+
+def _refused(args, shape):
+    try:
+        static("Dropout", args, [shape])
+    except ShapeError:
+        return True
+    return False
+
+
+def _keras_dropout_fails(rate, noise, shape):
+    import keras
+    import numpy as np
+    try:
+        out = keras.layers.Dropout(rate, noise_shape=noise, seed=1)(np.ones((3, *shape[1:]), "float32"),
+                                                                     training=True)
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__
+    return None if tuple(out.shape) == (3, *shape[1:]) else f"output {tuple(out.shape)}"
+
+
+def test_dropout_noise_shape_examples():
+    # EfficientNetV2: one draw per sample and channel
+    assert check("Dropout", {"rate": 0.2, "noise_shape": [None, 1, 1, None]}, [(None, 8, 8, 3)],
+                 run_it=True) == (None, 8, 8, 3)
+    assert check("Dropout", {"rate": 0.2, "noise_shape": [None, 1, 1, 1]}, [(None, None, None, 3)]) \
+        == (None, None, None, 3)
+    with pytest.raises(ShapeError, match=r"has noise_shape \[null, 1\] of 2 axes but its input \(batch, 8, 8, 3\) "
+                                         r"has 4") as e:
+        static("Dropout", {"rate": 0.2, "noise_shape": [None, 1]}, [(None, 8, 8, 3)])
+    assert e.value.arg == "noise_shape"
+    with pytest.raises(ShapeError, match=r"with 2 on axis 1 \(size 8\)"):
+        static("Dropout", {"rate": 0.2, "noise_shape": [None, 2, 1, 1]}, [(None, 8, 8, 3)])
+    with pytest.raises(ShapeError, match=r"with 4 on axis 1 \(size unknown\)"):
+        static("Dropout", {"rate": 0.2, "noise_shape": [None, 4]}, [(None, None)])
+    with pytest.raises(ShapeError, match="with 2 on the batch axis"):
+        static("Dropout", {"rate": 0.2, "noise_shape": [2, 4]}, [(None, 4)])
