@@ -299,6 +299,12 @@ def translate(error, doc) -> list[Diagnostic]:
             elif kind == "spec" and key == "allow_import":
                 out.append(_allow_import_in_spec(inst.get("allow_import"), kspan))
             else:
+                if kind == "metric":
+                    hint = did_you_mean(key, allowed) or "a metric is a keras.metrics class, e.g. {AUC: {curve: PR}}" \
+                        ", {expr: \"...\", name: ...} or {custom: module:Name}"
+                    out.append(Diagnostic("unknown-metric", f"unknown metric '{key}' in {_label(path, error)}", kspan,
+                                          hint))
+                    continue
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key"}.get(kind, "key")
                 hint = did_you_mean(key, allowed) or ("expected one of: " + ", ".join(allowed) if allowed else None)

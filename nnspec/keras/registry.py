@@ -1,5 +1,5 @@
 """Import this module to register every serializable object nnspec puts in a
-model (Penalty, ExprLoss, ExprConstraint, WeightNorm, WeightNormConstraint,
+model (Penalty, ExprLoss, ExprMetric, ExprConstraint, WeightNorm, WeightNormConstraint,
 Slice), e.g. before ``keras.models.load_model`` on a `.keras` file from
 ``nnspec compile --keras``::
 
