@@ -161,19 +161,6 @@ def test_expression_metric_saves_as_text_and_loads_with_safe_mode(tmp_path):
         np.testing.assert_allclose(after[k], before[k], rtol=1e-5)
 
 
-def test_expression_metric_errors_are_positioned():
-    _, diags = spec_of(SPEC.replace("METRICS", '[{expr: "sum(y_true * yhat)", name: d}]'))
-    assert [(d.code, d.span.line) for d in diags] == [("unknown-tensor", 11)]
-    _, diags = spec_of(SPEC.replace("METRICS", '[{expr: "sum(y_pred, axis=2)"}]'))
-    assert [(d.code, d.span.line) for d in diags] == [("bad-expression", 11)]
-    _, diags = spec_of(SPEC.replace("METRICS", "[{AUC: {curve: PR}, name: x}]"))
-    assert [d.code for d in diags] == ["bad-metric"]
-    _, diags = spec_of(SPEC.replace("METRICS", "[{AUC: {curv: PR}}]"))
-    assert [(d.code, d.hint) for d in diags] == [("unknown-argument", "did you mean 'curve'?")]
-    _, diags = spec_of(SPEC.replace("METRICS", "[{MeanIoU: {}}]"))
-    assert [d.code for d in diags] == ["missing-argument"]
-
-
 # ---------------------------------------------------------------- custom metrics
 MODULE = '''
 import keras
