@@ -304,3 +304,22 @@ def test_onehot_iou_warning_is_true_classes_past_num_classes_are_left_out():
     small.update_state(y, p)
     full.update_state(y, p)
     assert abs(float(small.result()) - float(full.result())) > 1e-3
+
+
+# ---------------------------------------------------------------- nnspec import
+def test_import_writes_metric_classes_with_their_arguments(tmp_path):
+    from nnspec.keras.expr import ExprMetric
+    from nnspec.keras.importer import import_model
+    M = keras.metrics
+    inp = keras.Input((4,), name="x")
+    model = keras.Model(inp, {"p": keras.layers.Dense(3, activation="sigmoid", name="p")(inp)})
+    model.compile("adam", {"p": "binary_crossentropy"},
+                  metrics={"p": [M.AUC(curve="PR"), M.AUC(name="roc"), M.Precision(thresholds=0.7),
+                                 M.AUC(thresholds=[0.2, 0.5]), ExprMetric(DICE, name="dice"), M.BinaryAccuracy(),
+                                 M.Mean()]})
+    model.save(tmp_path / "m.keras")
+    result = import_model(keras.models.load_model(tmp_path / "m.keras"))
+    assert result.data["outputs"]["p"]["metrics"] == [
+        {"AUC": {"curve": "PR"}}, {"AUC": {"name": "roc"}}, {"Precision": {"thresholds": 0.7}},
+        {"AUC": {"thresholds": [0.2, 0.5]}}, {"expr": DICE, "name": "dice"}, "binary_accuracy"]
+    assert any("Mean" in n for n in result.notes)
