@@ -175,6 +175,10 @@ def generate() -> dict:
                                                "declaration, not a permission: the person running nnspec allows "
                                                "them with --allow-import or [tool.nnspec] allow_import in "
                                                "pyproject.toml"},
+            "weights": {"type": "string", "minLength": 1, "maxLength": 1000,
+                        "description": "initial weights: a .keras or .weights.h5 file, relative to the spec and "
+                                       "inside its directory (no absolute path, no '..'), loaded by layer name by "
+                                       "nnspec compile and check"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
         },

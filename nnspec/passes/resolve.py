@@ -150,6 +150,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 calls=dict(doc.meta.get("calls", {})), owner=dict(doc.meta.get("owner", {})),
                 aliases=dict(doc.meta.get("aliases", {})))
     _name_rule(spec.name, "model", doc.span(("name",)), diags)
+    if "weights" in data:
+        spec.weights, spec.weights_span = data["weights"], doc.span(("weights",))
+        _check_weights_path(spec.weights, spec.weights_span, diags)
     spec.custom_modules = _check_imports(doc, spec.requires_import, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
@@ -292,6 +295,23 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     if not diags:
         _unreachable(spec, diags)
     return spec, diags
+
+
+def _check_weights_path(path: str, span, diags) -> None:
+    """A spec's `weights:` names a file the spec's author chose: only below the spec's own
+    directory (compile checks again with symbolic links resolved), never absolute or through '..'."""
+    parts = re.split(r"[\\/]", path)
+    why = None
+    if path.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:", path):
+        why = "is absolute"
+    elif ".." in parts:
+        why = "goes up with '..'"
+    elif not path.endswith((".keras", ".weights.h5")):
+        why = "does not end in .keras or .weights.h5"
+    if why:
+        diags.append(Diagnostic("weights-path", f"weights: {path!r} {why}: a spec may name a weights file below "
+                                "its own directory only", span, "put the file beside the spec (weights: "
+                                "base.weights.h5), or give your own path with nnspec compile --weights FILE"))
 
 
 def _check_metric(m, path, doc, diags) -> None:
