@@ -13,7 +13,7 @@ import re
 import sys
 
 from . import __version__, api, report
-from .diagnostics import ERROR, WARNING
+from .diagnostics import ERROR, WARNING, Diagnostic
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 BUG_URL = "https://github.com/nnspec/nnspec/issues"
@@ -51,6 +51,66 @@ def _max_weights(parser) -> None:
                         help="refuse a model whose weights need more than N bytes (default 2G; K/M/G/T suffixes)")
 
 
+def _weights(parser) -> None:
+    parser.add_argument("--weights", metavar="FILE",
+                        help="initial weights from a .keras or .weights.h5 file, by layer name (overrides the "
+                             "spec's weights:)")
+
+
+def _weights_file(spec, args) -> tuple[str | None, object]:
+    """(the weights file to load, the span its diagnostics point at), or (None, exit code) when the
+    spec's `weights:` is refused: below the spec's directory only, symbolic links resolved."""
+    from .diagnostics import Span
+    given = getattr(args, "weights", None)
+    if given:
+        if not os.path.isfile(given):
+            return None, _usage_error(f"--weights {given}: no such file")
+        return given, Span(given)
+    if not spec.weights:
+        return None, None
+    base = os.path.dirname(os.path.abspath(spec.file))
+    path = os.path.join(base, spec.weights)
+    real_base = os.path.realpath(base)
+    real = os.path.realpath(path)
+    span = spec.weights_span
+    if os.path.commonpath([real, real_base]) != real_base:
+        print(report.text([Diagnostic("weights-path", f"weights: {spec.weights!r} leads outside the spec's "
+                                      f"directory ({real}): a spec may name a weights file below its own "
+                                      "directory only", span, "copy the file beside the spec, or give your own "
+                                      "path with --weights FILE")]), file=sys.stderr)
+        return None, EXIT_INVALID
+    if not os.path.isfile(real):
+        print(report.text([Diagnostic("weights-path", f"weights: no such file {spec.weights!r} (looked for "
+                                      f"{path})", span, "the path is relative to the spec's directory")]),
+              file=sys.stderr)
+        return None, EXIT_INVALID
+    return real, span
+
+
+def _load_weights(model, spec, path, span, progress) -> int | None:
+    """Load the initial weights; an exit code on failure (the diagnostics printed), else None."""
+    from .keras.weights import WeightsError, load_initial_weights
+    try:
+        with _timed(progress, "weights"):
+            result = load_initial_weights(model, spec, path, span)
+    except (WeightsError, OSError) as e:
+        print(f"nnspec: error: cannot read weights from {path}: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    if result.diagnostics:
+        print(report.text(result.diagnostics), file=sys.stderr)
+    if any(d.severity == ERROR for d in result.diagnostics):
+        return EXIT_INVALID
+    if not result.loaded:
+        print(f"nnspec: error: no layer of the model took weights from {path}; hint: the spec's layer names "
+              "(and, for a .weights.h5 file, their types and order) must be those of the saved model",
+              file=sys.stderr)
+        return EXIT_INVALID
+    kept = ", ".join(result.kept)
+    progress(f"weights: {len(result.loaded)} layer(s) loaded from {path}" +
+             (f"; keep their initialisers (not in the file): {kept}" if kept else ""))
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
@@ -83,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true",
                    help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    _weights(c)
     _allow_import(c)
     _max_weights(c)
 
@@ -90,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("path", metavar="SPEC")
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
+    _weights(k)
     _allow_import(k)
     _max_weights(k)
 
@@ -288,6 +350,9 @@ def cmd_compile(args) -> int:
     except fsutil.Refused as e:
         print(f"nnspec: error: {e}", file=sys.stderr)
         return EXIT_INVALID
+    weights, span = _weights_file(spec, args)
+    if weights is None and span is not None:
+        return span
     with _timed(progress, "load tensorflow"):
         from .keras.build import build
         from .keras.export import ExportError, export
@@ -301,6 +366,10 @@ def cmd_compile(args) -> int:
               f"hint: the spec uses custom objects from {', '.join(spec.custom_modules)}, which may be the cause",
               file=sys.stderr)
         return EXIT_INVALID
+    if weights is not None:
+        failed = _load_weights(model, spec, weights, span, progress)
+        if failed is not None:
+            return failed
     timings: dict = {}
     try:
         manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings, force=args.force)
@@ -366,8 +435,18 @@ def cmd_check(args) -> int:
                             f"tensors, more than check allows ({CHECK_MAX_BYTES // 2**30} GiB); hint: use "
                             f"--batch-size {max(1, min(8, CHECK_MAX_BYTES // per_batch))} (at most "
                             f"{CHECK_MAX_BYTES // per_batch:,} for this spec)")
+    weights, span = _weights_file(spec, args)
+    if weights is None and span is not None:
+        return span
     from .keras.check import run_check
-    result = run_check(spec, steps=args.train_steps, batch=args.batch_size)
+    model = None
+    if weights is not None:
+        from .keras.build import build
+        model = build(spec)
+        failed = _load_weights(model, spec, weights, span, lambda line: print(line, file=sys.stderr))
+        if failed is not None:
+            return failed
+    result = run_check(spec, steps=args.train_steps, batch=args.batch_size, model=model)
     for i, step in enumerate(result["steps"], 1):
         parts = [f"{k} {v:.4g}" for k, v in step["outputs"].items()]
         parts += [f"{k} {v:.4g}" for k, v in step["penalties"].items()]

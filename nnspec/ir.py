@@ -75,6 +75,8 @@ class Spec:
     outputs: dict = field(default_factory=dict)  # name -> Output
     penalties: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
+    weights: str | None = None  # initial weights: a path relative to the spec's directory
+    weights_span: Span | None = None
     allow_import: tuple = ()  # modules `custom:` objects may be imported from (the caller's permission only)
     requires_import: tuple = ()  # modules the spec declares it needs (a declaration, not a permission)
     custom_modules: tuple = ()  # modules the spec's `custom:` / Custom references name

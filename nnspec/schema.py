@@ -175,6 +175,10 @@ def generate() -> dict:
                                                "declaration, not a permission: the person running nnspec allows "
                                                "them with --allow-import or [tool.nnspec] allow_import in "
                                                "pyproject.toml"},
+            "weights": {"type": "string", "minLength": 1, "maxLength": 1000,
+                        "description": "initial weights: a .keras or .weights.h5 file, relative to the spec and "
+                                       "inside its directory (no absolute path, no '..'), loaded by layer name by "
+                                       "nnspec compile and check"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
         },
@@ -299,6 +303,12 @@ def translate(error, doc) -> list[Diagnostic]:
             elif kind == "spec" and key == "allow_import":
                 out.append(_allow_import_in_spec(inst.get("allow_import"), kspan))
             else:
+                if kind == "metric":
+                    hint = did_you_mean(key, allowed) or "a metric is a keras.metrics class, e.g. {AUC: {curve: PR}}" \
+                        ", {expr: \"...\", name: ...} or {custom: module:Name}"
+                    out.append(Diagnostic("unknown-metric", f"unknown metric '{key}' in {_label(path, error)}", kspan,
+                                          hint))
+                    continue
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key"}.get(kind, "key")
                 hint = did_you_mean(key, allowed) or ("expected one of: " + ", ".join(allowed) if allowed else None)

@@ -95,6 +95,134 @@ METRICS = [
     "squared_hinge", "top_k_categorical_accuracy",
 ]
 
+# Keras metric classes a spec may configure: `{AUC: {curve: PR}}`. Class name -> {arg: schema}
+# (Keras's own argument names; every class also takes `name`, the key of the metric in the logs).
+# Each argument's limits are those Keras enforces, or where it fails at the first step
+# (measured: tests/keras/test_metrics.py); passes/shapes.py checks them against the output.
+_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
+_THRESHOLD = {**_UNIT, "description": "a threshold in [0, 1] (one number: a list makes the metric a "
+                                      "vector, which Keras's evaluate cannot log)"}
+_CLASS_ID = {"type": "integer", "minimum": 0, "description": "an index on the output's last axis"}
+_NUM_CLASSES = {"type": "integer", "minimum": 2, "maximum": 2**16, "description": "the number of classes"}
+_IOU = {"ignore_class": {"type": ["integer", "null"]}, "axis": {"type": "integer"}}
+_NUM_THRESHOLDS = {"type": "integer", "minimum": 2, "maximum": 100000}
+METRIC_CLASSES = {
+    "AUC": {"num_thresholds": _NUM_THRESHOLDS, "curve": {"enum": ["ROC", "PR"]},
+            "summation_method": {"enum": ["interpolation", "minoring", "majoring"]},
+            "thresholds": {"type": "array", "items": _UNIT, "minItems": 1, "maxItems": 100000},
+            "multi_label": {"type": "boolean"}, "num_labels": {"type": "integer", "minimum": 1},
+            "label_weights": {"type": "array", "items": NONNEG_NUM, "minItems": 1},
+            "from_logits": {"type": "boolean"}},
+    "Accuracy": {},
+    "BinaryAccuracy": {"threshold": NUM},
+    "BinaryCrossentropy": {"from_logits": {"type": "boolean"}, "label_smoothing": _UNIT},
+    "BinaryIoU": {"target_class_ids": {"type": "array", "items": {"enum": [0, 1]}, "minItems": 1, "maxItems": 2,
+                                       "uniqueItems": True}, "threshold": NUM},
+    "CategoricalAccuracy": {},
+    "CategoricalCrossentropy": {"from_logits": {"type": "boolean"}, "label_smoothing": _UNIT, "axis": {"type": "integer"}},
+    "CategoricalHinge": {},
+    "ConcordanceCorrelation": {"axis": {"type": "integer"}},
+    "CosineSimilarity": {"axis": {"type": "integer"}},
+    "F1Score": {"average": {"enum": ["micro", "macro", "weighted", None]}, "threshold": {**_UNIT, "exclusiveMinimum": 0}},
+    "FBetaScore": {"average": {"enum": ["micro", "macro", "weighted", None]}, "beta": POS_NUM,
+                   "threshold": {**_UNIT, "exclusiveMinimum": 0}},
+    "FalseNegatives": {"thresholds": _THRESHOLD},
+    "FalsePositives": {"thresholds": _THRESHOLD},
+    "Hinge": {},
+    "IoU": {"num_classes": _NUM_CLASSES, "target_class_ids": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                                                             "minItems": 1, "uniqueItems": True},
+            "sparse_y_true": {"type": "boolean"}, "sparse_y_pred": {"type": "boolean"}, **_IOU},
+    "KLDivergence": {},
+    "LogCoshError": {},
+    "MeanAbsoluteError": {},
+    "MeanAbsolutePercentageError": {},
+    "MeanIoU": {"num_classes": _NUM_CLASSES, "sparse_y_true": {"type": "boolean"},
+                "sparse_y_pred": {"type": "boolean"}, **_IOU},
+    "MeanSquaredError": {},
+    "MeanSquaredLogarithmicError": {},
+    "OneHotIoU": {"num_classes": _NUM_CLASSES,
+                  "target_class_ids": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1,
+                                       "uniqueItems": True},
+                  "sparse_y_pred": {"type": "boolean"}, **_IOU},
+    "OneHotMeanIoU": {"num_classes": _NUM_CLASSES, "sparse_y_pred": {"type": "boolean"}, **_IOU},
+    "PearsonCorrelation": {"axis": {"type": "integer"}},
+    "Poisson": {},
+    "Precision": {"thresholds": _THRESHOLD, "top_k": {"type": "integer", "minimum": 1}, "class_id": _CLASS_ID},
+    "PrecisionAtRecall": {"recall": _UNIT, "num_thresholds": _NUM_THRESHOLDS, "class_id": _CLASS_ID},
+    "R2Score": {"class_aggregation": {"enum": ["uniform_average", "variance_weighted_average", None]},
+                "num_regressors": {"type": "integer", "minimum": 0}},
+    "Recall": {"thresholds": _THRESHOLD, "top_k": {"type": "integer", "minimum": 1}, "class_id": _CLASS_ID},
+    "RecallAtPrecision": {"precision": _UNIT, "num_thresholds": _NUM_THRESHOLDS, "class_id": _CLASS_ID},
+    "RootMeanSquaredError": {},
+    "SensitivityAtSpecificity": {"specificity": _UNIT, "num_thresholds": _NUM_THRESHOLDS, "class_id": _CLASS_ID},
+    "SparseCategoricalAccuracy": {},
+    "SparseCategoricalCrossentropy": {"from_logits": {"type": "boolean"}, "ignore_class": {"type": ["integer", "null"]},
+                                      "axis": {"type": "integer"}},
+    "SparseTopKCategoricalAccuracy": {"k": {"type": "integer", "minimum": 1}, "from_sorted_ids": {"type": "boolean"}},
+    "SpecificityAtSensitivity": {"sensitivity": _UNIT, "num_thresholds": _NUM_THRESHOLDS, "class_id": _CLASS_ID},
+    "SquaredHinge": {},
+    "TopKCategoricalAccuracy": {"k": {"type": "integer", "minimum": 1}},
+    "TrueNegatives": {"thresholds": _THRESHOLD},
+    "TruePositives": {"thresholds": _THRESHOLD},
+}
+METRIC_REQUIRED = {"IoU": ("num_classes", "target_class_ids"), "MeanIoU": ("num_classes",),
+                   "OneHotIoU": ("num_classes", "target_class_ids"), "OneHotMeanIoU": ("num_classes",),
+                   "PrecisionAtRecall": ("recall",), "RecallAtPrecision": ("precision",),
+                   "SensitivityAtSpecificity": ("specificity",), "SpecificityAtSensitivity": ("sensitivity",)}
+# the class each metric name stands for in the mapping form (`{auc: {curve: PR}}` = `{AUC: ...}`)
+METRIC_NAME_CLASS = {
+    "accuracy": "Accuracy", "auc": "AUC", "binary_accuracy": "BinaryAccuracy",
+    "binary_crossentropy": "BinaryCrossentropy", "categorical_accuracy": "CategoricalAccuracy",
+    "categorical_crossentropy": "CategoricalCrossentropy", "categorical_hinge": "CategoricalHinge",
+    "cosine_similarity": "CosineSimilarity", "f1_score": "F1Score", "hinge": "Hinge", "kl_divergence": "KLDivergence",
+    "log_cosh_error": "LogCoshError", "mae": "MeanAbsoluteError", "mape": "MeanAbsolutePercentageError",
+    "mean_absolute_error": "MeanAbsoluteError", "mean_absolute_percentage_error": "MeanAbsolutePercentageError",
+    "mean_squared_error": "MeanSquaredError", "mean_squared_logarithmic_error": "MeanSquaredLogarithmicError",
+    "mse": "MeanSquaredError", "msle": "MeanSquaredLogarithmicError", "poisson": "Poisson", "precision": "Precision",
+    "r2_score": "R2Score", "recall": "Recall", "root_mean_squared_error": "RootMeanSquaredError",
+    "sparse_categorical_accuracy": "SparseCategoricalAccuracy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "sparse_top_k_categorical_accuracy": "SparseTopKCategoricalAccuracy", "squared_hinge": "SquaredHinge",
+    "top_k_categorical_accuracy": "TopKCategoricalAccuracy",
+}
+METRIC_NAME = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$(?!\n)", "maxLength": 128,
+               "description": "the metric's name in the training logs (letters, digits, _)"}
+
+
+def metric_args_schema(cls: str) -> dict:
+    out = {"type": ["object", "null"], "properties": {**METRIC_CLASSES[cls], "name": METRIC_NAME},
+           "additionalProperties": False, "x-nnspec": f"args:{cls}",
+           "description": f"keras.metrics.{cls}'s arguments"}
+    if cls in METRIC_REQUIRED:
+        out["type"] = "object"
+        out["required"] = list(METRIC_REQUIRED[cls])
+    return out
+
+
+def metric_definition() -> dict:
+    """A metric: a name (Keras's string form), or one mapping: {Class: {args}}, {name: {args}},
+    {expr: "...", name: ...} or {custom: "module:Name"}. That a mapping holds one metric, and
+    `name` only beside `expr`, is checked in passes/resolve.py (the fast check has no
+    `dependencies`)."""
+    props = {cls: metric_args_schema(cls) for cls in METRIC_CLASSES}
+    for name in METRICS:
+        props[name] = metric_args_schema(METRIC_NAME_CLASS[name])
+    props["expr"] = {**EXPR, "description": "a metric written as an expression over y_true and y_pred; its "
+                                            "mean over the batches (and samples, for a value per sample) is logged"}
+    props["custom"] = CUSTOM_REF
+    props["name"] = {**METRIC_NAME, "description": "an expression metric's name in the training logs"}
+    return {
+        "description": "metric: a name, {Class: {args}} (keras.metrics), {expr: \"...\", name: ...} or "
+                       "{custom: module:Name}",
+        "anyOf": [
+            {"type": "string", "enum": sorted(METRICS), "description": "a metric name"},
+            {"type": "object", "minProperties": 1, "maxProperties": 2, "properties": props,
+             "additionalProperties": False, "x-nnspec": "metric",
+             "description": "a one-key mapping {Class: {args}}, {expr: \"...\", name: ...} or {custom: module:Name}"},
+        ],
+    }
+
+
 _OPT_COMMON = {"learning_rate": POS_NUM, "weight_decay": NONNEG_NUM, "clipnorm": POS_NUM, "clipvalue": POS_NUM,
                "global_clipnorm": POS_NUM, "use_ema": {"type": "boolean"},
                "ema_momentum": {"type": "number", "minimum": 0, "maximum": 1}}
@@ -154,6 +282,6 @@ def definitions() -> dict:
         "regularizer": _named(REGULARIZERS, "regularizer", value_schema=lambda s: s),
         "constraint": _named(CONSTRAINTS, "constraint", extra={"expr": EXPR, "custom": CUSTOM_REF}),
         "loss": _named(LOSSES, "loss", extra={"expr": EXPR, "custom": CUSTOM_REF}),
-        "metric": _named({m: {} for m in METRICS}, "metric"),
+        "metric": metric_definition(),
         "optimizer": _named(OPTIMIZERS, "optimizer"),
     }

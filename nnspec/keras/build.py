@@ -137,10 +137,19 @@ def loss_object(value):
 
 
 def metric_object(value):
+    """A spec metric: 'mae' (Keras resolves it), {AUC: {curve: PR}} or {auc: {...}} (a keras.metrics
+    class), {expr: '...', name: dice} or {custom: 'module:Name'}."""
     if isinstance(value, str):
         return value
+    if "expr" in value:
+        from .expr import ExprMetric
+        return ExprMetric(value["expr"], name=value.get("name") or "expr_metric")
     (name, args), = value.items()
-    return _classes(keras.metrics, keras.metrics.Metric)[name](**(args or {}))
+    if name == "custom":
+        from .custom_objects import custom_metric
+        return custom_metric(args)
+    from ..vocab import METRIC_NAME_CLASS
+    return getattr(keras.metrics, METRIC_NAME_CLASS.get(name, name))(**(args or {}))
 
 
 def optimizer_object(value):

@@ -53,10 +53,11 @@ def synthetic_targets(spec, batch: int, seed: int = 0, model=None) -> dict:
     return out
 
 
-def run_check(spec, steps: int = 3, batch: int = 8) -> dict:
+def run_check(spec, steps: int = 3, batch: int = 8, model=None) -> dict:
     """Returns {"steps": [{"outputs": {...}, "penalties": {...}, "regularizers": x, "total": x}],
-    "no_gradient": [...], "zero_gradient": [...], "finite": bool}."""
-    model = build(spec)
+    "no_gradient": [...], "zero_gradient": [...], "finite": bool}. ``model``: the spec's model,
+    already built (with initial weights loaded)."""
+    model = build(spec) if model is None else model
     x = model_inputs(spec, random_batch(spec, batch=batch))
     y = synthetic_targets(spec, batch, model=model)
     from .custom_objects import allowing

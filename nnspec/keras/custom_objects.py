@@ -105,3 +105,16 @@ def custom_object(ref: str):
     """A loss or constraint: a class is instantiated, a function is used as is."""
     obj = import_object(ref)
     return obj() if isinstance(obj, type) else obj
+
+
+def custom_metric(ref: str):
+    """A metric: a keras.metrics.Metric subclass is instantiated (no arguments), a function
+    ``(y_true, y_pred) -> values`` is used as is (Keras averages it)."""
+    obj = import_object(ref)
+    if isinstance(obj, type):
+        if not issubclass(obj, keras.metrics.Metric):
+            raise ImportNotAllowed(f"'{ref}' is a class but not a keras.metrics.Metric subclass")
+        return obj()
+    if isinstance(obj, keras.metrics.Metric) or callable(obj):
+        return obj
+    raise ImportNotAllowed(f"'{ref}' is neither a keras.metrics.Metric nor a function")

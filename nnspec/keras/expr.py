@@ -36,6 +36,7 @@ it again on load, so ``.keras`` files that use them load with the default
 * ``Penalty``: an identity layer that adds a term to the training loss
   (``add_loss``; not divided by the batch size).
 * ``ExprLoss``: a loss over ``y_true`` and ``y_pred``.
+* ``ExprMetric``: a metric over ``y_true`` and ``y_pred`` (the running mean of its values).
 * ``ExprConstraint``: a weight constraint over ``w``; its value replaces ``w``.
 * ``ExprLayer``: a layer computing an expression of its input tensors (the
   ``Expr`` op), drawing random numbers from its own seeded generator.
@@ -51,7 +52,7 @@ from keras import ops
 
 from ..expr.expr import ELEMENTWISE, REDUCTIONS, ExprError, names as expr_names, parse, uses_random
 
-__all__ = ["compile_expr", "Penalty", "ExprLoss", "ExprConstraint", "ExprLayer"]
+__all__ = ["compile_expr", "Penalty", "ExprLoss", "ExprMetric", "ExprConstraint", "ExprLayer"]
 SEED_KEY = "$seed"  # env key of the seed generator (not a name an expression can spell)
 
 _ELEMENTWISE_OPS = {
@@ -546,6 +547,32 @@ class ExprLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "expr": self.expr}
+
+
+@keras.saving.register_keras_serializable(package="nnspec")
+class ExprMetric(keras.metrics.Mean):
+    """A metric written as an expression over ``y_true`` and ``y_pred`` (``y_true`` cast to
+    ``y_pred``'s dtype): the running mean of its values, as keras.metrics.Mean keeps it. An
+    expression that reduces to a number (dice: ``2 * sum(y_true * y_pred) / (sum(y_true) +
+    sum(y_pred))``) gives the mean over batches of the per-batch value; one that keeps the batch
+    axis (``mean(abs(y_true - y_pred), axis=-1)``) gives the mean over samples, weighted by
+    ``sample_weight``. The config holds the text, parsed again on load (safe_mode loads it)."""
+
+    def __init__(self, expr, name="expr_metric", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.expr = expr
+        _, _, self._fn = _compile_text(expr, ("y_true", "y_pred"), "metric")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = _as_float(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        values = _tensor(self._fn({"y_true": y_true, "y_pred": y_pred}))
+        if len(values.shape) == 0:
+            sample_weight = None  # one value for the batch: a batch counts once
+        return super().update_state(values, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "expr": self.expr}
 
 
 @keras.saving.register_keras_serializable(package="nnspec")

@@ -914,16 +914,31 @@ def _metric_value(value, notes: list, output: str):
     class_name, config = value["class_name"], value.get("config") or {}
     if class_name == "function":
         return config if isinstance(config, str) and config in vocab.METRICS else skip(_short(config))
+    if value.get("registered_name") == "nnspec>ExprMetric" and isinstance(config.get("expr"), str):
+        return {"expr": config["expr"], "name": config.get("name") or "expr_metric"}
     name = snake_case(class_name)
     cls = getattr(keras.metrics, class_name, None)
-    if value.get("registered_name") or name not in vocab.METRICS or cls is None:
+    if value.get("registered_name") or cls is None or class_name not in vocab.METRIC_CLASSES:
         return skip(class_name)
-    try:
-        defaults = cls().get_config()
-    except Exception:  # noqa: BLE001 - a metric that needs arguments
-        return skip(class_name)
-    diff = [k for k in config if k not in ("name", "dtype") and not _same(config[k], defaults.get(k, object()))]
-    return name if not diff else skip(f"{class_name} with {diff[0]}={_short(config[diff[0]])}")
+    params = inspect.signature(cls.__init__).parameters
+    args = {}
+    for k, v in config.items():
+        if k == "dtype" or (k in params and params[k].default is not inspect.Parameter.empty
+                            and _same(v, params[k].default)):
+            continue
+        if k == "name":
+            auto = isinstance(v, str) and re.fullmatch(rf"{re.escape(name)}(_\d+)?", v)
+            if not auto and v != params["name"].default and isinstance(v, str) and v.isidentifier():
+                args["name"] = v
+            continue
+        if k not in vocab.METRIC_CLASSES[class_name]:
+            return skip(f"{class_name} with {k}={_short(v)}")
+        args[k] = _plain(v)
+    if args.get("thresholds") is not None and class_name == "AUC":
+        args.pop("num_thresholds", None)  # Keras sets it from the thresholds given
+    if not args and name in vocab.METRICS and name != "accuracy":
+        return name
+    return {class_name: args}
 
 
 def _per_output(value, output_names: list, spec_names: list, nested_lists: bool):

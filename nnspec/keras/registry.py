@@ -1,5 +1,5 @@
 """Import this module to register every serializable object nnspec puts in a
-model (Penalty, ExprLoss, ExprConstraint, WeightNorm, WeightNormConstraint, Scale,
+model (Penalty, ExprLoss, ExprMetric, ExprConstraint, ExprLayer, WeightNorm, WeightNormConstraint, Scale,
 Slice), e.g. before ``keras.models.load_model`` on a `.keras` file from
 ``nnspec compile --keras``::
 

@@ -150,6 +150,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 calls=dict(doc.meta.get("calls", {})), owner=dict(doc.meta.get("owner", {})),
                 aliases=dict(doc.meta.get("aliases", {})))
     _name_rule(spec.name, "model", doc.span(("name",)), diags)
+    if "weights" in data:
+        spec.weights, spec.weights_span = data["weights"], doc.span(("weights",))
+        _check_weights_path(spec.weights, spec.weights_span, diags)
     spec.custom_modules = _check_imports(doc, spec.requires_import, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition
@@ -277,6 +280,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
             _check_expr(value["loss"]["expr"], {"y_true": None, "y_pred": None},
                         doc.span(("outputs", name, "loss", "expr")), diags)
+        for j, m in enumerate(value.get("metrics") or []):
+            _check_metric(m, ("outputs", name, "metrics", j), doc, diags)
         spec.outputs[name] = Output(name, value.get("loss"), value.get("weight", 1.0),
                                     list(value.get("metrics", [])), span)
         if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
@@ -294,6 +299,42 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     if not diags:
         _unreachable(spec, diags)
     return spec, diags
+
+
+def _check_weights_path(path: str, span, diags) -> None:
+    """A spec's `weights:` names a file the spec's author chose: only below the spec's own
+    directory (compile checks again with symbolic links resolved), never absolute or through '..'."""
+    parts = re.split(r"[\\/]", path)
+    why = None
+    if path.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:", path):
+        why = "is absolute"
+    elif ".." in parts:
+        why = "goes up with '..'"
+    elif not path.endswith((".keras", ".weights.h5")):
+        why = "does not end in .keras or .weights.h5"
+    if why:
+        diags.append(Diagnostic("weights-path", f"weights: {path!r} {why}: a spec may name a weights file below "
+                                "its own directory only", span, "put the file beside the spec (weights: "
+                                "base.weights.h5), or give your own path with nnspec compile --weights FILE"))
+
+
+def _check_metric(m, path, doc, diags) -> None:
+    """A metric mapping holds one metric; `name` goes with `expr` only (a class takes it among its
+    arguments: {AUC: {curve: PR, name: pr_auc}}); an expression names y_true and y_pred only."""
+    if not isinstance(m, dict):
+        return
+    keys = [k for k in m if k != "name"]
+    if len(keys) != 1:
+        diags.append(Diagnostic("bad-metric", f"a metric mapping holds one metric; found {', '.join(keys) or 'only name'}",
+                                doc.span(path), "write each metric as its own list item: [{AUC: {}}, mae]"
+                                if len(keys) > 1 else "add the metric: {expr: \"...\", name: ...}"))
+        return
+    if "name" in m and keys[0] != "expr":
+        diags.append(Diagnostic("bad-metric", f"name goes beside expr only; {keys[0]} takes it among its arguments", doc.span(path + ("name",), key=True),
+                                f"write {{{keys[0]}: {{name: {m['name']}}}}}" if keys[0] != "custom"
+                                else "a custom metric has its own name"))
+    if keys[0] == "expr" and isinstance(m["expr"], str):
+        _check_expr(m["expr"], {"y_true": None, "y_pred": None}, doc.span(path + ("expr",)), diags)
 
 
 def _order_roles(op, roles: dict, node: Node, diags) -> list:

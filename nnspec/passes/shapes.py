@@ -529,22 +529,61 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
                             "on those layers"))
 
 
-_MATRIX_METRICS = {"r2_score": "R2Score", "f1_score": "F1Score"}  # Keras: "expects 2D inputs"
+# Metrics Keras computes on (batch, n) only: "expects 2D inputs" at the first training step
+_MATRIX_METRICS = frozenset({"R2Score", "F1Score", "FBetaScore"})
 
 
 # What a metric compares the output with, measured against Keras (train_on_batch): integer class
 # labels (the output's shape without its last axis, as sparse_categorical_crossentropy takes), or
 # values shaped like the output (every other loss). `accuracy` takes either.
-_LABEL_METRICS = frozenset({"sparse_categorical_accuracy", "sparse_categorical_crossentropy",
-                            "sparse_top_k_categorical_accuracy"})
+_LABEL_METRICS = frozenset({"SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
+                            "SparseTopKCategoricalAccuracy"})
 _LABEL_LOSSES = frozenset({"sparse_categorical_crossentropy"})
-_EITHER_METRICS = frozenset({"accuracy"})
+_IOU_METRICS = frozenset({"IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"})
+_WHAT = {"labels": "integer class labels", "values": "targets shaped like the output",
+         "one-hot": "one-hot targets with one more axis than the output"}
 
 
 def _named(value):
     if isinstance(value, str):
         return value
     return next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None
+
+
+def _metric_info(m):
+    """(class, written name, args) of a spec metric: class None for expr / custom (and the
+    string `accuracy`, which Keras resolves by the targets)."""
+    from ..vocab import METRIC_CLASSES, METRIC_NAME_CLASS
+    if isinstance(m, str):
+        return (None if m == "accuracy" else METRIC_NAME_CLASS.get(m)), m, {}
+    keys = [k for k in m if k != "name"] if isinstance(m, dict) else []
+    if len(keys) != 1:
+        return None, None, {}
+    key = keys[0]
+    args = m[key] if isinstance(m[key], dict) else {}
+    if key in METRIC_NAME_CLASS:
+        return (None if key == "accuracy" else METRIC_NAME_CLASS[key]), key, args
+    return (key if key in METRIC_CLASSES else None), key, args
+
+
+def _metric_wants(cls, args) -> str | None:
+    """The target a metric compares the output with (see _WHAT), None for either/unknown."""
+    if cls is None:
+        return None
+    if cls in _LABEL_METRICS:
+        return "labels"
+    if cls in _IOU_METRICS:
+        sparse_true = args.get("sparse_y_true", not cls.startswith("OneHot"))
+        sparse_pred = args.get("sparse_y_pred", cls in ("IoU", "MeanIoU"))
+        if sparse_true and not sparse_pred:
+            return "labels"  # the output's argmax against class ids
+        if sparse_pred and not sparse_true:
+            return "one-hot"  # the output's class ids against the targets' argmax
+    return "values"
+
+
+def _metric_span(o, i):
+    return o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
 
 
 def _check_metric_targets(spec: Spec, diags) -> None:
@@ -558,37 +597,41 @@ def _check_metric_targets(spec: Spec, diags) -> None:
         kind = None if loss is None else "labels" if loss in _LABEL_LOSSES else "values"
         first = f"its loss {loss}" if loss else None
         for i, m in enumerate(o.metrics):
-            name = _named(m)
-            if name is None or name in _EITHER_METRICS:
+            cls, name, args = _metric_info(m)
+            wants = _metric_wants(cls, args)
+            if wants is None:
                 continue
-            wants = "labels" if name in _LABEL_METRICS else "values"
             if kind is None:
                 kind, first = wants, f"metric {name}"
                 continue
             if wants == kind:
                 continue
-            span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
-            what = {"labels": "integer class labels", "values": "targets shaped like the output"}
-            hint = (f"beside {first}, use sparse_categorical_accuracy, sparse_top_k_categorical_accuracy or accuracy"
-                    if kind == "labels" else f"beside {first}, use categorical_accuracy, top_k_categorical_accuracy "
-                    "or accuracy (one-hot targets)")
+            if cls in _IOU_METRICS:
+                hint = (f"beside {first}, use {{{name}: {{..., sparse_y_pred: false}}}}: it takes the argmax of "
+                        "the output's last axis and compares it with class labels" if kind == "labels" else
+                        f"beside {first}, set sparse_y_true and sparse_y_pred to match its targets")
+            elif kind == "labels":
+                hint = f"beside {first}, use sparse_categorical_accuracy, sparse_top_k_categorical_accuracy or accuracy"
+            else:
+                hint = (f"beside {first}, use categorical_accuracy, top_k_categorical_accuracy or accuracy "
+                        "(one-hot targets)")
             shape = spec.shapes.get(o.name)
-            fails = ("Keras fails at the first training step" if not (name == "categorical_accuracy" and shape
+            fails = ("Keras fails at the first training step" if not (cls == "CategoricalAccuracy" and shape
                                                                        and len(shape) == 2)
                      else "on (batch, n) Keras runs categorical_accuracy but takes the argmax of the labels "
                      "themselves (deliberately refused)")
             diags.append(Diagnostic("metric-target", f"metric {name} of output '{o.name}' compares it with "
-                                    f"{what[wants]}, but {first} takes {what[kind]}: one target cannot be both, "
-                                    f"and {fails}", span, hint))
+                                    f"{_WHAT[wants]}, but {first} takes {_WHAT[kind]}: one target cannot be both, "
+                                    f"and {fails}", _metric_span(o, i), hint))
             break
 
 
 # Metrics Keras computes on the output's own dtype (measured: compile's metric on an int32 / int64
 # output, float or int targets): these fail on an integer output ("Cannot convert 2.0 to EagerTensor of
 # dtype int64" and the like); the losses cast to float first.
-_FLOAT_ONLY_METRICS = frozenset({"binary_crossentropy", "categorical_crossentropy", "categorical_hinge",
-                                 "cosine_similarity", "hinge", "kl_divergence", "log_cosh_error", "poisson",
-                                 "squared_hinge", "top_k_categorical_accuracy"})
+_FLOAT_ONLY_METRICS = frozenset({"BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge",
+                                 "CosineSimilarity", "Hinge", "KLDivergence", "LogCoshError", "Poisson",
+                                 "SquaredHinge", "TopKCategoricalAccuracy"})
 
 
 def _check_metric_dtypes(spec: Spec, diags) -> None:
@@ -597,28 +640,126 @@ def _check_metric_dtypes(spec: Spec, diags) -> None:
         if dtype_kind(dtype) != "int":
             continue
         for i, m in enumerate(o.metrics):
-            name = _named(m)
-            if name in _FLOAT_ONLY_METRICS:
-                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
+            cls, name, _ = _metric_info(m)
+            if cls in _FLOAT_ONLY_METRICS:
                 diags.append(Diagnostic("metric-dtype", f"metric {name} of output '{o.name}' needs a float output "
                                         f"but '{o.name}' is {dtype}: Keras computes it on the output's dtype and "
-                                        "fails at the first training step", span,
+                                        "fails at the first training step", _metric_span(o, i),
                                         f"add Rescaling: {{scale: 1.0}} (it casts to float32) before the output, "
                                         f"or drop {name}"))
                 break
+
+
+_PROBABILITY_ACTIVATIONS = frozenset({"sigmoid", "softmax", "hard_sigmoid", "sparse_sigmoid", "sparsemax"})
+
+
+def _metric_arg_diags(spec: Spec, o, i, cls, name, args):
+    """The arguments of a keras.metrics class against the output they measure (measured against
+    Keras: tests/keras/test_metrics.py): one diagnostic or None."""
+    shape = spec.shapes.get(o.name)
+    span = _metric_span(o, i)
+    rank = len(shape) if shape is not None else None
+    n = shape[-1] if shape else None
+    of = f"'{o.name}' {fmt_shape(shape)}" if shape is not None else f"'{o.name}'"
+    where = f"metric {name} of output '{o.name}'"
+
+    def error(message, hint, code="metric-args", severity=ERROR):
+        return Diagnostic(code, f"{where}: {message}", span, hint, severity=severity)
+
+    if cls in _MATRIX_METRICS and rank is not None and rank != 2:
+        return error(f"needs (batch, n) but '{o.name}' is {fmt_shape(shape)}: Keras's {cls} fails at the first "
+                     "training step", f"Flatten '{o.name}' (or pool it) before the output, or drop {name}",
+                     code="metric-rank")
+    if cls == "R2Score" and args.get("num_regressors"):
+        return error("num_regressors other than 0 makes Keras's R2Score fail in every compiled training step "
+                     "(it tests a tensor as a Python bool)", "drop num_regressors (adjusted R2 cannot be computed "
+                     "in the train step); compute it after evaluation")
+    if "axis" in args and rank is not None and not -rank <= args["axis"] < rank:
+        return error(f"axis {args['axis']} is outside {of}, of rank {rank}", f"an axis in {-rank}..{rank - 1}; "
+                     "-1 is the last")
+    if n is None:
+        return None
+    if args.get("class_id") is not None and args["class_id"] >= n:
+        return error(f"class_id {args['class_id']} is not an index on the last axis of {of} (0..{n - 1}): Keras "
+                     "fails at the first training step", f"a class_id below {n}")
+    if args.get("top_k") is not None and args["top_k"] > n:
+        return error(f"top_k {args['top_k']} is more than the {n} entries on the last axis of {of}: Keras fails "
+                     "at the first training step", f"top_k at most {n}")
+    if cls in ("TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy") and args.get("k", 5) >= n and n > 1:
+        return error(f"k {args.get('k', 5)}{' (the default)' if 'k' not in args else ''} is at least the {n} "
+                     f"classes on the last axis of {of}: the metric is always 1", f"k below {n}",
+                     severity=WARNING)
+    if cls == "AUC":
+        if args.get("multi_label") and rank != 2:
+            return error(f"multi_label needs (batch, labels) but '{o.name}' is {fmt_shape(shape)}: Keras fails at "
+                         "the first training step", "Flatten the output first, or drop multi_label")
+        if args.get("num_labels") is not None and args["num_labels"] != n:
+            return error(f"num_labels {args['num_labels']} is not the {n} labels on the last axis of {of}: Keras "
+                         "fails at the first training step", f"num_labels: {n}, or leave it out")
+        weights = args.get("label_weights")
+        if weights is not None and len(weights) != n:
+            return error(f"label_weights has {len(weights)} entries but {of} has {n} labels on its last axis: "
+                         "Keras fails at the first training step", f"give {n} weights")
+        node = spec.node(o.name)
+        act = node.args.get("activation") if node is not None and not node.reuse else None
+        if not args.get("from_logits") and node is not None and "activation" in node.args and \
+                act not in _PROBABILITY_ACTIVATIONS:
+            return error(f"AUC reads the output as probabilities in [0, 1], but {node.op} '{o.name}' has "
+                         f"activation {act or 'linear'}: it compares them with thresholds in [0, 1], so logits give another "
+                         "number",
+                         "from_logits: true, or a sigmoid / softmax activation", code="metric-range",
+                         severity=WARNING)
+    if cls in _IOU_METRICS:
+        num = args.get("num_classes")
+        bad = [c for c in args.get("target_class_ids") or () if isinstance(num, int) and c >= num]
+        if bad:
+            return error(f"target_class_ids has {bad[0]}, not a class below num_classes {num}: Keras refuses it",
+                         f"class ids 0..{num - 1}")
+        sparse_pred = args.get("sparse_y_pred", cls in ("IoU", "MeanIoU"))
+        if sparse_pred and dtype_kind(spec.dtypes.get(o.name, "float32")) == "float" and n > 1:
+            return error(f"sparse_y_pred{' (the default)' if 'sparse_y_pred' not in args else ''} reads the "
+                         f"output as class ids, but {of} is float with {n} scores on its last axis: each score "
+                         "is cast to a class id", "sparse_y_pred: false (the argmax of the last axis), or an "
+                         "output of class ids", code="metric-range", severity=WARNING)
+        if not sparse_pred and isinstance(num, int) and num < n:
+            return error(f"num_classes {num} is below the {n} classes on the last axis of {of}: Keras leaves out "
+                         "every position whose argmax is a class from there on", f"num_classes: {n}",
+                         code="metric-range", severity=WARNING)
+    return None
+
+
+def _check_metric_exprs(spec: Spec, o, i, m, diags) -> None:
+    shape = spec.shapes.get(o.name)
+    if shape is None or not isinstance(m.get("expr"), str):
+        return
+    from .. import expr as expr_lang
+    try:
+        tree = expr_lang.parse(m["expr"])
+        expr_lang.infer_rank(tree, {"y_true": len(shape), "y_pred": len(shape)})
+    except expr_lang.ExprError as e:
+        diags.append(Diagnostic("bad-expression", f"metric of '{o.name}': {e.message} (y_true and y_pred are "
+                                f"{fmt_shape(shape)})", _expr_span_at(o, i), e.hint))
+
+
+def _expr_span_at(o, i):
+    from .resolve import LazySpans
+    spans = o.metric_spans
+    if isinstance(spans, LazySpans):
+        return spans.doc.span(spans.path + (i, "expr"))
+    return o.span
 
 
 def _check_metrics(spec: Spec, diags) -> None:
     _check_metric_targets(spec, diags)
     _check_metric_dtypes(spec, diags)
     for o in spec.outputs.values():
-        shape = spec.shapes.get(o.name)
-        if shape is None or len(shape) == 2:
-            continue
         for i, m in enumerate(o.metrics):
-            if isinstance(m, str) and m in _MATRIX_METRICS:
-                span = o.metric_spans.get(i, o.span) if o.metric_spans is not None else o.span
-                diags.append(Diagnostic("metric-rank", f"metric {m} of output '{o.name}' needs (batch, n) but "
-                                        f"'{o.name}' is {fmt_shape(shape)}: Keras's {_MATRIX_METRICS[m]} fails "
-                                        "at the first training step", span,
-                                        f"Flatten '{o.name}' (or pool it) before the output, or drop {m}"))
+            if isinstance(m, dict) and "expr" in m:
+                _check_metric_exprs(spec, o, i, m, diags)
+                continue
+            cls, name, args = _metric_info(m)
+            if cls is None:
+                continue
+            d = _metric_arg_diags(spec, o, i, cls, name, args)
+            if d is not None:
+                diags.append(d)

@@ -283,7 +283,7 @@ _WORDS = {"NAME": "a name", "expr__NAME": "a name", "NUMBER": "a number", "expr_
           "STRING": "a quoted string", "REF": "a $parameter", "_NL": "the end of the line",
           "_INDENT": "an indented block", "_DEDENT": "the end of the block", "$END": "the end of the file",
           "expr__BOOL": "true/false", "__ANON_0": "'**'"}
-_KEYWORDS = {"nnspec", "model", "description", "seed", "requires_import", "allow_import", "training", "inputs",
+_KEYWORDS = {"nnspec", "model", "description", "seed", "requires_import", "allow_import", "training", "weights", "inputs",
              "layers", "outputs", "penalties", "blocks", "input", "output", "penalty", "optimizer", "on", "dtype",
              "block", "repeat"}
 RESERVED = _KEYWORDS | {"true", "false", "null", "expr"}
@@ -543,8 +543,8 @@ def attach_comments(comments, stmts):
 
 # ---------------------------------------------------------------- lowering
 _INT_RE = re.compile(r"^-?\d+\Z")
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "inputs", "blocks", "layers",
-        "outputs", "penalties", "training")
+_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "inputs", "blocks",
+        "layers", "outputs", "penalties", "training")
 
 
 def _lc(node):

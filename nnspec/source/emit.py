@@ -24,10 +24,10 @@ INDENT = "    "
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "inputs", "blocks", "layers",
-        "outputs", "penalties", "training")
+_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "inputs", "blocks",
+        "layers", "outputs", "penalties", "training")
 _HEADER = {"nnspec": "nnspec", "name": "model", "description": "description", "seed": "seed",
-           "requires_import": "requires_import", "allow_import": "allow_import"}
+           "requires_import": "requires_import", "allow_import": "allow_import", "weights": "weights"}
 
 
 class ConvertError(ValueError):

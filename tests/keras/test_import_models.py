@@ -343,14 +343,14 @@ def test_dict_outputs_a_shared_layer_as_output_and_losses_by_key():
     model = keras.Model(x, {"first": a, "second": b}, name="twice")
     model.compile(optimizer=keras.optimizers.RMSprop(0.01, rho=0.8),
                   loss={"first": "mse", "second": keras.losses.Huber(delta=2.0)},
-                  metrics={"first": [keras.metrics.AUC(), "acc", keras.metrics.MeanIoU(num_classes=3)]})
+                  metrics={"first": [keras.metrics.AUC(from_logits=True), "acc", keras.metrics.Mean()]})
     result, _ = round_trip(model)
     assert result.data["layers"] == [{"Dense": {"units": 5, "name": "d"}},
                                      {"reuse": {"layer": "d", "name": "d_call2"}}]
-    assert result.data["outputs"] == {"d": {"loss": "mse", "metrics": ["auc", "accuracy"]},
+    assert result.data["outputs"] == {"d": {"loss": "mse", "metrics": [{"AUC": {"from_logits": True}}, "accuracy"]},
                                       "d_call2": {"loss": {"huber": {"delta": 2.0}}}}
     assert result.data["training"] == {"optimizer": {"rmsprop": {"learning_rate": 0.01, "rho": 0.8}}}
-    assert any("MeanIoU" in n for n in result.notes) and any("'first' is 'd'" in n for n in result.notes)
+    assert any("metric Mean " in n for n in result.notes) and any("'first' is 'd'" in n for n in result.notes)
 
 
 @pytest.mark.parametrize("make, message", [

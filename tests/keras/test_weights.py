@@ -1,0 +1,185 @@
+"""Initial weights (`nnspec compile --weights FILE`, the spec's `weights:`) against Keras: a model
+saved by hand (.keras and .weights.h5), a spec compiled with its weights, the SavedModel reloaded
+gives the original model's outputs; each mismatch is one diagnostic with both shapes; freezing
+a block call freezes every layer in it, with the summary's counts Keras's own."""
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+import nnspec
+from nnspec.cli import main
+from nnspec.keras import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from nnspec.keras.build import build  # noqa: E402
+from nnspec.keras.weights import load_initial_weights  # noqa: E402
+
+FT = """\
+nnspec: 1
+name: ft
+WEIGHTS
+inputs:
+  x: [8]
+layers:
+  - Conv1D: {filters: 4, kernel_size: 3, name: conv, trainable: false}
+  - LSTM: {units: 5, name: rnn}
+  - BatchNormalization: {name: bn}
+  - Dense: {units: 6, activation: relu, name: base2}
+  - Dense: {units: 3, activation: softmax, name: head}
+outputs:
+  head: {loss: sparse_categorical_crossentropy}
+"""
+
+
+def original(seed=0):
+    """The hand-written Keras model the spec describes, trained a little (BatchNormalization's
+    moving statistics move too)."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8,), name="x")
+    h = keras.layers.Reshape((8, 1), name="reshape")(inp)
+    h = keras.layers.Conv1D(4, 3, name="conv")(h)
+    h = keras.layers.LSTM(5, name="rnn")(h)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.Dense(6, activation="relu", name="base2")(h)
+    out = keras.layers.Dense(3, activation="softmax", name="head")(h)
+    model = keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(seed)
+    model.fit(rng.random((32, 8)), rng.integers(0, 3, 32), epochs=2, verbose=0)
+    return model
+
+
+SPEC = FT.replace("  - Conv1D", "  - Reshape: {target_shape: [8, 1], name: reshape}\n  - Conv1D")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    d = tmp_path_factory.mktemp("w")
+    model = original()
+    model.save(d / "base.keras")
+    model.save_weights(d / "base.weights.h5")
+    x = np.random.default_rng(1).random((5, 8)).astype("float32")
+    return d, x, model.predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("form", ["cli .keras", "cli .weights.h5", "spec key"])
+def test_compiled_savedmodel_gives_the_original_outputs(saved, tmp_path, form, capsys):
+    import tensorflow as tf
+    d, x, want = saved
+    spec = d / f"ft_{form.replace(' ', '_')}.yaml"
+    args = ["compile", str(spec), "-o", str(tmp_path / "out")]
+    if form == "spec key":
+        spec.write_text(SPEC.replace("WEIGHTS", "weights: base.keras"))
+    else:
+        spec.write_text(SPEC.replace("WEIGHTS\n", ""))
+        args += ["--weights", str(d / ("base.keras" if ".keras" in form else "base.weights.h5"))]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "weights: 5 layer(s) loaded" in err and "initialisers" not in err  # reshape holds none: not listed
+    served = tf.saved_model.load(str(tmp_path / "out")).signatures["serving_default"](x=tf.constant(x))
+    np.testing.assert_allclose(served["head"].numpy(), want, atol=1e-6)
+
+
+def test_check_accepts_weights(saved, capsys):
+    d, _, _ = saved
+    spec = d / "ft_check.yaml"
+    spec.write_text(SPEC.replace("WEIGHTS\n", ""))
+    assert main(["check", str(spec), "--train-steps", "1", "--weights", str(d / "base.keras")]) == 0
+    assert "5 layer(s) loaded" in capsys.readouterr().err
+
+
+def spec_of(text):
+    spec, diags = nnspec.check_text(text.encode(), "ft.yaml")
+    assert not [d for d in diags if d.severity == "error"], diags
+    return spec
+
+
+def test_each_mismatch_is_one_diagnostic_with_both_shapes(saved):
+    d, _, _ = saved
+    text = SPEC.replace("WEIGHTS\n", "").replace("units: 6", "units: 7").replace("name: head", "name: new_head") \
+        .replace("  head:", "  new_head:")
+    spec = spec_of(text)
+    model = build(spec)
+    before = [w.copy() for w in model.get_weights()]
+    result = load_initial_weights(model, spec, str(d / "base.keras"))
+    got = [(x.code, x.severity, x.span.line) for x in result.diagnostics]
+    assert got == [("weights-shape", "error", 10), ("weights-unused", "warning", 0)]
+    shape = result.diagnostics[0].message
+    assert "layer 'base2'" in shape and "(5, 6)" in shape and "(5, 7)" in shape
+    assert "layer 'head'" in result.diagnostics[1].message
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # an error loads nothing
+    # a .weights.h5 has no names: by type and order, new_head is the file's second Dense ('head')
+    result = load_initial_weights(model, spec, str(d / "base.weights.h5"))
+    assert [(x.code, x.span.line) for x in result.diagnostics] == [("weights-shape", 10), ("weights-shape", 11)]
+
+
+def test_layers_not_in_the_file_keep_their_initialisers_and_are_listed(saved):
+    d, x, want = saved
+    text = SPEC.replace("WEIGHTS\n", "").replace("name: head", "name: new_head").replace("  head:", "  new_head:")
+    spec = spec_of(text)
+    model = build(spec)
+    init = model.get_layer("new_head").get_weights()
+    result = load_initial_weights(model, spec, str(d / "base.keras"))
+    assert [x.code for x in result.diagnostics] == ["weights-unused"]
+    assert result.kept == ["new_head"]
+    assert sorted(result.loaded) == ["base2", "bn", "conv", "rnn"]
+    assert all(np.array_equal(a, b) for a, b in zip(init, model.get_layer("new_head").get_weights()))
+    ref = keras.models.load_model(d / "base.keras")
+    for name in result.loaded:
+        for a, b in zip(ref.get_layer(name).get_weights(), model.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_spec_weights_outside_its_directory_are_refused_before_tensorflow(saved, tmp_path, capsys):
+    d, _, _ = saved
+    sub = tmp_path / "specs"
+    sub.mkdir()
+    os.symlink(d / "base.keras", sub / "link.keras")
+    (sub / "ft.yaml").write_text(SPEC.replace("WEIGHTS", "weights: link.keras"))
+    assert main(["compile", str(sub / "ft.yaml"), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "[weights-path]" in err and "leads outside the spec's directory" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- freezing a block call
+BLOCKS = """\
+nnspec: 1
+name: frozen
+inputs:
+  x: [8]
+blocks:
+  mlp:
+    params: {units: int}
+    layers:
+      - Dense: {units: $units, name: fc}
+      - BatchNormalization: {name: bn}
+      - Dense: {units: $units, activation: relu, name: out}
+layers:
+  - mlp: {units: 16, name: base, trainable: false}
+  - mlp: {units: 8, name: top}
+  - Dense: {units: 3, activation: softmax, name: head}
+outputs:
+  head: {loss: sparse_categorical_crossentropy}
+"""
+
+
+def test_trainable_false_on_a_block_call_freezes_every_layer_in_it():
+    from nnspec.summary import totals
+    spec = spec_of(BLOCKS)
+    model = build(spec)
+    frozen = [layer.name for layer in model.layers if layer.weights and not layer.trainable]
+    assert frozen == ["base_fc", "base_bn", "base_out"]
+    trainable, non_trainable = totals(spec)
+    want_t = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    want_n = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    assert (trainable, non_trainable) == (want_t, want_n) == (251, 496)  # base (144 + 64 + 272) all frozen
+    w = [v.numpy().copy() for v in model.get_layer("base_fc").weights]
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((16, 8)), rng.integers(0, 3, 16), epochs=1, verbose=0)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(w, model.get_layer("base_fc").weights))
