@@ -80,6 +80,9 @@ class Op:
     # float_only(args) -> why: where arguments make Keras need a float input although the op takes
     # integers otherwise, a phrase saying what fails ("Keras ... fails on the first batch"); else None
     float_only: Callable | None = None
+    # no_gradient(args) -> why: TensorFlow has no gradient for what the op computes with these
+    # arguments (UpSampling2D's area resize); training fails when a trainable layer comes before it
+    no_gradient: Callable | None = None
     out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     keras: str | None = None  # keras.layers class name; default: same as `name`

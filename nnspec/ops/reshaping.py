@@ -255,6 +255,8 @@ UP_SAMPLING_2D = Op(
           Arg("interpolation", enum("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"),
               "nearest")),
     shape=_upsampling_shape(2),
+    no_gradient=lambda args: ("TensorFlow has no gradient for its area resize (ResizeArea)"
+                              if args.get("interpolation") == "area" else None),
 )
 
 

@@ -491,7 +491,43 @@ def _passes_gradient(spec: Spec, node) -> bool:
     bool output, nor into the indices of an Embedding (fuzzer, seed 31 graph 1725)."""
     if dtype_kind(spec.dtypes.get(node.name, "float32")) != "float":
         return False
-    return not any(getattr(CATALOG.get(name), "index_limit", None) for name, _ in layered(node.op, node.args))
+    return not any(getattr(CATALOG.get(name), "index_limit", None) for name, _ in layered(node.op, node.args)) \
+        and _no_gradient_why(node) is None
+
+
+def _no_gradient_why(node) -> str | None:
+    for name, args in layered(node.op, node.args):
+        op = CATALOG.get(name)
+        if op is not None and op.no_gradient is not None:
+            why = op.no_gradient(op.fill(args))
+            if why:
+                return why
+    return None
+
+
+def _check_gradient_free_ops(spec: Spec, roots: list, diags) -> None:
+    """A layer TensorFlow has no gradient for, between a layer with weights and a loss: fit fails
+    ("gradient registry has no entry for: ResizeArea"; fuzzer, seed 33 graph 1157), frozen weights
+    and BatchNormalization's statistics included (measured: the tape watches them all)."""
+    passes = lambda n: _passes_gradient(spec, n)  # noqa: E731
+    to_loss = None
+    for node in spec.nodes:
+        why = _no_gradient_why(node)
+        if why is None:
+            continue
+        to_loss = spec.upstream(roots, through=lambda n, _node=node: n is _node or passes(n)) \
+            if to_loss is None else to_loss
+        if node.name not in to_loss:
+            continue
+        before = spec.upstream(node.inputs, through=passes)
+        weighted = [n for n in spec.nodes if n.name in before and sum(spec.params.get(n.layer, (0, 0))) > 0]
+        if weighted:
+            diags.append(Diagnostic("no-gradient", f"{node.op} '{node.name}' is between layer '{weighted[0].name}', "
+                                    f"which has weights, and a loss, but {why}: Keras's fit fails, even with "
+                                    "those weights frozen", node.span,
+                                    "use another interpolation (bilinear is the closest), or place it before the "
+                                    "layers with weights"))
+            return
 
 
 def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
@@ -503,13 +539,13 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
         return
     if not spec.penalties and all(o.loss is None for o in spec.outputs.values()):
         return  # nothing to train at all (a feature extractor): compile serves it, fit is not asked for
+    roots = ([o.name for o in spec.outputs.values() if o.loss is not None] + [t for p in spec.penalties for t in p.on]
+             + [n.name for n in spec.nodes if _adds_a_term(n.activity_regularizer)])
+    _check_gradient_free_ops(spec, roots, diags)
     trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
-    if not trainable:
+    if not trainable or any(d.severity == ERROR for d in diags):
         return
-    reached = spec.upstream([o.name for o in spec.outputs.values() if o.loss is not None]
-                            + [t for p in spec.penalties for t in p.on]
-                            + [n.name for n in spec.nodes if _adds_a_term(n.activity_regularizer)],
-                            through=lambda n: _passes_gradient(spec, n))
+    reached = spec.upstream(roots, through=lambda n: _passes_gradient(spec, n))
     if any(n.name in reached or _has_weight_regularizer(n.op, n.args, [spec.shapes.get(i) for i in n.inputs])
            for n in trainable):
         return

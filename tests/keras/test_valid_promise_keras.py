@@ -714,3 +714,42 @@ def test_embedding_input_dim_one_checks():
                          "  - Embedding: {input_dim: 1, output_dim: 2}\noutputs:\n  embedding: {loss: mse}\n")
     assert errs == []
     assert run_check(spec, steps=1, batch=4)["finite"]
+
+
+AREA = """nnspec: 1
+name: a
+seed: 1
+inputs:
+  x: [4, 4, 3]
+layers:
+  - Conv2D: {{filters: 2, kernel_size: 1, name: c{frozen}}}
+  - UpSampling2D: {{interpolation: {interpolation}, name: up}}
+  - Flatten: {{}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+"""
+
+
+@pytest.mark.parametrize("interpolation,frozen,refused", [("area", "", True), ("area", ", trainable: false", True),
+                                                          ("bilinear", "", False)])
+def test_area_upsampling_after_a_layer_with_weights(interpolation, frozen, refused):
+    """TensorFlow has no gradient for ResizeArea: fit fails when a layer with weights, even frozen,
+    comes before an UpSampling2D with interpolation area (fuzzer, seed 33 graph 1157)."""
+    text = AREA.format(interpolation=interpolation, frozen=frozen)
+    spec, errs = spec_of(text)
+    assert [(d.code, d.span.line) for d in errs] == ([("no-gradient", 8)] if refused else [])
+    if refused:
+        spec, _ = spec_of(text.replace("interpolation: area", "interpolation: nearest"))
+        spec.node("up").args["interpolation"] = "area"  # the refused spec, built anyway
+        with pytest.raises(LookupError, match="ResizeArea"):
+            fit_one_step(spec)
+    else:
+        fit_one_step(spec)
+
+
+def test_area_upsampling_with_no_weights_before_it_trains():
+    spec, errs = spec_of(AREA.replace("  - Conv2D: {{filters: 2, kernel_size: 1, name: c{frozen}}}\n", "")
+                         .format(interpolation="area"))
+    assert errs == []
+    fit_one_step(spec)
