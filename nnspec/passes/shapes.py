@@ -186,7 +186,10 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
         accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
     if op.name in op_dtypes.OPAQUE:
         accepts = op_dtypes.ANY
-    keeps = op.keeps_dtype and not (name == "ReLU" and _relu_args(node, op).get("negative_slope"))
+    # a wrapper's output has the wrapped layer's dtype (TimeDistributed(MaxPooling2D) keeps int32; fuzzer,
+    # seed 33 graph 3540)
+    keeps = (CATALOG[name] if name in CATALOG else op).keeps_dtype and not (
+        name == "ReLU" and _relu_args(node, op).get("negative_slope"))
     fixed = CATALOG[name].out_dtype if name in CATALOG else None  # a wrapper's output: the wrapped layer's
     dtypes[node.name] = fixed or (in_dtypes[0] if keeps and in_dtypes else "float32")
     for ref, dtype in zip(node.inputs, in_dtypes):

@@ -634,6 +634,23 @@ def test_output_dtype_of_every_op_on_integer_input_matches_keras(dtype):
     assert wrong == []
 
 
+@pytest.mark.parametrize("inner,shape", [("MaxPooling2D: {}", [3, 4, 4, 2]), ("Flatten: {}", [3, 4, 2]),
+                                         ("ReLU: {}", [3, 4]), ("Dense: {units: 2}", [3, 4])])
+def test_a_wrappers_output_dtype_is_its_layers(inner, shape):
+    """TimeDistributed(MaxPooling2D) of int32 is int32 in Keras, and a float-only layer after it failed
+    while nnspec took it as float32 (fuzzer, seed 33 graph 3540)."""
+    from nnspec.keras.layers import call_layer, make_layer
+    from nnspec.ops import CATALOG
+    from nnspec.ops.base import dtype_kind
+    import yaml
+    args = {"layer": yaml.safe_load(inner)}
+    spec, errs = spec_of(_dtype_spec("TimeDistributed", args, [shape], "int32"))
+    assert errs == []
+    op = CATALOG["TimeDistributed"]
+    out = call_layer(op, make_layer(op, op.fill(args)), [np.ones([2] + shape, "int32")])
+    assert dtype_kind(keras.backend.standardize_dtype(out.dtype)) == dtype_kind(spec.dtypes["op"])
+
+
 @pytest.mark.parametrize("shape,refused", [([1], False), ([3, 1], True), ([3, 2], False)])
 def test_sparse_crossentropy_on_a_last_axis_of_1(shape, refused):
     """Keras squeezes an output's last axis of 1 to the labels' rank, then wants one more axis: it
