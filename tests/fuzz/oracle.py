@@ -46,7 +46,8 @@ from .graphs import repeat_output, to_doc  # noqa: E402
 
 # Refusals for shape reasons: the diagnostic codes of the shapes pass (and shared layers).
 SHAPE_CODES = {"rank-mismatch", "merge-mismatch", "dimension-too-small", "reshape-size", "unknown-dimension",
-               "bad-argument", "shape-mismatch", "shared-layer-mismatch", "too-many-axes"}
+               "bad-argument", "shape-mismatch", "shared-layer-mismatch", "too-many-axes",
+               "unknown-size-mismatch"}
 
 # ------------------------------------------------------------------ deliberate strictness
 # Where nnspec refuses a graph that Keras builds and runs: each entry is

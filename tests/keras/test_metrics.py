@@ -145,7 +145,8 @@ def test_expression_metric_is_the_mean_of_its_batch_values():
 
 def test_expression_metric_saves_as_text_and_loads_with_safe_mode(tmp_path):
     import nnspec.keras.registry  # noqa: F401
-    spec, _ = spec_of(SPEC.replace("METRICS", f'[{{expr: "{DICE}", name: dice}}, {{AUC: {{curve: PR}}}}]'))
+    # named: Keras makes an unnamed AUC's name unique in the process (auc_1 after another test's AUC)
+    spec, _ = spec_of(SPEC.replace("METRICS", f'[{{expr: "{DICE}", name: dice}}, {{AUC: {{curve: PR, name: pr_auc}}}}]'))
     model = build(spec)
     x, y = _data()
     model.fit(x, {"p": y}, epochs=1, batch_size=4, verbose=0)
@@ -157,7 +158,7 @@ def test_expression_metric_saves_as_text_and_loads_with_safe_mode(tmp_path):
     assert DICE in config and "ExprMetric" in config
     loaded = keras.models.load_model(path)  # safe_mode=True
     after = loaded.evaluate(x, {"p": y}, batch_size=4, verbose=0, return_dict=True)
-    for k in ("dice", "auc"):
+    for k in ("dice", "pr_auc"):
         np.testing.assert_allclose(after[k], before[k], rtol=1e-5)
 
 

@@ -220,7 +220,7 @@ OP_CASES = {
     "Conv2DTranspose": ({"filters": 2, "kernel_size": 3}, [S2]), "Conv3D": ({"filters": 2, "kernel_size": 3}, [S3]),
     "Conv3DTranspose": ({"filters": 2, "kernel_size": 3}, [S3]),
     "ConvLSTM2D": ({"filters": 2, "kernel_size": 3}, [S3]), "Cropping1D": ({}, [S1]), "Cropping2D": ({}, [S2]),
-    "Dense": ({"units": 2}, [[8]]), "DepthwiseConv1D": ({"kernel_size": 3}, [S1]),
+    "Dense": ({"units": 2}, [[8]]), "DepthwiseConv1D": ({"kernel_size": 3}, [S1]), "Expr": ({"expr": "x * 2 + 1"}, [[8]]),
     "DepthwiseConv2D": ({"kernel_size": 3}, [S2]), "Dot": ({"axes": 1}, [[8], [8]]), "Dropout": ({"rate": 0.5}, [[8]]),
     "ELU": ({}, [[8]]), "EinsumDense": ({"equation": "ab,bc->ac", "output_shape": [2]}, [[8]]),
     "Embedding": ({"input_dim": 10, "output_dim": 2}, [[8]]), "Flatten": ({}, [S1]), "GRU": ({"units": 2}, [S1]),
