@@ -128,7 +128,9 @@ def test_compile_verifies_the_vae_saved_model_and_keras_file(vae, tmp_path):
     assert manifest["random_layers"] == ["z"]
 
 
-def _custom_spec(tmp_path, cls):
+def _custom_spec(tmp_path, cls, monkeypatch):
+    import pathlib
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).parent.parent / "fixtures"))  # nnspec_fixture
     path = tmp_path / f"{cls}.yaml"
     path.write_text(f"""nnspec: 1
 name: noisy
@@ -142,16 +144,16 @@ outputs: {{noise: {{loss: mse}}}}
     return nnspec.load(path, allow_import=["nnspec_fixture"]), path
 
 
-def test_random_custom_layer_gets_a_hint_not_a_bare_difference(tmp_path):
-    spec, path = _custom_spec(tmp_path, "UnseededNoise")
+def test_random_custom_layer_gets_a_hint_not_a_bare_difference(tmp_path, monkeypatch):
+    spec, path = _custom_spec(tmp_path, "UnseededNoise", monkeypatch)
     with pytest.raises(ExportError) as e:
         export(build(spec), spec, str(tmp_path / "out"), path.read_bytes())
     assert "Custom layer 'noise' may draw random numbers at inference" in str(e.value)
     assert "SeedGenerator" in str(e.value)
 
 
-def test_random_custom_layer_with_a_seed_generator_verifies(tmp_path):
-    spec, path = _custom_spec(tmp_path, "SeededNoise")
+def test_random_custom_layer_with_a_seed_generator_verifies(tmp_path, monkeypatch):
+    spec, path = _custom_spec(tmp_path, "SeededNoise", monkeypatch)
     manifest = export(build(spec), spec, str(tmp_path / "out"), path.read_bytes(),
                       keras_file=str(tmp_path / "noisy.keras"))
     assert manifest["verified_max_abs_diff"] <= 1e-5
