@@ -78,9 +78,11 @@ def run_check(spec, steps: int = 3, batch: int = 8, model=None) -> dict:
             per_output = {k: fn(y[k], out[k] if out[k].dtype.is_floating else tf.cast(out[k], "float32"))
                           for k, fn in losses.items()}
             per_output = {k: tf.reduce_mean(v) for k, v in per_output.items()}
-            penalties = {layer.name: tf.add_n(layer.losses) if layer.losses else tf.constant(0.0)
+            # in float32: a float64 layer's regularizer loss is float64 (AddN refuses to mix them)
+            f32 = lambda ts: [tf.cast(t, "float32") for t in ts]  # noqa: E731
+            penalties = {layer.name: tf.add_n(f32(layer.losses)) if layer.losses else tf.constant(0.0)
                          for layer in penalty_layers}
-            all_extra = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+            all_extra = tf.add_n(f32(model.losses)) if model.losses else tf.constant(0.0)
             total = tf.add_n([weights[k] * v for k, v in per_output.items()] + [all_extra]) \
                 if per_output else all_extra
         grads = tape.gradient(total, trainable)

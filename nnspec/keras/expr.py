@@ -501,7 +501,9 @@ class Penalty(keras.layers.Layer):
 
     # -- layer API ----------------------------------------------------------
     def call(self, inputs):
-        self.add_loss(self.value(inputs))
+        # float32, as Keras's own losses: a term of a float64 tensor (an Average of ints) beside them
+        # failed the training step ("cannot compute Pack"; fuzzer, seed 33 graph 5788)
+        self.add_loss(ops.cast(self.value(inputs), "float32"))
         return _as_list(inputs)[0]
 
     def compute_output_shape(self, input_shape):

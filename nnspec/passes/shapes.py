@@ -18,7 +18,9 @@ RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
 # checked against Keras: a shared one may be called on inputs of another rank.
 _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
                         "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
-                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention"})
+                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention",
+                        # merges: measured, a shared one runs on inputs of another rank (fuzzer, seed 33)
+                        "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"})
 _WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
 
 

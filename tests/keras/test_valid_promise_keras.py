@@ -770,3 +770,50 @@ def test_area_upsampling_with_no_weights_before_it_trains():
                          .format(interpolation="area"))
     assert errs == []
     fit_one_step(spec)
+
+
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+                                   "Dot"])
+def test_shared_merge_on_another_rank_is_accepted_and_runs(merge):
+    """Keras's merge layers pin no input rank: reused on inputs of another rank they run, and
+    nnspec refused them (fuzzer, seed 33 graphs 5211, 5712, 5963, 6414)."""
+    args = "axes: -1, " if merge == "Dot" else ""
+    spec, errs = spec_of(f"""nnspec: 1
+name: m
+seed: 1
+inputs:
+  a: [4]
+  b: [3, 4]
+layers:
+  - {merge}: {{{args}from: [a, a], name: m1}}
+  - reuse: {{layer: m1, from: [b, b], name: m2}}
+  - Flatten: {{from: m2, name: f}}
+  - Concatenate: {{from: [m1, f], name: out}}
+outputs:
+  out: {{loss: mse}}
+""")
+    assert errs == []
+    model = build(spec)
+    y = model(model_inputs(spec, random_batch(spec, batch=2)))
+    assert tuple(y.shape[1:] if not isinstance(y, dict) else y["out"].shape[1:]) == spec.shapes["out"][1:]
+
+
+@pytest.mark.parametrize("penalty", ["{expr: '0.01 * mean(square(avg))'}", "{on: avg, l2: 0.01}"])
+def test_penalty_on_a_float64_tensor_trains(penalty):
+    """An Average of int64 inputs is float64 in Keras; a penalty on it added a float64 term beside the
+    float32 losses and the training step failed ("cannot compute Pack"; fuzzer, seed 33 graph 5788)."""
+    spec, errs = spec_of(f"""nnspec: 1
+name: p
+seed: 1
+inputs:
+  x: {{shape: [5], dtype: int64}}
+layers:
+  - Average: {{from: [x, x], name: avg}}
+  - Dense: {{units: 1, name: out}}
+outputs:
+  out: {{loss: mse}}
+penalties:
+  - {penalty}
+""")
+    assert errs == []
+    fit_one_step(spec)
