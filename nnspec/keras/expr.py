@@ -54,6 +54,9 @@ from ..expr.expr import ELEMENTWISE, REDUCTIONS, ExprError, names as expr_names,
 
 __all__ = ["compile_expr", "Penalty", "ExprLoss", "ExprMetric", "ExprConstraint", "ExprLayer"]
 SEED_KEY = "$seed"  # env key of the seed generator (not a name an expression can spell)
+# the random draws of an Expr: Keras's function and its keywords with their defaults
+_DRAWS = {"normal": (keras.random.normal, {"mean": 0.0, "stddev": 1.0}),
+          "uniform": (keras.random.uniform, {"minval": 0.0, "maxval": 1.0})}
 
 _ELEMENTWISE_OPS = {
     "abs": ops.abs, "square": ops.square, "sqrt": ops.sqrt, "exp": ops.exp, "log": ops.log,
@@ -316,29 +319,19 @@ def _float_dtype(t):
 def _compile_random(fn, pos, kw):
     if fn == "shape_of":
         raise ValueError("shape_of(...) is only an argument of normal, uniform or bernoulli")
-    if fn in ("normal", "uniform"):
+    if fn in _DRAWS:
         if len(pos) != 1:
             raise ValueError(f"{fn}() takes one shape_of(...)")
         fs = _shape_fn(pos[0])
-        if fn == "normal":
-            if set(kw) - {"mean", "stddev"}:
-                raise ValueError("normal() takes the keywords mean, stddev")
-            mean, stddev = _number(kw.get("mean"), 0.0), _number(kw.get("stddev"), 1.0)
+        sample, defaults = _DRAWS[fn]
+        if set(kw) - set(defaults):
+            raise ValueError(f"{fn}() takes the keywords {', '.join(defaults)}")
+        params = {k: _number(kw.get(k), d) for k, d in defaults.items()}
 
-            def normal(env):
-                ref = _tensor(fs(env))
-                return keras.random.normal(ops.shape(ref), mean=mean, stddev=stddev, dtype=_float_dtype(ref),
-                                           seed=_generator(env))
-            return normal
-        if set(kw) - {"minval", "maxval"}:
-            raise ValueError("uniform() takes the keywords minval, maxval")
-        lo, hi = _number(kw.get("minval"), 0.0), _number(kw.get("maxval"), 1.0)
-
-        def uniform(env):
+        def draw(env):
             ref = _tensor(fs(env))
-            return keras.random.uniform(ops.shape(ref), minval=lo, maxval=hi, dtype=_float_dtype(ref),
-                                        seed=_generator(env))
-        return uniform
+            return sample(ops.shape(ref), **params, dtype=_float_dtype(ref), seed=_generator(env))
+        return draw
     if not 1 <= len(pos) <= 2 or kw:
         raise ValueError("bernoulli() takes p, and optionally shape_of(...)")
     fp = _compile(pos[0])
