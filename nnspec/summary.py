@@ -50,7 +50,12 @@ def rows_for(nodes, spec):
         kind = n.op + (f" (reuses {n.layer})" if n.reuse else "")
         shape = spec.shapes.get(n.name)
         params = "?" if n.op == "Custom" else sum(spec.params.get(n.name, (0, 0)))
-        yield (n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs))
+        text = "?" if shape is None else _shape_text(shape)
+        for o in n.outputs[1:]:  # a layer with several outputs: `.state_h (None, 256)` each
+            more = spec.shapes.get(f"{n.name}.{o}")
+            text += f"; .{o} " + ("?" if more is None else _shape_text(more))
+        sources = list(n.inputs) + [f"{p}=[{', '.join(ts)}]" for p, ts in n.ports.items()]
+        yield (n.name, kind, text, params, ", ".join(sources))
 
 
 def costs(spec: Spec, table, batch: int = 1) -> list:
