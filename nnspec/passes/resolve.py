@@ -11,6 +11,7 @@ import re
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
 from ..ir import Input, Node, Output, Penalty, Spec, layer_of
 from ..ops import CATALOG
+from ..ops.base import ShapeError
 
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
 
@@ -256,8 +257,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if node.op:
             try:
                 node.outputs = CATALOG[node.op].output_names(node.args)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                node.outputs = ()  # args the schema refused: reported already
+            except (KeyError, TypeError, ValueError, AttributeError, ShapeError):
+                node.outputs = ()  # args the schema refused, or a wrapped item the shapes pass refuses
     valid = set(defined) | {t for n in spec.nodes for t in n.tensors()}
 
     def ref_problem(ref: str, unknown) -> tuple | None:

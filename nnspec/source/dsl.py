@@ -231,7 +231,7 @@ class _Build:
             return build
 
         for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "ref", "word", "ident",
-                     "entry", "call", "positional", "kwarg"):
+                     "dotted", "entry", "call", "positional", "kwarg"):
             setattr(self, name, node(name))
         for name in ("true", "false", "null"):
             setattr(self, name, node(name, 1))
@@ -621,7 +621,7 @@ class _Lower:
             return False
         if kind == "null":
             return None
-        if kind == "word" or kind == "ident":
+        if kind == "word" or kind == "ident" or kind == "dotted":
             return str(node.children[0])
         if kind == "ref":
             return str(node.children[0])
