@@ -166,7 +166,11 @@ def _mha_out_shapes(args, shapes):
 
 def _mha_port_shapes(args, shapes):
     q, v, k = _qvk(shapes)
-    return {"attention_mask": [(q[0],) + q[1:-1] + k[1:-1]]}
+    if len(q) != 3 or _mha_axes(args, 3) not in (None, [1]):
+        raise ShapeError(f"takes an attention_mask only with query of (batch, time, features) attended over its "
+                         f"time axis, but gets {fmt_shape(q)}", "Reshape query and value to (batch, time, features)",
+                         code="arg")
+    return {"attention_mask": [(q[0], q[1], k[1])]}
 
 
 def _mha_params(args, shapes):

@@ -191,6 +191,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
 
     previous = None  # the previous item's output tensor
     layer_nodes: dict[str, Node] = {}
+    froms: dict[int, tuple] = {}  # id(node) -> (its item's path, its from: as written)
     pending_reuse = []
     for i, entry in enumerate(data["layers"]):
         (key, args), = entry.items()
@@ -234,6 +235,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 node.inputs, node.ports = _order_roles(op, roles, node, diags)
             layer_nodes[name] = node
         define(name, doc.span(path + ("name",)) if "name" in args else span)
+        if "from" in args:
+            froms[id(node)] = (path, args["from"])
         spec.nodes.append(node)
         previous = name
 
@@ -298,6 +301,21 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         close = did_you_mean(out, node.outputs)
         return "no-such-output", message, (f"{close} " if close else "") + f"its outputs are: {_outputs_text(node)}"
 
+    def ref_span(node, ref):
+        """Where ``ref`` is written in the node's from: (the item in a list or a port), else from:."""
+        if id(node) in froms:
+            path, value = froms[id(node)]
+            path = path + ("from",)
+            where = [()] if value == ref else [(i,) for i, v in enumerate(value) if v == ref] \
+                if isinstance(value, list) else []
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    where += [(k,)] if v == ref else [(k, i) for i, x in enumerate(v) if x == ref] \
+                        if isinstance(v, list) else []
+            if where and path + where[0] in doc.pos:
+                return doc.span(path + where[0])
+        return node.from_span or node.span
+
     # every input reference exists; input counts fit the op
     for node in spec.nodes:
         for ref in node.refs():
@@ -306,7 +324,10 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 did_you_mean(base, defined) or "from: names an input or a layer"))
             if problem is not None:
                 code, message, hint = problem
-                diags.append(Diagnostic(code, message, node.from_span or node.span, hint))
+                base = layer_of(ref)
+                related = (((f"'{base}' is defined here", by_node[base].span),)
+                           if code == "output-not-enabled" and base in by_node else ())
+                diags.append(Diagnostic(code, message, ref_span(node, ref), hint, related=related))
         if node.op and node.inputs:
             lo, hi = CATALOG[node.op].inputs
             n = len(node.inputs)
