@@ -1,7 +1,7 @@
 """`nnspec summary`: the layer table, from static shapes alone."""
 from __future__ import annotations
 
-from .ir import Spec
+from .ir import Spec, layer_of
 from .ops.base import fmt_shape
 from .report import escape
 
@@ -35,7 +35,7 @@ def _collapsed(spec: Spec) -> list:
         done.add(call)
         members = [m for m in spec.nodes if owner.get(m.name) == call]
         params = sum(sum(spec.params.get(m.name, (0, 0))) for m in members)
-        sources = [r for m in members for r in m.inputs if owner.get(r) != call]
+        sources = [r for m in members for r in m.refs() if owner.get(layer_of(r)) != call]
         output = call
         while output in spec.aliases:
             output = spec.aliases[output]

@@ -292,8 +292,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
             return unknown(base)
         enable = op.outputs.enable.get(out) if op.outputs is not None else None
         if enable and out not in node.outputs:
-            hint = (f"add {enable} to '{base}'" if " on " not in enable else
-                    enable.replace(" on ", f" on '{base}': on ", 1))
+            what, _, where = enable.partition(" on ")  # "return_state: true on the layer inside"
+            hint = f"add {what} to " + (f"{where} '{base}'" if where else f"'{base}'")
             return "output-not-enabled", f"'{ref}': {op.name} '{base}' gives '{out}' only with {enable}", hint
         message = f"'{ref}': {op.name} '{base}' has no output '{out}'"
         if not node.outputs:

@@ -153,6 +153,27 @@ layers:
                  name: again}
 outputs: {again: null, enc.state_c: null}
 """,
+    "blocks_with_states": """inputs: {x: [null, 4], y: [null, 3]}
+blocks:
+  encoder:
+    params: {units: int}
+    layers:
+      - LSTM: {units: $units, return_state: true, name: rnn}
+    outputs: [rnn.state_h, rnn.state_c, rnn]
+  decoder:
+    inputs: [seq, h, c]
+    layers:
+      - LSTM: {units: 8, return_sequences: true, from: {input: $seq, initial_state: [$h, $c]}, name: rnn}
+      - Dense: {units: 2}
+layers:
+  - encoder: {units: 8, name: enc, from: x}
+  - decoder: {from: [y, enc, enc_rnn.state_c], name: dec}
+outputs:
+  dec: {loss: mse}
+  enc_rnn: null
+penalties:
+  - {on: enc, l2: 0.01}
+""",
     "penalty_on_a_state_and_expression": """inputs: {x: [null, 4]}
 layers:
   - LSTM: {units: 3, return_state: true, name: enc}
