@@ -1103,7 +1103,8 @@ def import_model(model) -> ImportResult:
         args["name"] = name
         if ports:  # by name: {input: x, initial_state: [h, c]}
             op = CATALOG[type_name if type_name != "reuse" else _item_type(imp.items, args["layer"])]
-            args["from"] = {**dict(zip(op.input_names, tensors)), **ports}
+            args["from"] = {**dict(zip(op.input_names, tensors)),
+                            **{k: v if op.port(k).many else v[0] for k, v in ports.items()}}
         elif not (len(tensors) == 1 and tensors[0] == previous):
             args["from"] = tensors[0] if len(tensors) == 1 else list(tensors)
         layers.append({type_name: args})
