@@ -128,6 +128,7 @@ outputs: {r: null, r.state_h: null}
     ("  - LSTM: {units: 4, from: {input: x, initial_stat: [x]}, name: l}\noutputs: {l: null}\n", "bad-from",
      "initial_state"),
     ("  - GRU: {units: 4, from: {input: [x, x]}, name: l}\noutputs: {l: null}\n", "bad-from", "one tensor"),
+    ("  - Expr: {expr: a, from: {a: [x, x]}, name: e}\noutputs: {e: null}\n", "bad-from", "one tensor"),
     ("  - TimeDistributed: {layer: {GRU: {units: 2, return_state: true}}, name: t}\noutputs: {t: null}\n",
      "bad-argument", "remove return_state"),
     ("  - LSTM: {units: 4, return_state: true, name: enc}\n  - LSTM: {units: 4, name: d,\n"

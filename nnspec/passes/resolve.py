@@ -230,6 +230,11 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                         trainable=args.get("trainable", True),
                         activity_regularizer=args.get("activity_regularizer"))
             if key == "Expr":
+                if roles is not None and any(isinstance(v, list) for v in roles.values()):
+                    r = next(k for k, v in roles.items() if isinstance(v, list))
+                    diags.append(Diagnostic("bad-from", f"Expr input '{r}' takes one tensor, not a list",
+                                            from_span or span, "name each tensor: from: {a: x, b: y}"))
+                    roles = {k: v[0] if isinstance(v, list) else v for k, v in roles.items()}
                 node.args["names"] = _expr_layer(node, args.get("from"), roles, doc, path, diags)
             elif roles is not None:
                 node.inputs, node.ports = _order_roles(op, roles, node, diags)

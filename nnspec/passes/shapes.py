@@ -128,6 +128,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
         if output_masked(node.op, node.args, [r in masked for r in node.inputs]):
             masked.add(node.name)  # and `enc.output`, its other name; Keras gives a layer's states no mask
             masked.update(f"{node.name}.{o}" for o in node.outputs[:1])
+            if node.outputs[:2] == ("forward", "backward"):  # Bidirectional with merge_mode null: both
+                masked.add(f"{node.name}.backward")
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)

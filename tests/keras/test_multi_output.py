@@ -174,6 +174,13 @@ outputs:
 penalties:
   - {on: enc, l2: 0.01}
 """,
+    "expr_layer_over_states": """inputs: {x: [null, 4]}
+layers:
+  - LSTM: {units: 3, return_state: true, name: enc}
+  - Expr: {expr: "a * 2 + b", from: {a: enc.state_h, b: enc.state_c}, name: e1}
+  - Expr: {expr: "enc.state_h - enc", from: [enc.state_h, enc], name: e2}
+outputs: {e1: {loss: mse}, e2: null}
+""",
     "penalty_on_a_state_and_expression": """inputs: {x: [null, 4]}
 layers:
   - LSTM: {units: 3, return_state: true, name: enc}
