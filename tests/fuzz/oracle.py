@@ -447,6 +447,8 @@ def _raw_scale(axis=-1, gamma_initializer="ones", gamma_regularizer=None, gamma_
 
     class RawScale(keras.layers.Layer):
         def build(self, shape):
+            if not -len(shape) <= axis < len(shape):  # numpy's rule: no wrapping around
+                raise ValueError(f"axis {axis} is out of range for an input of {len(shape)} axes")
             a = axis % len(shape)
             self.bshape = [shape[a] if i == a else 1 for i in range(1, len(shape))]
             self.gamma = self.add_weight(shape=(shape[a],), initializer=gamma_initializer,
