@@ -112,6 +112,10 @@ STRICT = [
      "Keras applies a weight constraint only in a training step that updates the weight: on a layer no loss "
      "reaches it never runs (seed 33 graph 4052); nnspec refuses the constraint as written, which fails as soon "
      "as the layer trains"),
+    ("bad-argument", r"^MultiHeadAttention .* with return_attention_scores needs query",
+     "Keras's static shape of the scores is (batch, heads, query time, query time) whatever the key's length, rank "
+     "and attention_axes (compute_output_spec, 3.15): the model runs, but its declared shapes are not what it "
+     "computes and a layer built on the scores fails; nnspec takes only the cases where the two agree"),
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
