@@ -567,6 +567,11 @@ def cmd_ops(args) -> int:
     n_in = op.inputs
     print(f"  inputs: {n_in[0]}" + ("" if n_in[0] == n_in[1] else f" to {n_in[1] or 'many'}") +
           (f" ({', '.join(op.input_names)})" if op.input_names else ""))
+    for p in op.ports:
+        print(f"  from: {{{p.name}: {'[tensors]' if p.many else 'tensor'}}}  -- {p.doc}")
+    if op.outputs is not None:
+        print("  outputs: name (the first), " + ", ".join(
+            f"name.{o} (with {how})" for o, how in op.outputs.enable.items()))
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))

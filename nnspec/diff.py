@@ -77,8 +77,8 @@ def compare(old: Spec | None, new: Spec | None) -> dict:
         args = _changes(a.args, b.args) if a.op == b.op else []
         if args:
             entry["args"] = args
-        if a.inputs != b.inputs:
-            entry["inputs"] = {"old": a.inputs, "new": b.inputs}
+        if a.refs() != b.refs():  # the ports' tensors too (initial_state)
+            entry["inputs"] = {"old": a.refs(), "new": b.refs()}
         if a.trainable != b.trainable:
             entry["trainable"] = {"old": a.trainable, "new": b.trainable}
         if (a.reuse, a.layer) != (b.reuse, b.layer):

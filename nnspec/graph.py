@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape as _xml
 
-from .ir import Spec
+from .ir import Spec, layer_of
 from .ops.base import fmt_shape
 from .report import escape
 
@@ -120,15 +120,15 @@ def build(spec: Spec, expand: bool = False) -> Graph:
             g.edges.append((a, b, dashed))
 
     for n in spec.nodes:
-        for t in n.inputs:
-            edge(node_of.get(t), node_of.get(n.name))
+        for t in n.refs():  # `enc.state_h` (and initial_state: ...) come from the layer enc
+            edge(node_of.get(layer_of(t)), node_of.get(n.name))
     for o in spec.outputs.values():
         loss = loss_text(o.loss)
         lines = [f"loss {loss}, weight {o.weight:g}" if loss else "no loss"]
         if o.metrics:
             lines.append("metrics " + ", ".join(m if isinstance(m, str) else next(iter(m)) for m in o.metrics))
         nid = new("output", f"output {o.name}", lines, key=("out", o.name))
-        edge(node_of.get(o.name), nid)
+        edge(node_of.get(layer_of(o.name)), nid)
     for i, p in enumerate(spec.penalties):
         text = penalty_text(p)
         if len(text) > 60:
@@ -136,7 +136,7 @@ def build(spec: Spec, expand: bool = False) -> Graph:
         lines = [text] if p.kind == "expr" else [text, "on " + ", ".join(p.on)]
         nid = new("penalty", "penalty", lines, key=("pen", i))
         for t in p.on:
-            edge(node_of.get(t), nid, True)
+            edge(node_of.get(layer_of(t)), nid, True)
     return g
 
 

@@ -11,6 +11,17 @@ from dataclasses import dataclass, field
 from .diagnostics import Span
 
 
+def layer_of(ref: str) -> str:
+    """The layer (or input) a tensor reference names: `enc.state_h` -> `enc`; `enc` -> `enc`."""
+    return ref.partition(".")[0]
+
+
+def output_of(ref: str) -> str | None:
+    """The output a reference names: `enc.state_h` -> `state_h`; `enc` (the main output) -> None."""
+    base, dot, out = ref.partition(".")
+    return out if dot else None
+
+
 @dataclass
 class Input:
     name: str
@@ -27,7 +38,7 @@ class Node:
     op: str  # catalog op name
     args: dict  # given args over the op's defaults
     given: dict  # args as written in the spec
-    inputs: list  # input tensor names, in the op's order
+    inputs: list  # input tensor names (`x`, or `enc.state_h`: an output of a layer with several), in the op's order
     span: Span  # the type key (or `reuse`)
     arg_spans: dict = field(default_factory=dict)
     from_span: Span | None = None
@@ -35,10 +46,23 @@ class Node:
     activity_regularizer: object = None
     layer: str = ""  # the layer whose weights this call uses
     reuse: bool = False
+    ports: dict = field(default_factory=dict)  # keyword inputs (op.ports): name -> [tensor names]
+    outputs: tuple = ()  # the op's output names with these args, main first; () for one output
 
     def __post_init__(self):
         if not self.layer:
             self.layer = self.name
+
+    def refs(self) -> list:
+        """Every tensor the call reads: its inputs, then its ports' tensors."""
+        if not self.ports:
+            return self.inputs
+        return self.inputs + [t for ts in self.ports.values() for t in ts]
+
+    def tensors(self) -> list:
+        """The names of the tensors the call gives: `enc`, then `enc.output`, `enc.state_h`, ... (the
+        main output has both names)."""
+        return [self.name] + [f"{self.name}.{o}" for o in self.outputs]
 
 
 @dataclass
@@ -104,10 +128,13 @@ class Spec:
             if t in reached:
                 continue
             reached.add(t)
+            if "." in t:  # an output of a layer with several: the layer is reached too
+                stack.append(layer_of(t))
+                continue
             n = by_name.get(t)
             if n is not None:
                 if through is None or through(n):
-                    stack.extend(n.inputs)
+                    stack.extend(n.refs())
                 if n.reuse:
                     stack.append(n.layer)
         return reached

@@ -24,6 +24,10 @@ SCHEMA_ID = "https://raw.githubusercontent.com/nnspec/nnspec/main/schemas/nnspec
 IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$(?!\n)", "maxLength": 128,
          "description": "a name: letters, digits and _, not starting with a digit"}
 REF = IDENT  # names of layers inside block calls are prefixed: stem_conv2d
+# a tensor: a layer or input, or one output of a layer with several (`enc.state_h`); `enc[1]` passes
+# here so that resolve can say which name to write
+TENSOR = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]{1,4}\])?$(?!\n)",
+          "maxLength": 257, "description": "a tensor: a layer or input name, or layer.output (e.g. enc.state_h)"}
 BLOCK_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$(?!\n)", "maxLength": 128,
               "description": "a block name: lowercase letters, digits and _ (layer types are capitalised)"}
 PARAM_TYPES = ["int", "float", "bool", "str", "any"]
@@ -38,9 +42,11 @@ def _ref(name: str) -> dict:
 FROM = {
     "description": "input tensor(s): a name, a list of names, or a mapping {input role: name}",
     "anyOf": [
-        REF,
-        {"type": "array", "items": REF, "minItems": 1, "maxItems": 64},
-        {"type": "object", "additionalProperties": REF, "minProperties": 1},
+        TENSOR,
+        {"type": "array", "items": TENSOR, "minItems": 1, "maxItems": 64},
+        {"type": "object", "additionalProperties": {
+            "anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1, "maxItems": 64}],
+            "description": "a tensor, or a list of tensors (initial_state: [h, c])"}, "minProperties": 1},
     ],
 }
 
@@ -110,7 +116,7 @@ def generate() -> dict:
                        "params": {"type": "object", "propertyNames": IDENT, "additionalProperties": param},
                        "inputs": {"type": "array", "items": IDENT, "minItems": 1, "uniqueItems": True,
                                   "description": "input names, referred to as $name (default: [in], $in)"},
-                       "outputs": {"type": "array", "items": IDENT, "minItems": 1, "uniqueItems": True,
+                       "outputs": {"type": "array", "items": TENSOR, "minItems": 1, "uniqueItems": True,
                                    "description": "output layers (default: the last); the first takes the call's name"},
                        "layers": {"type": "array", "minItems": 1, "items": _ref("block_entry")}}}
     defs["reuse"] = {
@@ -136,7 +142,7 @@ def generate() -> dict:
                        "weight": {"type": "number", "minimum": 0, "description": "loss weight (default 1)"},
                        "metrics": {"type": "array", "items": _ref("metric")}},
     }
-    names = {"anyOf": [REF, {"type": "array", "items": REF, "minItems": 1}],
+    names = {"anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1}],
              "description": "a tensor name or a list of names"}
     defs["penalty"] = {
         "type": "object", "additionalProperties": False, "x-nnspec": "penalty",
@@ -166,7 +172,7 @@ def generate() -> dict:
                        "description": "ordered; each item's input defaults to the previous item"},
             "blocks": {"type": "object", "propertyNames": BLOCK_NAME, "additionalProperties": _ref("block"),
                        "description": "reusable modules, called from layers: like a layer type"},
-            "outputs": {"type": "object", "minProperties": 1, "propertyNames": REF,
+            "outputs": {"type": "object", "minProperties": 1, "propertyNames": TENSOR,
                         "additionalProperties": _ref("output"),
                         "description": "tensor name -> {loss, weight, metrics} or null"},
             "penalties": {"type": "array", "items": _ref("penalty")},

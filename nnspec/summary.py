@@ -1,7 +1,7 @@
 """`nnspec summary`: the layer table, from static shapes alone."""
 from __future__ import annotations
 
-from .ir import Spec
+from .ir import Spec, layer_of
 from .ops.base import fmt_shape
 from .report import escape
 
@@ -35,7 +35,7 @@ def _collapsed(spec: Spec) -> list:
         done.add(call)
         members = [m for m in spec.nodes if owner.get(m.name) == call]
         params = sum(sum(spec.params.get(m.name, (0, 0))) for m in members)
-        sources = [r for m in members for r in m.inputs if owner.get(r) != call]
+        sources = [r for m in members for r in m.refs() if owner.get(layer_of(r)) != call]
         output = call
         while output in spec.aliases:
             output = spec.aliases[output]
@@ -50,7 +50,12 @@ def rows_for(nodes, spec):
         kind = n.op + (f" (reuses {n.layer})" if n.reuse else "")
         shape = spec.shapes.get(n.name)
         params = "?" if n.op == "Custom" else sum(spec.params.get(n.name, (0, 0)))
-        yield (n.name, kind, "?" if shape is None else _shape_text(shape), params, ", ".join(n.inputs))
+        text = "?" if shape is None else _shape_text(shape)
+        for o in n.outputs[1:]:  # a layer with several outputs: `.state_h (None, 256)` each
+            more = spec.shapes.get(f"{n.name}.{o}")
+            text += f"; .{o} " + ("?" if more is None else _shape_text(more))
+        sources = list(n.inputs) + [f"{p}=[{', '.join(ts)}]" for p, ts in n.ports.items()]
+        yield (n.name, kind, text, params, ", ".join(sources))
 
 
 def costs(spec: Spec, table, batch: int = 1) -> list:

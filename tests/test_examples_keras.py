@@ -25,7 +25,11 @@ def test_static_summary_matches_keras(path):
         if node.reuse:
             continue
         layer = model.get_layer(node.name)
-        assert tuple(layer.output.shape) == spec.shapes[node.name], node.name
+        if node.outputs:  # several: `enc`, then `enc.state_h`, ...
+            assert [tuple(t.shape) for t in layer.output] == \
+                [spec.shapes[node.name]] + [spec.shapes[f"{node.name}.{o}"] for o in node.outputs[1:]], node.name
+        else:
+            assert tuple(layer.output.shape) == spec.shapes[node.name], node.name
         assert (_count(layer.trainable_weights), _count(layer.non_trainable_weights)) == spec.params[node.name], \
             node.name
     trainable = sum(p[0] for p in spec.params.values())

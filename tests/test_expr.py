@@ -30,7 +30,7 @@ def test_precedence_is_pythons():
 
 
 @pytest.mark.parametrize("text,col", [
-    ("__import__('os')", 12), ("x.y", 2), ("x[0", 4), ("mean(x", 7), ("lambda: 1", 7), ("x = 1", 3),
+    ("__import__('os')", 12), ("x.y.z", 4), ("x[0", 4), ("mean(x", 7), ("lambda: 1", 7), ("x = 1", 3),
 ])
 def test_refused_with_column(text, col):
     with pytest.raises(ExprError) as e:
@@ -41,6 +41,7 @@ def test_refused_with_column(text, col):
 @pytest.mark.parametrize("text,word", [
     ("maen(x)", "mean"), ("sum(x, axis=4)", "out of range"), ("sum(x, axes=1)", "keyword"),
     ("abs(x, x)", "positional"), ("unknown_name + 1", "unknown name"),
+    ("os.system(1)", "unknown function"),  # a dotted name is one tensor (enc.state_h), never an attribute
 ])
 def test_semantic_errors(text, word):
     with pytest.raises(ExprError) as e:

@@ -22,7 +22,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from ..ir import Spec  # noqa: E402
+from ..ir import Spec, layer_of  # noqa: E402
 from ..ops import CATALOG  # noqa: E402
 from .layers import call_layer, constraint, make_layer, regularizer  # noqa: E402,F401
 
@@ -53,20 +53,23 @@ def build_graph(spec: Spec) -> keras.Model:
     order = list(spec.inputs) + [n.name for n in spec.nodes]
     position = {name: i for i, name in enumerate(order)}
     anchored: dict[str, list] = {}  # tensor -> penalties to insert right after it
+    # `enc.output`, the first output of a layer with several, is the tensor `enc`
+    canon = {f"{n.name}.{n.outputs[0]}": n.name for n in spec.nodes if n.outputs}
+    c = lambda t: canon.get(t, t)  # noqa: E731
     for i, p in enumerate(spec.penalties):
-        anchor = max(p.on, key=position.__getitem__)
-        anchored.setdefault(anchor, []).append((i, p))
+        anchor = max(p.on, key=lambda t: (position[layer_of(t)], c(t)))
+        anchored.setdefault(c(anchor), []).append((i, p, anchor))
     taken = set(order)
 
     def add_penalties(name):
-        for i, p in anchored.get(name, ()):
-            reads = [name] + [t for t in p.on if t != name]
+        for i, p, anchor in anchored.get(name, ()):
+            reads = [anchor] + [t for t in p.on if t != anchor]
             layer_name = _unique(f"penalty_{i}", taken)
             if p.kind == "expr":
                 layer = Penalty("expr", expr=p.text, names=reads, name=layer_name)
             else:
                 layer = Penalty(p.kind, coef=p.coef, reduce=p.reduce, name=layer_name)
-            tensors[name] = layer([tensors[t] for t in reads])
+            tensors[name] = layer([tensors[c(t)] for t in reads])
 
     for name in spec.inputs:
         add_penalties(name)
@@ -80,7 +83,13 @@ def build_graph(spec: Spec) -> keras.Model:
                                activity_regularizer=regularizer(node.activity_regularizer))
             layer.trainable = node.trainable
             layers[node.name] = layer
-        tensors[node.name] = call_layer(op, layer, [tensors[r] for r in node.inputs])
+        out = call_layer(op, layer, [tensors[c(r)] for r in node.inputs],
+                         {p: [tensors[c(r)] for r in refs] for p, refs in node.ports.items()}, node.args)
+        if node.outputs:  # several: `enc` is the first, `enc.state_h` ... the others
+            for o, t in zip(node.outputs[1:], out[1:]):
+                tensors[f"{node.name}.{o}"] = t
+            out = out[0]
+        tensors[node.name] = out
         if not node.reuse and not node.trainable:
             # Again now that it is built: a layer that makes sublayers in build() (MultiHeadAttention's
             # projections) leaves them trainable, and a fit would update them. Through True, since
@@ -88,8 +97,9 @@ def build_graph(spec: Spec) -> keras.Model:
             # freezes the sublayers would not run).
             layer.trainable = True
             layer.trainable = False
-        add_penalties(node.name)
-    outputs = {name: tensors[name] for name in spec.outputs}
+        for t in [node.name] + [f"{node.name}.{o}" for o in node.outputs[1:]]:
+            add_penalties(t)
+    outputs = {name: tensors[c(name)] for name in spec.outputs}
     if len(model_inputs) == 1:
         inputs = next(iter(model_inputs.values()))
     else:

@@ -49,6 +49,7 @@ from ..schema import DTYPES, SCHEMA_ID  # noqa: E402
 from .layers import _CONSTRAINT_CLASSES, _INITIALIZER_CLASSES, keras_class, make_layer  # noqa: E402
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")  # written unquoted: x, enc.state_h
 _BASE_KEYS = ("name", "trainable", "dtype")
 
 
@@ -588,7 +589,9 @@ def _all_names(model, out: set) -> set:
 class _Importer:
     def __init__(self, model):
         self.model = model
-        self.items: list = []  # (item dict, [input tensor names], output name)
+        self.items: list = []  # (item dict, [input tensor names], output name, {port: [tensor names]})
+        self.first_args: dict = {}  # id(layer) -> the args of its first call's item
+        self.last_ports, self.last_call_args = {}, {}  # of the call call_inputs last read
         self.penalties: list = []
         self.ctx = _Ctx(notes=[], modules=[])
         self.first_call: dict = {}  # id(layer) -> spec layer name
@@ -700,10 +703,6 @@ class _Importer:
             return
         if isinstance(layer, keras.layers.InputLayer):
             raise ModelImportError(f"input '{layer.name}' is not one of the model's inputs")
-        if len(node.outputs) != 1:
-            raise ModelImportError(f"layer '{layer.name}' ({type(layer).__name__}) returns {len(node.outputs)} "
-                                   "tensors; nnspec layers have one output (return_state / return_attention_scores"
-                                   " cannot be written)")
         registered = _registered_name(layer)
         if registered == "nnspec>Penalty":
             self.emit_penalty(node, names)
@@ -716,13 +715,23 @@ class _Importer:
                 + ("; hint: replace Lambda with a catalog layer (Slice for indexing)" if type(layer).__name__ ==
                    "Lambda" else "; a class of your own must be registered with "
                    "@keras.saving.register_keras_serializable to become a Custom item"))
+        if op is None and len(node.outputs) != 1:
+            raise ModelImportError(f"layer '{layer.name}' ({type(layer).__name__}) returns {len(node.outputs)} "
+                                   "tensors; a Custom layer has one output")
         inputs = self.call_inputs(node, op or CATALOG["Custom"], names)
+        ports, call_args = self.last_ports, self.last_call_args
         out = node.outputs[0]
         lid = id(layer)
         if lid in self.first_call:  # a later call of a shared layer
             self.calls[lid] += 1
             name = self._fresh(f"{self.first_call[lid]}_call{self.calls[lid]}")
-            self.items.append(({"reuse": {"layer": self.first_call[lid]}}, inputs, name))
+            first_args = self.first_args[lid]
+            if any(first_args.get(k, False) != v for k, v in call_args.items()) or \
+                    any(first_args.get(k) and k not in call_args for k in op.call_args):
+                raise ModelImportError(f"layer '{layer.name}' ({type(layer).__name__}) is called again with other "
+                                       f"{', '.join(op.call_args)}; nnspec's reuse calls a layer as it was first "
+                                       "called")
+            self.items.append(({"reuse": {"layer": self.first_call[lid]}}, inputs, name, ports))
         else:
             name = layer.name
             self._check_name(name, "layer")
@@ -732,12 +741,24 @@ class _Importer:
             if op is None:
                 item = _custom_item(layer, out.shape, self.ctx)
             else:
-                item = _layer_item(layer, self.ctx, inputs=[t for t in _data_tensors(node)])
+                item = _layer_item(layer, self.ctx, inputs=[t for t in _data_tensors(node)][:len(inputs)])
+                (type_name, item_args), = item.items()
+                item = {type_name: {**item_args, **call_args}}
+            first_args = next(iter(item.values()))
             self.first_call[lid] = name
+            self.first_args[lid] = first_args
             self.calls[lid] = 1
-            self.items.append((item, inputs, name))
+            self.items.append((item, inputs, name, ports))
         self.defined.add(name)
+        outputs = op.output_names(op.fill({k: v for k, v in first_args.items() if k in op.arg_index})) \
+            if op is not None else ()
+        if len(node.outputs) != max(1, len(outputs)):
+            raise ModelImportError(f"layer '{layer.name}' ({type(layer).__name__}) returns {len(node.outputs)} "
+                                   f"tensors; nnspec's {op.name} with these arguments gives "
+                                   f"{', '.join(outputs) if outputs else 'one'}")
         names[id(out)] = name
+        for o, t in zip(outputs[1:], node.outputs[1:]):
+            names[id(t)] = f"{name}.{o}"
 
     def emit_submodel(self, node, names: dict) -> None:
         sub = node.operation
@@ -806,6 +827,17 @@ class _Importer:
             if not keras.backend.is_keras_tensor(t) or id(t) not in names:
                 raise ModelImportError(f"{where} is called on {_short(t)}, not a tensor of the model")
             return names[id(t)]
+
+        # the op's keyword ports (initial_state=[h, c]) and the args its call takes (return_attention_scores)
+        self.last_ports, self.last_call_args = {}, {}
+        for port in op.ports:
+            given = kwargs.pop(port.name, None)
+            if given is not None and not _all_none(given):
+                self.last_ports[port.name] = [name_of(t) for t in (keras.tree.flatten(given) if port.many
+                                                                   else [given])]
+        for key in op.call_args:
+            if kwargs.pop(key, False):
+                self.last_call_args[key] = True
 
         def no_more(kw, quiet=("mask",), off=()):
             for k, v in kw.items():
@@ -1065,11 +1097,15 @@ def import_model(model) -> ImportResult:
     # layers: `from` left out where it is the previous item (the spec's default)
     layers = []
     previous = next(iter(inputs)) if len(inputs) == 1 else None
-    for item, tensors, name in imp.items:
+    for item, tensors, name, ports in imp.items:
         (type_name, args), = item.items()
         args = dict(args)
         args["name"] = name
-        if not (len(tensors) == 1 and tensors[0] == previous):
+        if ports:  # by name: {input: x, initial_state: [h, c]}
+            op = CATALOG[type_name if type_name != "reuse" else _item_type(imp.items, args["layer"])]
+            args["from"] = {**dict(zip(op.input_names, tensors)),
+                            **{k: v if op.port(k).many else v[0] for k, v in ports.items()}}
+        elif not (len(tensors) == 1 and tensors[0] == previous):
             args["from"] = tensors[0] if len(tensors) == 1 else list(tensors)
         layers.append({type_name: args})
         previous = name
@@ -1085,6 +1121,14 @@ def import_model(model) -> ImportResult:
     if training:
         data["training"] = training
     return ImportResult(data=data, notes=notes, outputs=list(outs), custom_modules=modules)
+
+
+def _item_type(items, layer: str) -> str:
+    """The type of the item named ``layer``."""
+    for item, _, name, _ in items:
+        if name == layer:
+            return next(iter(item))
+    raise KeyError(layer)
 
 
 def model_to_spec(model) -> dict:
@@ -1128,14 +1172,14 @@ def _scalar(v) -> str:
             text = f"{mant}.0e{exp}"
         return text
     if isinstance(v, str):
-        if _IDENT.match(v) and v.lower() not in _YAML_WORDS:
+        if _WORD.match(v) and v.lower() not in _YAML_WORDS:
             return v
         return _quoted(v)
     raise TypeError(f"cannot write {type(v).__name__} {v!r} in a spec")
 
 
 def _key(k) -> str:
-    return k if isinstance(k, str) and _IDENT.match(k) else _quoted(str(k))
+    return k if isinstance(k, str) and _WORD.match(k) else _quoted(str(k))
 
 
 def _flow(v) -> str:

@@ -93,6 +93,8 @@ def make_layer(op: Op | str, args: dict, name: str | None = None, **base):
     if isinstance(op, str):
         op = CATALOG[op]
     kwargs = op.keras_kwargs(dict(args), make_item) if op.keras_kwargs else dict(args)
+    for key in op.call_args:  # given to the call (call_layer), not the constructor
+        kwargs.pop(key, None)
     kwargs = convert_kwargs(kwargs)
     cls = keras_class(op)
     # The activity regularizer is set on the built layer, which Layer.__call__ applies for every
@@ -123,10 +125,18 @@ def make_item(item: dict, name: str | None = None):
     return make_layer(op, op.fill(args), name=name)
 
 
-def call_layer(op: Op, layer, tensors: list):
-    """Call a layer on its input tensors the way its Keras class expects."""
+def call_layer(op: Op, layer, tensors: list, ports: dict | None = None, args: dict | None = None):
+    """Call a layer on its input tensors the way its Keras class expects. ``ports``: the op's
+    keyword inputs, name -> [tensors] (``initial_state=[h, c]``); ``args``: the layer's args, for
+    those its call takes (op.call_args). A layer with several outputs gives a list."""
+    kw = {}
+    for name, given in (ports or {}).items():
+        kw[name] = list(given) if op.port(name).many else given[0]
+    for key in op.call_args:
+        if args and args.get(key):
+            kw[key] = args[key]
     if op.keras_call is not None:
-        return op.keras_call(layer, tensors)
+        return op.keras_call(layer, tensors, **kw)
     if op.inputs == (1, 1):
-        return layer(tensors[0])
-    return layer(list(tensors))
+        return layer(tensors[0], **kw)
+    return layer(list(tensors), **kw)

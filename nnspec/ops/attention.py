@@ -5,7 +5,7 @@ value), or by name ``from: {query: q, value: v, key: k}``.
 """
 from __future__ import annotations
 
-from .base import (BOOL, POS_INT, RATE, Arg, Op, ShapeError, enum, fmt_shape,
+from .base import (BOOL, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError, enum, fmt_shape,
                    need_known, prod, weight_args)
 from .regularization import SEED
 
@@ -119,6 +119,8 @@ def _mha_shape(args, shapes):
                          "8, Keras fails on the first batch", "attend over fewer axes (attention_axes), or Reshape "
                          "the query and value to fewer axes", arg="attention_axes" if axes is not None else None,
                          code="rank")
+    if args["return_attention_scores"]:
+        _scores_shape(args, shapes)
     out = args["output_shape"]
     if out:
         return q[:-1] + ((out,) if isinstance(out, int) else tuple(out))
@@ -134,6 +136,41 @@ def _mha_macs(args, in_shapes, out_shape):
     proj = (tq * q[-1] * h * kd + tk * k[-1] * h * kd + prod(v[1:-1]) * v[-1] * h * vd
             + tq * h * vd * prod(out_shape[len(q) - 1:]))
     return proj + tq * tk * h * (kd + vd) + (tq * q[-1] * h * vd if args["use_gate"] else 0)
+
+
+def _scores_shape(args, shapes):
+    """(batch, heads, query time, key time). Keras's static shape of the scores (its
+    compute_output_spec, 3.15) is (batch, heads, query time, query time) whatever the ranks and
+    attention_axes: nnspec takes only the cases where that is the shape Keras computes."""
+    q, v, k = _qvk(shapes)
+    if len(q) != 3 or _mha_axes(args, 3) not in (None, [1]):
+        raise ShapeError(f"with return_attention_scores needs query of (batch, time, features) attended over its "
+                         f"time axis but gets {fmt_shape(q)}" + (f" and attention_axes {args['attention_axes']}"
+                                                                   if args["attention_axes"] is not None else "")
+                         + ": Keras's static shape of the scores assumes that",
+                         "Reshape query and value to (batch, time, features), or drop return_attention_scores",
+                         arg="return_attention_scores", code="arg")
+    if q[1] != k[1]:
+        raise ShapeError(f"with return_attention_scores needs query and key of one known length, or both unknown, but "
+                         f"gets query {fmt_shape(q)} and key {fmt_shape(k)}: Keras's static shape of the scores "
+                         "(batch, heads, query time, query time) would not be what it computes",
+                         "give query and key the same number of time steps, or leave both unknown (null)",
+                         arg="return_attention_scores", code="arg")
+    return (q[0], args["num_heads"], q[1], k[1])
+
+
+def _mha_out_shapes(args, shapes):
+    out = _mha_shape(args, shapes)
+    return (out, _scores_shape(args, shapes)) if args["return_attention_scores"] else (out,)
+
+
+def _mha_port_shapes(args, shapes):
+    q, v, k = _qvk(shapes)
+    if len(q) != 3 or _mha_axes(args, 3) not in (None, [1]):
+        raise ShapeError(f"takes an attention_mask only with query of (batch, time, features) attended over its "
+                         f"time axis, but gets {fmt_shape(q)}", "Reshape query and value to (batch, time, features)",
+                         code="arg")
+    return {"attention_mask": [(q[0], q[1], k[1])]}
 
 
 def _mha_params(args, shapes):
@@ -188,14 +225,23 @@ MULTI_HEAD_ATTENTION = Op(
         Arg("attention_axes", AXES_OR_NULL, None, doc="axes attended over; null: all but batch and features"),
         Arg("use_gate", BOOL, False, doc="gate each head's output with a sigmoid of the query"),
         Arg("seed", SEED, None, doc="seed of the dropout"),
+        Arg("return_attention_scores", BOOL, False,
+            doc="also output the attention weights `name.scores`, (batch, heads, query time, key time)"),
     ),
     shape=_mha_shape,
+    outputs=Outputs(names=lambda args: ("output", "scores") if args["return_attention_scores"] else ("output",),
+                    shapes=_mha_out_shapes, enable={"scores": "return_attention_scores: true"}),
+    ports=(Port("attention_mask", dtypes=frozenset({"bool", "int", "float"}),
+                doc="which key steps each query step may attend to: (batch, query time, key time), 1/true "
+                    "to attend"),),
+    port_shapes=_mha_port_shapes,
+    call_args=("return_attention_scores",),
     params=_mha_params,
     macs=_mha_macs,
     weights=_mha_weights,
     inputs=(2, 3),
     input_names=NAMES,
-    keras_call=lambda layer, tensors: layer(*tensors),  # layer(query, value[, key])
+    keras_call=lambda layer, tensors, **kw: layer(*tensors, **kw),  # layer(query, value[, key], ...)
 )
 
 OPS: tuple[Op, ...] = (ATTENTION, MULTI_HEAD_ATTENTION)

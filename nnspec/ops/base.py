@@ -63,6 +63,32 @@ def _no_params(args, shapes):
 
 
 @dataclass(frozen=True)
+class Outputs:
+    """A layer that gives several tensors (LSTM with return_state: its output, state_h and state_c).
+
+    A spec refers to them as ``enc.state_h``; a plain ``enc`` is the first (main) output, whose shape
+    the op's ``shape`` rule gives. ``names(args)``: the output names the args give, main first (one
+    name: a single output); ``shapes(args, input_shapes)``: their static shapes, one per name;
+    ``enable``: output name -> what to write to get it when the args do not give it (the hint of the
+    diagnostic for ``enc.state_h`` without ``return_state: true``).
+    """
+    names: Callable
+    shapes: Callable
+    enable: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named extra input (``from: {input: x, initial_state: [h, c]}``), given only by name: passed to
+    the Keras call as the keyword ``name``, as a list when ``many``. Its expected shapes come from the
+    op's ``port_shapes``."""
+    name: str
+    many: bool = False
+    dtypes: frozenset = frozenset({"float"})
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Op:
     name: str
     doc: str
@@ -85,6 +111,13 @@ class Op:
     no_gradient: Callable | None = None
     out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
+    # several outputs, referred to as `name.output` (None: one output)
+    outputs: Outputs | None = None
+    # keyword inputs given by name in `from:` (initial_state); their shapes:
+    # port_shapes(args, input_shapes) -> {port: [expected shape of each tensor]} (None: any size)
+    ports: tuple = ()
+    port_shapes: Callable | None = None
+    call_args: tuple = ()  # args passed to the layer's call, not its constructor (return_attention_scores)
     keras: str | None = None  # keras.layers class name; default: same as `name`
     keras_kwargs: Callable | None = None  # (args, make_item) -> constructor kwargs, when they differ
     keras_call: Callable | None = None  # (layer, tensors) -> output; default layer(x) or layer([xs])
@@ -136,6 +169,19 @@ class Op:
                         break
                 return out
             object.__setattr__(self, "shape", shape)
+
+    def output_names(self, args: dict) -> tuple:
+        """The names of the layer's outputs with these args, main first; () for a single output."""
+        if self.outputs is None:
+            return ()
+        names = tuple(self.outputs.names(args))
+        return names if len(names) > 1 else ()
+
+    def port(self, name: str):
+        for p in self.ports:
+            if p.name == name:
+                return p
+        return None
 
     def defaults(self) -> dict:
         return dict(self._defaults)

@@ -1,12 +1,15 @@
 """Ops of the recurrent family: SimpleRNN, LSTM, GRU, ConvLSTM2D and the
 Bidirectional / TimeDistributed wrappers.
 
-``return_state`` and ``stateful`` are left out: nnspec v1 layers have one
-output and no state carried between batches.
+With ``return_state: true`` a recurrent layer gives its final state(s) too,
+referred to as ``enc.state_h`` / ``enc.state_c`` (LSTM, ConvLSTM2D) or
+``enc.state`` (GRU, SimpleRNN); ``from: {input: x, initial_state: [h, c]}``
+starts it from given states. ``stateful`` (state carried between batches) is
+left out.
 """
 from __future__ import annotations
 
-from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, ShapeError,
+from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError,
                    as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
 from .regularization import SEED
@@ -26,6 +29,8 @@ def _rnn_args(gates: bool, forget_bias: bool = False) -> tuple:
             Arg("recurrent_dropout", RATE, 0.0, doc="dropout rate on the recurrent state"),
             Arg("seed", SEED, None, doc="seed of the dropout"),
             Arg("return_sequences", BOOL, False, doc="output every step (batch, time, units), not only the last"),
+            Arg("return_state", BOOL, False, doc="also output the final state: `name.state_h` and `name.state_c` "
+                "(LSTM), `name.state` (GRU, SimpleRNN)"),
             Arg("go_backwards", BOOL, False, doc="process the sequence backwards (and return it reversed)"),
             Arg("unroll", BOOL, False, doc="unroll the loop (faster for short sequences, needs a known time)")]
     return tuple(out)
@@ -64,38 +69,70 @@ def _gated_macs(gates: int):
     return macs
 
 
-SIMPLE_RNN = Op(
-    name="SimpleRNN",
-    family="recurrent",
+# ---------------------------------------------------------------- states
+def _state_names(op_name: str) -> tuple:
+    return ("state_h", "state_c") if op_name in ("LSTM", "ConvLSTM2D") else ("state",)
+
+
+def _state_shape(op_name: str, args, out_shape) -> tuple:
+    """One state's shape: the output of the last step ((batch, units), or ConvLSTM2D's image)."""
+    if op_name == "ConvLSTM2D":
+        return out_shape[:1] + out_shape[2:] if args["return_sequences"] else out_shape
+    return (out_shape[0], args["units"])
+
+
+def _rnn_outputs(op_name: str, shape_rule) -> Outputs:
+    states = _state_names(op_name)
+    return Outputs(
+        names=lambda args: ("output",) + (states if args["return_state"] else ()),
+        shapes=lambda args, shapes: (lambda out: (out,) + (_state_shape(op_name, args, out),) * (
+            len(states) if args["return_state"] else 0))(shape_rule(args, shapes)),
+        enable={s: "return_state: true" for s in states})
+
+
+def _rnn_ports(op_name: str, shape_rule):
+    n = len(_state_names(op_name))
+
+    def port_shapes(args, shapes):
+        return {"initial_state": [_state_shape(op_name, args, shape_rule(args, shapes))] * n}
+    return port_shapes
+
+
+INITIAL_STATE = Port("initial_state", many=True, doc="the states to start from (LSTM: [h, c]; GRU, SimpleRNN: [h])")
+
+
+def _rnn_op(name: str, shape_rule=None, **kw) -> Op:
+    shape_rule = shape_rule or _rnn_shape
+    return Op(name=name, family="recurrent", shape=shape_rule, outputs=_rnn_outputs(name, shape_rule),
+              input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule), **kw)
+
+
+SIMPLE_RNN = _rnn_op(
+    "SimpleRNN",
     doc="Fully connected RNN: the output of each step is fed back as the next step's state.",
     args=_rnn_args(gates=False),
-    shape=_rnn_shape,
     params=_gated_params(1),
     macs=_gated_macs(1),
     weights=kernel_and_bias(2, recurrent=2),
     float_only=_rnn_float_only,
 )
 
-LSTM = Op(
-    name="LSTM",
-    family="recurrent",
+LSTM = _rnn_op(
+    "LSTM",
     doc="Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997).",
     args=_rnn_args(gates=True, forget_bias=True),
-    shape=_rnn_shape,
     params=_gated_params(4),
     macs=_gated_macs(4),
     weights=kernel_and_bias(2, recurrent=2),
     float_only=_rnn_float_only,
 )
 
-GRU = Op(
-    name="GRU",
-    family="recurrent",
+GRU = _rnn_op(
+    "GRU",
     doc="Gated Recurrent Unit (Cho et al., 2014).",
     args=(*_rnn_args(gates=True),
           Arg("reset_after", BOOL, True,
               doc="apply the reset gate after the matrix multiplication (separate input and recurrent biases)")),
-    shape=_rnn_shape,
     params=_gated_params(3),
     macs=_gated_macs(3),
     # reset_after keeps separate input and recurrent biases: a bias of shape (2, 3 * units)
@@ -158,7 +195,7 @@ def _bidi_validate(args):
 def _bidi_shape(args, shapes):
     op, inner = _item(args["layer"])
     try:
-        out = op.shape(inner, shapes)
+        out = op.shape(inner, shapes[:1])
     except ShapeError as e:
         raise _inner_error("", op.name, e) from None
     if args["merge_mode"] == "concat":
@@ -166,9 +203,35 @@ def _bidi_shape(args, shapes):
     return out
 
 
+def _bidi_states(args) -> tuple:
+    """The state names of the wrapped layer, when it returns them."""
+    op, inner = _item(args["layer"])
+    return _state_names(op.name) if inner["return_state"] else ()
+
+
+def _bidi_names(args):
+    first = ("forward", "backward") if args["merge_mode"] is None else ("output",)
+    states = _bidi_states(args)
+    return first + tuple(f"forward_{s}" for s in states) + tuple(f"backward_{s}" for s in states)
+
+
+def _bidi_out_shapes(args, shapes):
+    op, inner = _item(args["layer"])
+    out = _bidi_shape(args, shapes)
+    first = (out, out) if args["merge_mode"] is None else (out,)
+    state = _state_shape(op.name, inner, op.shape(inner, shapes[:1]))
+    return first + (state,) * (2 * len(_bidi_states(args)))
+
+
+def _bidi_port_shapes(args, shapes):
+    op, inner = _item(args["layer"])
+    state = _state_shape(op.name, inner, op.shape(inner, shapes[:1]))
+    return {"initial_state": [state] * (2 * len(_state_names(op.name)))}
+
+
 def _bidi_params(args, shapes):
     op, inner = _item(args["layer"])
-    trainable, frozen = op.count_params(inner, shapes)
+    trainable, frozen = op.count_params(inner, shapes[:1])
     return (2 * trainable, 2 * frozen) if frozen else 2 * trainable
 
 
@@ -182,21 +245,30 @@ def _bidi_kwargs(args, make_item):
     return {"layer": make_item(args["layer"]), "merge_mode": args["merge_mode"]}
 
 
+_BIDI_STATES = ("state_h", "state_c", "state")
 BIDIRECTIONAL = Op(
     name="Bidirectional",
     family="recurrent",
     doc="Runs a recurrent layer forwards and a copy backwards, and merges their outputs.",
     args=(
         Arg("layer", RECURRENT_LAYER, doc="the recurrent layer to run both ways, e.g. {LSTM: {units: 8}}"),
-        # merge_mode null (two separate outputs) is left out: nnspec v1 layers have one output.
-        Arg("merge_mode", enum("concat", "sum", "mul", "ave"), "concat",
-            doc="how to combine the two directions ('concat' doubles the last axis)"),
+        Arg("merge_mode", {"anyOf": [enum("concat", "sum", "mul", "ave"), {"type": "null"}],
+                           "description": "'concat', 'sum', 'mul', 'ave' or null"}, "concat",
+            doc="how to combine the two directions ('concat' doubles the last axis); null: two outputs, "
+                "`name.forward` (also plain `name`) and `name.backward`"),
     ),
     shape=_bidi_shape,
     params=_bidi_params,
     macs=_bidi_macs,
     keras_kwargs=_bidi_kwargs,
     validate=_bidi_validate,
+    outputs=Outputs(names=_bidi_names, shapes=_bidi_out_shapes,
+                    enable={"forward": "merge_mode: null", "backward": "merge_mode: null",
+                            **{f"{d}_{s}": "return_state: true on the layer inside"
+                               for d in ("forward", "backward") for s in _BIDI_STATES}}),
+    input_names=("input",),
+    ports=(Port("initial_state", many=True, doc="the forward layer's states, then the backward one's"),),
+    port_shapes=_bidi_port_shapes,
 )
 
 
@@ -207,6 +279,10 @@ def _td_validate(args):
         raise ShapeError(f"wraps {op.name}, which takes {op.inputs[0]} or more inputs; "
                          "TimeDistributed wraps one-input layers only", arg="layer", code="arg")
     _validate_inner(op, inner)
+    if op.output_names(inner):
+        raise ShapeError(f"wraps {op.name} with return_state: true, which gives several outputs; "
+                         "TimeDistributed wraps layers with one output", "remove return_state from the wrapped "
+                         "layer", arg="layer", code="arg")
 
 
 def _td_shape(args, shapes):
@@ -297,9 +373,14 @@ CONV_LSTM_2D = Op(
         Arg("recurrent_dropout", RATE, 0.0, doc="dropout rate on the recurrent state"),
         Arg("seed", SEED, None, doc="seed of the dropout"),
         Arg("return_sequences", BOOL, False, doc="output every step, not only the last"),
+        Arg("return_state", BOOL, False, doc="also output the final states `name.state_h` and `name.state_c`"),
         Arg("go_backwards", BOOL, False, doc="process the sequence backwards"),
     ),
     shape=_conv_lstm_shape,
+    outputs=_rnn_outputs("ConvLSTM2D", _conv_lstm_shape),
+    input_names=("input",),
+    ports=(Port("initial_state", many=True, doc="the states to start from: [h, c]"),),
+    port_shapes=_rnn_ports("ConvLSTM2D", _conv_lstm_shape),
     params=_conv_lstm_params,
     macs=_conv_lstm_macs,
     weights=kernel_and_bias(4, recurrent=4),

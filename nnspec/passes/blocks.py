@@ -107,6 +107,9 @@ def _apply_aliases(data: dict, pos: dict, aliases: dict) -> None:
     """A call's name where its output layer has its own name: point references at that layer."""
     def target(name):
         seen = set()
+        if isinstance(name, str) and "." in name:  # call.state_h: an output of the call's output layer
+            base, _, out = name.partition(".")
+            return target(base) + "." + out
         while isinstance(name, str) and name in aliases and name not in seen:
             seen.add(name)
             name = aliases[name]
@@ -116,7 +119,7 @@ def _apply_aliases(data: dict, pos: dict, aliases: dict) -> None:
         if isinstance(value, list):
             return [target(v) for v in value]
         if isinstance(value, dict):
-            return {k: target(v) for k, v in value.items()}
+            return {k: remap(v) for k, v in value.items()}
         return target(value)
 
     for item in data["layers"]:
@@ -380,6 +383,12 @@ class _Expander:
                 self._copy_pos(path + ("activity_regularizer",), ("layers", first_index + j, key,
                                                                   "activity_regularizer"))
                 return
+        if "." in output_name:  # one output of a layer with several: no layer to put it on
+            self.error("bad-block-argument", f"activity_regularizer on this call would go to its output "
+                       f"'{output_name}', one output of a layer with several, which Keras cannot regularise alone",
+                       self.span(path + ("activity_regularizer",), via, key=True),
+                       f"use a penalty: {{on: {output_name}, l2: ...}}")
+            raise _Stop
 
     def _copy_pos(self, src, dst) -> None:
         for k, v in self.doc.pos.items():
@@ -394,6 +403,9 @@ class _Expander:
     def ref(self, name, scope: _Scope, path, via):
         if not isinstance(name, str):
             return name
+        if "." in name and not name.startswith("$"):  # lstm.state_h: an output of the block's layer lstm
+            base, _, out = name.partition(".")
+            return self.ref(base, scope, path, via) + "." + out
         if name.startswith("$"):
             key = name[1:]
             if key in scope.inputs:
@@ -415,7 +427,7 @@ class _Expander:
         if isinstance(value, list):
             return [self.ref(v, scope, path + (i,), via) for i, v in enumerate(value)]
         if isinstance(value, dict):
-            return {k: self.ref(v, scope, path + (k,), via) for k, v in value.items()}
+            return {k: self.refs(v, scope, path + (k,), via) for k, v in value.items()}
         return self.ref(value, scope, path, via)
 
     def call(self, block, args, ipath, scope, via, previous):

@@ -9,8 +9,9 @@ import keyword
 import re
 
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
-from ..ir import Input, Node, Output, Penalty, Spec
+from ..ir import Input, Node, Output, Penalty, Spec, layer_of
 from ..ops import CATALOG
+from ..ops.base import ShapeError
 
 _COMMON = ("name", "from", "trainable", "activity_regularizer")
 
@@ -190,6 +191,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
 
     previous = None  # the previous item's output tensor
     layer_nodes: dict[str, Node] = {}
+    froms: dict[int, tuple] = {}  # id(node) -> (its item's path, its from: as written)
     pending_reuse = []
     for i, entry in enumerate(data["layers"]):
         (key, args), = entry.items()
@@ -228,11 +230,18 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                         trainable=args.get("trainable", True),
                         activity_regularizer=args.get("activity_regularizer"))
             if key == "Expr":
+                if roles is not None and any(isinstance(v, list) for v in roles.values()):
+                    r = next(k for k, v in roles.items() if isinstance(v, list))
+                    diags.append(Diagnostic("bad-from", f"Expr input '{r}' takes one tensor, not a list",
+                                            from_span or span, "name each tensor: from: {a: x, b: y}"))
+                    roles = {k: v[0] if isinstance(v, list) else v for k, v in roles.items()}
                 node.args["names"] = _expr_layer(node, args.get("from"), roles, doc, path, diags)
             elif roles is not None:
-                node.inputs = _order_roles(op, roles, node, diags)
+                node.inputs, node.ports = _order_roles(op, roles, node, diags)
             layer_nodes[name] = node
         define(name, doc.span(path + ("name",)) if "name" in args else span)
+        if "from" in args:
+            froms[id(node)] = (path, args["from"])
         spec.nodes.append(node)
         previous = name
 
@@ -249,21 +258,92 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if target.op == "Expr":
             _expr_reuse(node, roles, diags)
         elif roles is not None:
-            node.inputs = _order_roles(CATALOG[target.op], roles, node, diags)
+            node.inputs, node.ports = _order_roles(CATALOG[target.op], roles, node, diags)
+
+    by_node = {n.name: n for n in spec.nodes}
+    for node in spec.nodes:  # the names of the outputs of layers with several
+        if node.op:
+            try:
+                node.outputs = CATALOG[node.op].output_names(node.args)
+            except (KeyError, TypeError, ValueError, AttributeError, ShapeError):
+                node.outputs = ()  # args the schema refused, or a wrapped item the shapes pass refuses
+    valid = set(defined) | {t for n in spec.nodes for t in n.tensors()}
+
+    def ref_problem(ref: str, unknown) -> tuple | None:
+        """None if ``ref`` names a tensor; else (code, message, hint) of its diagnostic.
+        ``unknown(name)`` gives those for a name that is nothing at all."""
+        if ref in valid:
+            return None
+        m = _INDEXED.match(ref)
+        if m and m.group(1) in defined:
+            base, i = m.group(1), int(m.group(2))
+            node = by_node.get(base)
+            outs = node.outputs if node is not None else ()
+            if i == 0:
+                hint = f"write {base} (its first output)"
+            elif i < len(outs):
+                hint = f"write {base}.{outs[i]}"
+            else:
+                hint = f"its outputs are: {_outputs_text(node)}" if outs else f"'{base}' has one output: write {base}"
+            return "bad-reference", f"'{ref}': outputs are referred to by name, not by index", hint
+        base, _, out = ref.partition(".")
+        if not out or base not in defined:
+            return unknown(base)
+        if base in spec.inputs:
+            return "no-such-output", f"'{ref}': '{base}' is an input, one tensor", f"write {base}"
+        node = by_node[base]
+        op = CATALOG.get(node.op)
+        if op is None:
+            return unknown(base)
+        enable = op.outputs.enable.get(out) if op.outputs is not None else None
+        if enable and out not in node.outputs:
+            what, _, where = enable.partition(" on ")  # "return_state: true on the layer inside"
+            hint = f"add {what} to " + (f"{where} '{base}'" if where else f"'{base}'")
+            return "output-not-enabled", f"'{ref}': {op.name} '{base}' gives '{out}' only with {enable}", hint
+        message = f"'{ref}': {op.name} '{base}' has no output '{out}'"
+        if not node.outputs:
+            return "no-such-output", message, f"'{base}' has one output: write {base}"
+        close = did_you_mean(out, node.outputs)
+        return "no-such-output", message, (f"{close} " if close else "") + f"its outputs are: {_outputs_text(node)}"
+
+    def ref_span(node, ref):
+        """Where ``ref`` is written in the node's from: (the item in a list or a port), else from:."""
+        if id(node) in froms:
+            path, value = froms[id(node)]
+            path = path + ("from",)
+            where = [()] if value == ref else [(i,) for i, v in enumerate(value) if v == ref] \
+                if isinstance(value, list) else []
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    where += [(k,)] if v == ref else [(k, i) for i, x in enumerate(v) if x == ref] \
+                        if isinstance(v, list) else []
+            if where and path + where[0] in doc.pos:
+                return doc.span(path + where[0])
+        return node.from_span or node.span
 
     # every input reference exists; input counts fit the op
     for node in spec.nodes:
-        for ref in node.inputs:
-            if ref not in defined:
-                hint = did_you_mean(ref, defined) or "from: names an input or a layer"
-                diags.append(Diagnostic("unknown-reference", f"'{node.name}' takes input from '{ref}', "
-                                        "which is not defined", node.from_span or node.span, hint))
+        for ref in node.refs():
+            problem = ref_problem(ref, lambda base, node=node, ref=ref: (
+                "unknown-reference", f"'{node.name}' takes input from '{ref}', which is not defined",
+                did_you_mean(base, defined) or "from: names an input or a layer"))
+            if problem is not None:
+                code, message, hint = problem
+                base = layer_of(ref)
+                related = (((f"'{base}' is defined here", by_node[base].span),)
+                           if code == "output-not-enabled" and base in by_node else ())
+                diags.append(Diagnostic(code, message, ref_span(node, ref), hint, related=related))
         if node.op and node.inputs:
             lo, hi = CATALOG[node.op].inputs
             n = len(node.inputs)
             if n < lo or (hi is not None and n > hi):
                 want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
                 hint = "list them: from: [a, b]" if lo > 1 else "give it one input"
+                ports = CATALOG[node.op].ports
+                if ports and n > hi:
+                    hint = (f"give the {' and '.join(p.name for p in ports)} by name: from: "
+                            f"{{{CATALOG[node.op].input_names[0]}: {node.inputs[0]}, {ports[0].name}: "
+                            f"{'[...]' if ports[0].many else '...'}}}")
                 diags.append(Diagnostic("input-count", f"{node.op} '{node.name}' takes {want} input"
                                         f"{'s' if lo != 1 or hi != 1 else ''}; found {n}",
                                         node.from_span or node.span, hint))
@@ -271,9 +351,12 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     for name, value in data["outputs"].items():
         value = value or {}
         span = doc.span(("outputs", name), key=True)
-        if name not in defined:
-            diags.append(Diagnostic("unknown-output", f"output '{name}' is not a layer or input of this spec",
-                                    span, did_you_mean(name, defined) or "outputs name tensors defined in layers:"))
+        problem = ref_problem(name, lambda base, name=name: (
+            "unknown-output", f"output '{name}' is not a layer or input of this spec",
+            did_you_mean(base, defined) or "outputs name tensors defined in layers:"))
+        if problem is not None:
+            code, message, hint = problem
+            diags.append(Diagnostic(code, message, span, hint))
         if "weight" in value and "loss" not in value:
             diags.append(Diagnostic("weight-without-loss", f"output '{name}' has a loss weight but no loss",
                                     doc.span(("outputs", name, "weight"), key=True), "add loss: ... or drop weight"))
@@ -289,11 +372,12 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         spec.outputs[name].metric_spans = LazySpans(doc, ("outputs", name, "metrics"))
 
     for i, p in enumerate(data.get("penalties") or []):
-        spec_p = _penalty(p, ("penalties", i), doc, defined, diags)
+        spec_p = _penalty(p, ("penalties", i), doc, defined, diags, valid, ref_problem)
         if spec_p:
             spec.penalties.append(spec_p)
 
-    if any(d.code in ("unknown-reference", "unknown-layer", "missing-from", "duplicate-name") for d in diags):
+    if any(d.code in ("unknown-reference", "unknown-layer", "missing-from", "duplicate-name", "no-such-output",
+                      "output-not-enabled", "bad-reference") for d in diags):
         return spec, diags
     spec.nodes = _toposort(spec, diags)
     if not diags:
@@ -337,16 +421,32 @@ def _check_metric(m, path, doc, diags) -> None:
         _check_expr(m["expr"], {"y_true": None, "y_pred": None}, doc.span(path + ("expr",)), diags)
 
 
-def _order_roles(op, roles: dict, node: Node, diags) -> list:
-    names = op.input_names
-    if not names:
+def _flat(values) -> list:
+    return [t for v in values for t in (v if isinstance(v, list) else [v])]
+
+
+def _order_roles(op, roles: dict, node: Node, diags) -> tuple[list, dict]:
+    """`from: {query: q, value: v}` -> ([q, v], {}); an op's keyword ports (`initial_state: [h, c]`)
+    go to the second: {port: [tensor, ...]}."""
+    names = op.input_names or ()
+    ports = {p.name: p for p in op.ports}
+    span = node.from_span or node.span
+    if not names and not ports:
         diags.append(Diagnostic("bad-from", f"{op.name} has no named inputs; from: takes a name or a list here",
-                                node.from_span or node.span, f"write from: [{', '.join(roles.values())}]"))
-        return list(roles.values())
-    unknown = [r for r in roles if r not in names]
+                                span, f"write from: [{', '.join(_flat(roles.values()))}]"))
+        return _flat(roles.values()), {}
+    unknown = [r for r in roles if r not in names and r not in ports]
+    every = list(names) + list(ports)
     for r in unknown:
-        diags.append(Diagnostic("bad-from", f"{op.name} has no input '{r}'", node.from_span or node.span,
-                                did_you_mean(r, names) or f"its inputs are: {', '.join(names)}"))
+        diags.append(Diagnostic("bad-from", f"{op.name} has no input '{r}'", span,
+                                did_you_mean(r, every) or f"its inputs are: {', '.join(every)}"))
+    bad = False
+    for r, v in roles.items():
+        port = ports.get(r)
+        if isinstance(v, list) and (port is None or not port.many):
+            diags.append(Diagnostic("bad-from", f"{op.name} input '{r}' takes one tensor, not a list", span,
+                                    f"write {r}: {v[0]}" if v else f"write {r}: <tensor>"))
+            bad = True
     ordered = []
     for r in names:
         if r in roles:
@@ -355,9 +455,12 @@ def _order_roles(op, roles: dict, node: Node, diags) -> list:
             break
     missing = [r for r in names[: op.inputs[0]] if r not in roles]
     for r in missing:
-        diags.append(Diagnostic("bad-from", f"{op.name} '{node.name}' needs input '{r}'", node.from_span or node.span,
+        diags.append(Diagnostic("bad-from", f"{op.name} '{node.name}' needs input '{r}'", span,
                                 f"add {r}: <tensor> to from:"))
-    return ordered if not unknown and not missing else list(roles.values())
+    if unknown or missing or bad:
+        return _flat(roles.values()), {}
+    given = {r: (v if isinstance(v, list) else [v]) for r, v in roles.items() if r in ports}
+    return ordered, given
 
 
 def _expr_layer(node, written, roles, doc, path, diags) -> list:
@@ -415,7 +518,16 @@ def _expr_reuse(node, roles, diags) -> None:
                                 f"from: [{', '.join(names)}]" if len(names) > 1 else "give it one input"))
 
 
-def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
+def _outputs_text(node) -> str:
+    """"enc (or enc.output), enc.state_h, enc.state_c"."""
+    first, *rest = node.outputs
+    return ", ".join([f"{node.name} (or {node.name}.{first})"] + [f"{node.name}.{o}" for o in rest])
+
+
+_INDEXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([0-9]+)\]$")
+
+
+def _penalty(p: dict, path, doc, defined, diags, valid=None, ref_problem=None) -> Penalty | None:
     span = doc.span(path)
     kinds = [k for k in ("l1", "l2", "l1_l2", "expr") if k in p]
     if len(kinds) != 1:
@@ -430,7 +542,8 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
                 diags.append(Diagnostic("bad-penalty", f"'{extra}' does not go with expr: the expression names "
                                         "its tensors and reductions itself", doc.span(path + (extra,), key=True),
                                         f"remove {extra}"))
-        tree = _check_expr(p["expr"], {n: None for n in defined}, doc.span(path + ("expr",)), diags)
+        tree = _check_expr(p["expr"], {n: None for n in (valid or defined)}, doc.span(path + ("expr",)), diags,
+                           ref_problem)
         if tree is None:
             return None
         from ..expr import names as expr_names
@@ -443,17 +556,20 @@ def _penalty(p: dict, path, doc, defined, diags) -> Penalty | None:
     on = [p["on"]] if isinstance(p["on"], str) else list(p["on"])
     ok = True
     for j, name in enumerate(on):
-        if name not in defined:
+        if name not in (valid or defined):
             sub = path + ("on",) + ((j,) if isinstance(p["on"], list) else ())
-            diags.append(Diagnostic("unknown-tensor", f"penalty on '{name}': no such tensor", doc.span(sub),
-                                    did_you_mean(name, defined) or "name a layer or input of this spec"))
+            problem = ref_problem(name, lambda base: None) if ref_problem else None
+            code, message, hint = problem or (
+                "unknown-tensor", f"penalty on '{name}': no such tensor",
+                did_you_mean(layer_of(name), defined) or "name a layer or input of this spec")
+            diags.append(Diagnostic(code, message, doc.span(sub), hint))
             ok = False
     if not ok:
         return None
     return Penalty(kind, on, coef=p[kind], reduce=p.get("reduce", "sum"), span=span)
 
 
-def _check_expr(text, names, span, diags):
+def _check_expr(text, names, span, diags, ref_problem=None):
     from .. import expr as expr_lang  # lark loads only for specs with expressions
     try:
         tree = expr_lang.parse(text)
@@ -462,6 +578,12 @@ def _check_expr(text, names, span, diags):
                                 if e.col else f"expression: {e.message}", span, e.hint))
         return None
     for name, col in expr_lang.names(tree):
+        if name not in names and "." in name and ref_problem is not None:
+            problem = ref_problem(name, lambda base: None)
+            if problem is not None:
+                code, message, hint = problem
+                diags.append(Diagnostic(code, f"expression: {message} (column {col} of {text!r})", span, hint))
+                return None
         if name not in names:
             diags.append(Diagnostic("unknown-tensor", f"expression: unknown name '{name}' (column {col} of {text!r})",
                                     span, did_you_mean(name, names) or
@@ -474,7 +596,7 @@ def _toposort(spec: Spec, diags) -> list:
     """Nodes in dependency order (stable: spec order where free). Reports cycles."""
     by_name = {n.name: n for n in spec.nodes}
     order_index = {n.name: i for i, n in enumerate(spec.nodes)}
-    deps = {n.name: [r for r in n.inputs if r in by_name] for n in spec.nodes}
+    deps = {n.name: list(dict.fromkeys(layer_of(r) for r in n.refs() if layer_of(r) in by_name)) for n in spec.nodes}
     # a reuse call must come after the layer it reuses is built
     for n in spec.nodes:
         if n.reuse and n.layer in by_name:
@@ -529,7 +651,7 @@ def _unreachable(spec: Spec, diags) -> None:
                                         "never compute it", p.span,
                                         f"penalise a tensor on the way to an output, or add {t}: null to outputs:"))
     for n in spec.nodes:
-        if n.name not in needed:
+        if n.name not in needed and not any(t in needed for t in n.tensors()):
             diags.append(Diagnostic("unused-layer", f"layer '{n.name}' does not reach any output",
                                     n.span, "add it to outputs:, use it as an input, or remove it",
                                     severity=WARNING))

@@ -50,7 +50,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
     masked: set = set()  # tensors carrying a Keras mask (ops/masks.py)
     for node in spec.nodes:
-        if any(shapes.get(r) is None for r in node.inputs) or not node.op:
+        if any(shapes.get(r) is None for r in node.refs()) or not node.op:
             continue
         op = CATALOG[node.op]
         in_shapes = [shapes[r] for r in node.inputs]
@@ -67,9 +67,15 @@ def infer(spec: Spec) -> list[Diagnostic]:
                 op.validate(node.args)
             out = op.shape(node.args, in_shapes)
             params = op.count_params(node.args, in_shapes)
+            outs = op.outputs.shapes(node.args, in_shapes) if node.outputs else ()
         except ShapeError as e:
             diags.append(_shape_diag(node, e, in_shapes, by_name, spec))
             continue
+        if node.ports:
+            port_diag = _check_ports(node, op, in_shapes, spec)
+            if port_diag is not None:
+                diags.append(port_diag)
+                continue
         if out is None:  # an opaque custom layer without a declared output_shape
             diags.append(Diagnostic("opaque-shape", f"{node.op} '{node.name}': nnspec does not know its output "
                                     "shape, so the layers after it are not shape-checked", node.span,
@@ -115,9 +121,15 @@ def infer(spec: Spec) -> list[Diagnostic]:
         if node.op == "Normalization" and node.args.get("mean") is None and not node.reuse:
             diags.append(_unset_statistics(node, params))
         shapes[node.name] = tuple(out)
+        for o, shape in zip(node.outputs, outs):
+            shapes[f"{node.name}.{o}"] = tuple(shape)
+            dtypes[f"{node.name}.{o}"] = dtypes[node.name]
         spec.params[node.name] = params
         if output_masked(node.op, node.args, [r in masked for r in node.inputs]):
-            masked.add(node.name)
+            masked.add(node.name)  # and `enc.output`, its other name; Keras gives a layer's states no mask
+            masked.update(f"{node.name}.{o}" for o in node.outputs[:1])
+            if node.outputs[:2] == ("forward", "backward"):  # Bidirectional with merge_mode null: both
+                masked.add(f"{node.name}.backward")
     _check_penalties(spec, diags)
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
@@ -289,6 +301,54 @@ def _masked_softmax(node, masked) -> Diagnostic:
                       "to Softmax's input of (batch, steps, features) and fails when it runs", node.span,
                       "use Activation: {activation: softmax} (or activation: softmax on the layer before), which "
                       "ignores the mask")
+
+
+def _port_span(node, port: str, i: int):
+    """The position of the i-th tensor of a port in `from:`, else of `from:`."""
+    from .resolve import LazySpans
+    spans = node.arg_spans
+    if isinstance(spans, LazySpans):
+        for path in (spans.path + ("from", port, i), spans.path + ("from", port)):
+            if path in spans.doc.pos:
+                return spans.doc.span(path)
+    return node.from_span or node.span
+
+
+def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
+    """The tensors given to an op's keyword ports (`initial_state: [h, c]`): how many, their
+    shapes (from the op's ``port_shapes``) and dtypes."""
+    try:
+        want = op.port_shapes(node.args, in_shapes)
+    except ShapeError as e:
+        return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {e.message}",
+                          node.from_span or node.span, e.hint)
+    for name, tensors in node.ports.items():
+        port, shapes = op.port(name), want[name]
+        if len(tensors) != len(shapes):
+            form = "[" + ", ".join(f"<{i}>" for i in range(len(shapes))) + "]"
+            return Diagnostic("port-count", f"{node.op} '{node.name}' takes {len(shapes)} {name} tensor"
+                              f"{'s' if len(shapes) != 1 else ''} but gets {len(tensors)}",
+                              _port_span(node, name, 0), f"give {name}: " + (
+                                  form if port.many else "<tensor>") + f", each {fmt_shape(shapes[0])}" +
+                              (" (an LSTM's states: [h, c], e.g. [enc.state_h, enc.state_c])"
+                               if node.op in ("LSTM", "ConvLSTM2D") else ""))
+        for i, (ref, shape) in enumerate(zip(tensors, shapes)):
+            got = spec.shapes[ref]
+            if len(got) != len(shape) or any(a is not None and b is not None and a != b
+                                             for a, b in zip(got[1:], shape[1:])):
+                where = f"{name}[{i}]" if port.many else name
+                return Diagnostic("port-shape", f"{node.op} '{node.name}' needs {where} of shape {fmt_shape(shape)} "
+                                  f"but '{ref}' gives {fmt_shape(got)}", _port_span(node, name, i),
+                                  f"give {where} the shape {fmt_shape(shape)}" + (
+                                      f" (a state has the layer's units, {shape[-1]}, on its last axis)"
+                                      if name == "initial_state" else ""))
+            kind = dtype_kind(spec.dtypes.get(ref, "float32"))
+            if kind not in port.dtypes:
+                return Diagnostic("input-dtype", f"{node.op} '{node.name}' needs a "
+                                  f"{' or '.join(sorted(port.dtypes))} {name} but '{ref}' is "
+                                  f"{spec.dtypes.get(ref)}", _port_span(node, name, i),
+                                  f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
+    return None
 
 
 def _relu_args(node, op) -> dict:

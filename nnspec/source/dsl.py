@@ -231,7 +231,7 @@ class _Build:
             return build
 
         for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "ref", "word", "ident",
-                     "entry", "call", "positional", "kwarg"):
+                     "dotted", "entry", "call", "positional", "kwarg"):
             setattr(self, name, node(name))
         for name in ("true", "false", "null"):
             setattr(self, name, node(name, 1))
@@ -562,10 +562,11 @@ _OUTPUT_KEY = object()  # a variable used as an output's name
 class _Var:
     """A use of a variable inside ``from``: patched once all layers are known."""
 
-    __slots__ = ("name", "entry", "lc")
+    __slots__ = ("name", "entry", "lc", "suffix")
 
-    def __init__(self, name, entry, lc):
+    def __init__(self, name, entry, lc, suffix=""):
         self.name, self.entry, self.lc = name, entry, lc
+        self.suffix = suffix  # ".state_h": an output of the variable's layer
 
 
 class _Lower:
@@ -621,7 +622,7 @@ class _Lower:
             return False
         if kind == "null":
             return None
-        if kind == "word" or kind == "ident":
+        if kind == "word" or kind == "ident" or kind == "dotted":
             return str(node.children[0])
         if kind == "ref":
             return str(node.children[0])
@@ -997,10 +998,24 @@ class _Lower:
                     return
                 self.var_uses.append((_Var(value, binding, _lc(nodes)), args, key))
             return
-        items = value if isinstance(value, list) else []
-        for j, v in enumerate(items):
-            if isinstance(v, str) and v in self.variables and v in self.bindings:
-                self.var_uses.append((_Var(v, self.bindings[v], (0, 0)), items, j))
+        if single and isinstance(value, str) and getattr(nodes, "data", None) == "dotted":
+            base, _, out = value.partition(".")
+            if base in self.variables and base in self.bindings:  # x.state_h: an output of x's layer
+                self.var_uses.append((_Var(base, self.bindings[base], _lc(nodes), "." + out), args, key))
+            return
+        slots = list(enumerate(value)) if isinstance(value, list) else []
+        containers = [value] * len(slots)
+        if isinstance(value, dict):  # from: {input: x, initial_state: [x.state_h, ...]}
+            for k, v in value.items():
+                for j, x in (enumerate(v) if isinstance(v, list) else [(k, v)]):
+                    slots.append((j, x))
+                    containers.append(v if isinstance(v, list) else value)
+        for (j, v), container in zip(slots, containers):
+            if not isinstance(v, str):
+                continue
+            base, dot, out = v.partition(".")
+            if base in self.variables and base in self.bindings:
+                self.var_uses.append((_Var(base, self.bindings[base], (0, 0), dot + out), container, j))
 
     def patch_variables(self):
         if not self.var_uses:
@@ -1033,7 +1048,7 @@ class _Lower:
                 for q in [q for q in self.pos if q[:2] == ("outputs", old)]:
                     self.pos[("outputs", name) + q[2:]] = self.pos.pop(q)
             else:
-                container[key] = name
+                container[key] = name + var.suffix
 
     def auto_names(self, layers) -> dict:
         """index -> the Keras-style name resolve gives an unnamed layer (as in resolve.build_ir)."""

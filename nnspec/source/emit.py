@@ -23,6 +23,7 @@ WIDTH = 100
 INDENT = "    "
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")  # enc.state_h: one output of a layer
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
 _TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "inputs", "blocks",
         "layers", "outputs", "penalties", "training")
@@ -79,7 +80,7 @@ def dsl_value(v, lit: bool = False) -> str:
     if isinstance(v, (bool, int, float)):
         return _num(v)
     if isinstance(v, str):
-        if _is_word(v) or _REF.match(v):
+        if _is_word(v) or _REF.match(v) or _DOTTED.match(v):
             return v
         return _dsl_str(v)
     if isinstance(v, list):
@@ -212,7 +213,8 @@ class _Dsl:
 
     def outputs(self, outputs):
         ok = isinstance(outputs, dict) and outputs and all(
-            _is_key(k) and (v is None or isinstance(v, dict)) for k, v in outputs.items())
+            (_is_key(k) or (isinstance(k, str) and _DOTTED.match(k))) and (v is None or isinstance(v, dict))
+            for k, v in outputs.items())
         if not ok:
             self.emit(("outputs",), f"outputs {dsl_value(outputs, lit=True)}")
             return

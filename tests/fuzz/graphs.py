@@ -37,7 +37,7 @@ import random
 
 from nnspec import vocab
 from nnspec.ops import CATALOG
-from nnspec.ops.base import ShapeError
+from nnspec.ops.base import ShapeError, dtype_kind
 from nnspec.schema import generate as _schema
 
 DEFS = _schema()["definitions"]
@@ -464,6 +464,9 @@ def op_args(d: Draw, op_name: str, shape, required_only_p: float = 0.3) -> dict:
         args.update(_einsum(d, shape))
     if op_name == "Normalization":
         _statistics(d, shape, args)
+    for flag in ("return_state", "return_attention_scores"):  # layers with several outputs, more often
+        if flag in op.arg_index and d.bool(0.3):
+            args[flag] = True
     return args
 
 
@@ -523,6 +526,7 @@ class Builder:
         self.layers: list[dict] = []
         self.first_call: dict[str, tuple] = {}  # layer -> (op, input shapes) for reuse
         self.blocks: dict[str, dict] = {}  # block name -> {"param": (layer index, arg) or None, "layers": [...]}
+        self.extras: list[str] = []  # the other outputs of layers with several: enc.state_h ...
         self.n = 0
 
     def fresh(self, prefix="l"):
@@ -553,6 +557,8 @@ class Builder:
             return d.choice(ints)
         if op_name not in INT_OPS and d.bool(0.85):  # integer inputs mostly feed an Embedding
             live = [n for n in live if n not in ints] or live
+        if self.extras and d.bool(0.25):  # an output of a layer with several: enc.state_h
+            return d.choice(self.extras)
         unused_inputs = [n for n in live if n.startswith("x") and self.consumers[n] == 0]
         if unused_inputs and d.bool(0.7):
             return d.choice(unused_inputs)
@@ -601,8 +607,21 @@ class Builder:
         d = self.d
         name = self.fresh()
         entry = {"op": op_name, "args": args, "name": name, "from": names}
-        if CATALOG[op_name].input_names and d.bool(0.3):
-            entry["from"] = dict(zip(CATALOG[op_name].input_names, names))
+        op = CATALOG[op_name]
+        if op.input_names and d.bool(0.3):
+            entry["from"] = dict(zip(op.input_names, names))
+        if op.ports and "units" in args and out is not None and self.extras and d.bool(0.6):
+            # a recurrent layer the size of an earlier state, so that it can start from it
+            states = [t for t in self.extras if len(self.tensors[t]) == 2]
+            if states:
+                args["units"] = self.tensors[d.choice(states)][-1]
+                out = _static(op_name, args, [self.tensors[n] for n in names])
+        ports = self.draw_ports(op, args, names) if out is not None else None
+        if ports:  # given by name only: from: {input: x, initial_state: [h, c]}
+            entry["from"] = {**dict(zip(op.input_names, names)), **ports}
+            for ts in ports.values():
+                for t in ts:
+                    self.consumers[t] += 1
         if op_name == "Expr":
             entry["from"] = dict(zip(EXPR_NAMES, names))
         if d.bool(0.05):
@@ -612,11 +631,49 @@ class Builder:
         self.layers.append(entry)
         for n in names:
             self.consumers[n] += 1
+        self.add_outputs(op, args, names, name)  # name.state_h ...: before name, so name stays the last
         self.tensors[name] = out
         self.dtypes[name] = CATALOG[op_name].out_dtype or "float32"  # Hashing: int64
         self.consumers[name] = 0
         if out is not None and op_name not in ("Bidirectional",):
             self.first_call[name] = (op_name, [self.tensors[n] for n in names])
+
+    def draw_ports(self, op, args, names):
+        """Sometimes: tensors of the right shapes for an op's ports (initial_state from earlier states)."""
+        if not op.ports or not self.d.bool(0.8):
+            return None
+        try:
+            want = op.port_shapes(op.fill(args), [self.tensors[n] for n in names])
+        except Exception:  # noqa: BLE001 - a rule that refuses these args: no ports
+            return None
+        out = {}
+        for port, shapes in want.items():
+            picked = []
+            for shape in shapes:
+                fits = [n for n, s in self.tensors.items() if s == tuple(shape) and n not in names and
+                        dtype_kind(self.dtypes[n]) in CATALOG[op.name].port(port).dtypes]
+                if not fits:
+                    return None
+                picked.append(self.d.choice(fits))
+            out[port] = picked
+        return out
+
+    def add_outputs(self, op, args, names, name):
+        """The other outputs of a layer with several (return_state ...), as tensors later layers may take."""
+        try:
+            filled = op.fill(args)
+            outs = op.output_names(filled)
+            if not outs:
+                return
+            shapes = op.outputs.shapes(filled, [self.tensors[n] for n in names])
+        except Exception:  # noqa: BLE001 - refused: nothing to add
+            return
+        for o, shape in zip(outs[1:], shapes[1:]):
+            t = f"{name}.{o}"
+            self.tensors[t] = tuple(shape)
+            self.dtypes[t] = "float32"
+            self.consumers[t] = 1  # a state need not reach an output
+            self.extras.append(t)
 
     def add_reuse(self):
         d = self.d
@@ -816,7 +873,8 @@ def to_doc(graph: dict, name: str = "fuzz") -> dict:
 
 def _from(graph, names):
     if isinstance(names, dict):
-        return {k: repeat_output(graph, v) for k, v in names.items()}
+        return {k: [repeat_output(graph, x) for x in v] if isinstance(v, list) else repeat_output(graph, v)
+                for k, v in names.items()}
     names = [repeat_output(graph, n) for n in names]
     return names[0] if len(names) == 1 else names
 

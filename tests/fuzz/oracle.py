@@ -115,6 +115,10 @@ STRICT = [
      "Keras applies a weight constraint only in a training step that updates the weight: on a layer no loss "
      "reaches it never runs (seed 33 graph 4052); nnspec refuses the constraint as written, which fails as soon "
      "as the layer trains"),
+    ("bad-argument", r"^MultiHeadAttention .* with return_attention_scores needs query",
+     "Keras's static shape of the scores is (batch, heads, query time, query time) whatever the key's length, rank "
+     "and attention_axes (compute_output_spec, 3.15): the model runs, but its declared shapes are not what it "
+     "computes and a layer built on the scores fails; nnspec takes only the cases where the two agree"),
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
@@ -288,11 +292,16 @@ def check_accepted(result: Result, graph: dict, spec, train: bool, rng):
             result.add("accepted, layer call missing in the model", f"{node.op} call {k}: {e}")
             continue
         tensors[node.name] = tensor
-        static = tuple(spec.shapes[node.name])
-        got = tuple(tensor.shape)
-        if got != static:
-            result.add(f"accepted, {node.op} static shape != Keras shape", f"{node.op} static {static} keras {got}",
-                       f"{node.name}: {node.op} static {static} != keras {got}")
+        for o, extra in zip(node.outputs[1:], layer._inbound_nodes[k].output_tensors[1:]):
+            tensors[f"{node.name}.{o}"] = extra  # the other outputs of a layer with several
+        for n in [node.name] + [f"{node.name}.{o}" for o in node.outputs[1:]]:
+            static = tuple(spec.shapes[n])
+            got = tuple(tensors[n].shape)
+            if got != static:
+                result.add(f"accepted, {node.op} static shape != Keras shape", f"{node.op} static {static} keras {got}",
+                           f"{n}: {node.op} static {static} != keras {got}")
+        if len(layer._inbound_nodes[k].output_tensors) != max(1, len(node.outputs)):
+            result.add(f"accepted, {node.op} output count != Keras's", f"{node.op} outputs {node.outputs}")
         if not node.reuse:
             trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
             frozen = sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
@@ -330,7 +339,8 @@ def check_accepted(result: Result, graph: dict, spec, train: bool, rng):
         shapes[n] = tuple(out.shape)
         static = spec.shapes[n]
         if len(static) != len(out.shape) or any(s is not None and s != r for s, r in zip(static[1:], out.shape[1:])):
-            result.add(f"accepted, {spec.node(n).op} runtime shape != static", f"{spec.node(n).op} static {static} "
+            result.add(f"accepted, {spec.node(n.partition('.')[0]).op} runtime shape != static",
+                       f"{spec.node(n.partition('.')[0]).op} static {static} "
                        f"runtime {tuple(out.shape)}")
     if train and any(o.loss is not None for o in spec.outputs.values()):
         outputs = {n: ({"loss": o.loss} if o.loss is not None else None) for n, o in spec.outputs.items()}
@@ -403,6 +413,10 @@ def raw_layer(op: str, args: dict, name=None, trainable=True, activity_regulariz
         layer = _raw_expr(args["expr"], args.get("seed"), base)
     elif op == "Scale":  # nnspec's own layer: a plain x * gamma here
         layer = _raw_scale(**_kwargs(args), **base)
+    elif op == "MultiHeadAttention" and "return_attention_scores" in args:  # an argument of its call
+        layer = keras.layers.MultiHeadAttention(**_kwargs({k: v for k, v in args.items()
+                                                            if k != "return_attention_scores"}), **base)
+        layer.nnspec_scores = bool(args["return_attention_scores"])
     elif op == "Slice":
         key = args["key"]
         layer = keras.layers.Lambda(lambda t: eval(f"t[{key}]", {"t": t}), **base)  # key: digits, ':', ',', '.'
@@ -440,6 +454,8 @@ def _raw_scale(axis=-1, gamma_initializer="ones", gamma_regularizer=None, gamma_
 
     class RawScale(keras.layers.Layer):
         def build(self, shape):
+            if not -len(shape) <= axis < len(shape):  # numpy's rule: no wrapping around
+                raise ValueError(f"axis {axis} is out of range for an input of {len(shape)} axes")
             a = axis % len(shape)
             self.bshape = [shape[a] if i == a else 1 for i in range(1, len(shape))]
             self.gamma = self.add_weight(shape=(shape[a],), initializer=gamma_initializer,
@@ -451,16 +467,35 @@ def _raw_scale(axis=-1, gamma_initializer="ones", gamma_regularizer=None, gamma_
     return RawScale(name=name)
 
 
-ROLES = ("query", "value", "key")
+ROLES = ("input", "query", "value", "key")
 
 
-def raw_call(op: str, layer, tensors):
+def raw_call(op: str, layer, tensors, ports=None):
+    """The call's output; a layer with several gives a list (the first is the spec's plain name)."""
+    kw = dict(ports or {})
     if op == "MultiHeadAttention":
-        return layer(*tensors[:2], key=tensors[2] if len(tensors) > 2 else None)
+        if getattr(layer, "nnspec_scores", False):
+            kw["return_attention_scores"] = True
+        if "attention_mask" in kw:
+            kw["attention_mask"] = kw["attention_mask"][0]
+        return layer(*tensors[:2], key=tensors[2] if len(tensors) > 2 else None, **kw)
     if op in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Attention",
               "Expr"):
         return layer(list(tensors))
-    return layer(tensors[0])
+    return layer(tensors[0], **kw)
+
+
+def _first(out):
+    return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def _outputs(t: dict, name: str, op: str, args: dict, out) -> None:
+    """t[name] = the call's first output; t[name.state_h] ... the others (names from the catalog)."""
+    from nnspec.ops import CATALOG
+    t[name] = _first(out)
+    if isinstance(out, (list, tuple)):
+        for o, x in zip(CATALOG[op].output_names(CATALOG[op].fill(args))[1:], out[1:]):
+            t[f"{name}.{o}"] = x
 
 
 def raw_keras(graph: dict):
@@ -475,10 +510,12 @@ def raw_keras(graph: dict):
         src = e["from"]
         srcs = ([src[r] for r in ROLES if r in src] if e.get("op") != "Expr" else list(src.values())) \
             if isinstance(src, dict) else list(src)
+        ports = {k: [t[x] for x in v] for k, v in src.items() if k not in ROLES} \
+            if isinstance(src, dict) and e.get("op") != "Expr" else {}
         xs = [t[s] for s in srcs]
         if "reuse" in e:
-            op = next(x for x in graph["layers"] if x.get("name") == e["reuse"])["op"]
-            t[e["name"]] = raw_call(op, layers[e["reuse"]], xs)
+            first = next(x for x in graph["layers"] if x.get("name") == e["reuse"])
+            _outputs(t, e["name"], first["op"], first["args"], raw_call(first["op"], layers[e["reuse"]], xs, ports))
         elif "block" in e:
             block = graph["blocks"][e["block"]]
             h = xs[0]
@@ -486,18 +523,18 @@ def raw_keras(graph: dict):
                 args = dict(inner["args"])
                 if block["param"] and block["param"][0] == j:
                     args[block["param"][1]] = e["value"]
-                h = raw_call(inner["op"], raw_layer(inner["op"], args), [h])
+                h = _first(raw_call(inner["op"], raw_layer(inner["op"], args), [h]))
             t[e["name"]] = h
         elif "repeat" in e:
             h = xs[0]
             for _ in range(e["repeat"]):
                 for inner in e["layers"]:
-                    h = raw_call(inner["op"], raw_layer(inner["op"], inner["args"]), [h])
+                    h = _first(raw_call(inner["op"], raw_layer(inner["op"], inner["args"]), [h]))
             t[e["name"]] = h
         else:
             layer = raw_layer(e["op"], e["args"], None, e.get("trainable", True), e.get("activity_regularizer"))
             layers[e["name"]] = layer
-            t[e["name"]] = raw_call(e["op"], layer, xs)
+            _outputs(t, e["name"], e["op"], e["args"], raw_call(e["op"], layer, xs, ports))
     outs = [t[n] for n in graph["outputs"]]
     model = keras.Model(inputs if len(inputs) > 1 else next(iter(inputs.values())), outs)
     model.raw_layers = layers  # graph layer name -> its Keras layer (not reused or repeated ones' copies)

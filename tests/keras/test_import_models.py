@@ -260,11 +260,18 @@ def test_unexpressible_argument_is_named(make, message):
         model_to_spec(keras.Model(x, make(x)))
 
 
-def test_multiple_outputs_of_one_layer_are_refused():
+def test_several_outputs_of_one_layer_are_named():
+    """return_state, initial_state and attention_mask (issue 8): written as lstm.state_h and from: ports."""
     x = keras.Input((3, 2), name="x")
-    _, h, _ = layers.LSTM(4, return_state=True, name="lstm")(x)
-    with pytest.raises(ModelImportError, match="'lstm' \\(LSTM\\) returns 3 tensors"):
-        model_to_spec(keras.Model(x, h))
+    m = keras.Input((3, 3), name="m", dtype="bool")
+    _, h, c = layers.LSTM(4, return_state=True, name="lstm")(x)
+    seq = layers.LSTM(4, return_sequences=True, name="dec")(x, initial_state=[h, c])
+    att = layers.MultiHeadAttention(2, 2, name="att")(seq, seq, attention_mask=m)
+    result, _ = round_trip(keras.Model([x, m], [h, att]))
+    items = _items(result.data)
+    assert list(result.data["outputs"]) == ["lstm.state_h", "att"]
+    assert items["dec"][1]["from"] == {"input": "x", "initial_state": ["lstm.state_h", "lstm.state_c"]}
+    assert items["att"][1]["from"] == {"query": "dec", "value": "dec", "attention_mask": "m"}
 
 
 # ------------------------------------------------------------------ custom layers, files, functions
