@@ -26,6 +26,13 @@ SEQ2SEQ = ROOT / "specs" / "seq2seq.yaml"
 PARAMS = 718_173  # keras 3.15: encoder LSTM 335,872 + decoder LSTM 358,400 + Dense 23,901
 
 
+def _copy_weights(reference, model):
+    """Every weight of the hand-written model into nnspec's, by layer name."""
+    for layer in reference.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+
+
 def _keras_seq2seq():
     """Keras's lstm_seq2seq example (keras.io/examples/nlp/lstm_seq2seq), 71 source and 93 target tokens."""
     encoder_inputs = keras.Input(shape=(None, 71), name="encoder_inputs")
@@ -51,9 +58,7 @@ def test_seq2seq_same_parameters_and_outputs_as_keras_and_trains():
     reference = _keras_seq2seq()
     model = build(spec)
     assert reference.count_params() == model.count_params() == PARAMS
-    for layer in reference.layers:
-        if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
+    _copy_weights(reference, model)
     for seed, (src, tgt) in enumerate(((5, 7), (1, 1), (9, 3))):  # time axes of any length
         x, _ = _data(seed, src=src, tgt=tgt)
         want = np.asarray(reference([x["encoder_inputs"], x["decoder_inputs"]]))
@@ -96,9 +101,7 @@ def test_import_of_the_keras_seq2seq_writes_states_and_initial_state():
     assert diags == [], [str(d) for d in diags]
     assert sum(totals(spec)) == PARAMS
     model = build(spec, compile=False)
-    for layer in reference.layers:
-        if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
+    _copy_weights(reference, model)
     x, _ = _data(3)
     np.testing.assert_allclose(np.asarray(model(x)["decoder_dense"]),
                                np.asarray(reference([x["encoder_inputs"], x["decoder_inputs"]])), atol=1e-6)
@@ -249,9 +252,7 @@ outputs: {dec: null, enc.state: null, bi: null, bi.backward: null, bi.forward_st
     assert diags == [], [str(d) for d in diags]
     model = build(spec, compile=False)
     assert model.count_params() == reference.count_params()
-    for layer in reference.layers:
-        if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
+    _copy_weights(reference, model)
     feed = _feed(spec, size=4)
     want = reference([feed["x"], feed["y"]])
     got = model(feed)
@@ -270,9 +271,7 @@ def test_import_writes_scores_and_bidirectional_outputs():
     spec, diags = check_text(spec_to_yaml(result.data, result.notes), "<import>")
     assert diags == [], [str(d) for d in diags]
     model = build(spec, compile=False)
-    for layer in reference.layers:
-        if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
+    _copy_weights(reference, model)
     feed = _feed(spec, size=3)
     want = reference([feed["q"], feed["v"]])
     got = model(feed)
