@@ -47,13 +47,17 @@ def join(batch, dims, channels, args) -> tuple:
     return (batch, channels, *dims) if first(args) else (batch, *dims, channels)
 
 
-def cpu_refusal(op_name: str, tf_op: str, why: str) -> ShapeError:
+def cpu_refusal(op_name: str, tf_op: str, why: str, also: str = "") -> ShapeError:
     """TensorFlow's CPU kernels of some convolutions take only channels_last: Keras builds the layer,
-    then it fails when it runs (measured on TensorFlow 2.21)."""
-    return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why}, so the layer "
-                      "fails when it runs on a CPU (nnspec's check and the SavedModel's verification run there)",
+    then it fails when it runs (measured on TensorFlow 2.21). With oneDNN, which TensorFlow turns on
+    by default only on some x86 CPUs, they run: a spec must build wherever it is served, so nnspec
+    refuses them on every machine."""
+    return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why} unless "
+                      "TensorFlow runs it through oneDNN (on by default only on some x86 CPUs, off with "
+                      "TF_ENABLE_ONEDNN_OPTS=0), so the layer fails when it runs on other CPUs: nnspec refuses it on "
+                      "every machine",
                       "use data_format: channels_last (on a GPU TensorFlow changes the layout itself), or Permute "
-                      "the channels last before it", arg="data_format", code="arg")
+                      "the channels last before it" + also, arg="data_format", code="arg")
 
 
 def axis_default(rank: int, value: int = 1):
@@ -186,8 +190,8 @@ def _conv(rank: int) -> Op:
         if first(args) and rank < 3 and args["groups"] == 1:
             # Keras runs grouped and 3-D convolutions through XLA, which takes channels first
             raise cpu_refusal(f"Conv{rank}D", "Conv2D", "computes only channels_last (\"The Conv2D op currently "
-                              "only supports the NHWC tensor format on CPU\"; Keras's grouped convolutions, "
-                              "groups > 1, run another way that takes it)")
+                              "only supports the NHWC tensor format on CPU\")",
+                              also="; grouped convolutions (groups > 1) run channels first everywhere")
         if args["filters"] % args["groups"]:
             raise ShapeError(f"needs filters divisible by groups, but filters {args['filters']} "
                              f"is not a multiple of groups {args['groups']}",

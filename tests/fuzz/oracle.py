@@ -122,6 +122,11 @@ STRICT = [
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
+    ("bad-argument", r"cannot use data_format channels_first: TensorFlow's .* unless TensorFlow runs it through "
+                     r"oneDNN",
+     "with oneDNN (on by default on some x86 CPUs, e.g. with AVX512 and AMX) Keras runs it; with "
+     "TF_ENABLE_ONEDNN_OPTS=0 TensorFlow's CPU kernel fails (tests/parity/test_channels_first.py): a spec must "
+     "build wherever it is served"),
 ]
 ZERO_SIZE = "Keras's result has a size-0 axis: nnspec refuses tensors no later layer can use"
 # Keras failed on index values its random data put outside an Embedding's range (float values as indices):
@@ -463,6 +468,9 @@ def _raw_scale(axis=-1, gamma_initializer="ones", gamma_regularizer=None, gamma_
 
         def call(self, x):
             return keras.ops.cast(x, "float32") * keras.ops.reshape(self.gamma, self.bshape)
+
+        def compute_output_shape(self, shape):  # TimeDistributed asks for it
+            return shape
 
     return RawScale(name=name)
 
