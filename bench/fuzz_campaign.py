@@ -27,6 +27,8 @@ import warnings
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# as tests/conftest.py: Keras on the kernels every CPU has (oneDNN runs some that fail elsewhere)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def slug(cause: str) -> str:

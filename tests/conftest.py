@@ -3,6 +3,11 @@ import os
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow runs some CPU kernels through oneDNN, on by default only on some x86 CPUs; with it,
+# channels-first and unequally strided convolutions run that fail everywhere else. nnspec promises
+# a spec builds wherever it is served, so the tests (and the programs they start) measure the
+# kernels every CPU has. Set before anything imports TensorFlow, which reads it once.
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 # CI runs are reproducible (same examples every run); local runs explore.
 settings.register_profile("ci", derandomize=True, print_blob=True,

@@ -47,15 +47,20 @@ def join(batch, dims, channels, args) -> tuple:
     return (batch, channels, *dims) if first(args) else (batch, *dims, channels)
 
 
+# Measured on TensorFlow 2.21: these kernels run on a CPU only through oneDNN, which TensorFlow turns on
+# by default only on some x86 CPUs (on one with AVX512 and AMX they run; with TF_ENABLE_ONEDNN_OPTS=0 they
+# fail). A spec must build wherever it is served, so nnspec refuses them on every machine.
+UNLESS_ONEDNN = ("unless TensorFlow runs it through oneDNN (on by default only on some x86 CPUs, off with "
+                 "TF_ENABLE_ONEDNN_OPTS=0), so the layer fails when it runs on other CPUs: nnspec refuses it on "
+                 "every machine")
+
+
 def cpu_refusal(op_name: str, tf_op: str, why: str, also: str = "") -> ShapeError:
     """TensorFlow's CPU kernels of some convolutions take only channels_last: Keras builds the layer,
     then it fails when it runs (measured on TensorFlow 2.21). With oneDNN, which TensorFlow turns on
     by default only on some x86 CPUs, they run: a spec must build wherever it is served, so nnspec
     refuses them on every machine."""
-    return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why} unless "
-                      "TensorFlow runs it through oneDNN (on by default only on some x86 CPUs, off with "
-                      "TF_ENABLE_ONEDNN_OPTS=0), so the layer fails when it runs on other CPUs: nnspec refuses it on "
-                      "every machine",
+    return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why} {UNLESS_ONEDNN}",
                       "use data_format: channels_last (on a GPU TensorFlow changes the layout itself), or Permute "
                       "the channels last before it" + also, arg="data_format", code="arg")
 
@@ -136,13 +141,14 @@ def _no_dilated_strides(args):
 
 def _equal_strides(rank: int):
     """TensorFlow's depthwise convolution (also the first half of a separable one) runs only
-    with equal strides on height and width: Keras builds the layer, then fails when it runs.
+    with equal strides on height and width (without oneDNN: UNLESS_ONEDNN): Keras builds the layer, then
+    fails when it runs.
     With a dilation_rate above 1 TensorFlow takes another path, which runs them."""
     def validate(args):
         strides = as_tuple(args["strides"], rank)
         if len(set(strides)) > 1 and max(as_tuple(args["dilation_rate"], rank)) == 1:
             raise ShapeError(f"needs equal strides on every axis but gets strides {args['strides']}: TensorFlow's "
-                             "depthwise convolution fails when it runs with unequal ones",
+                             f"depthwise convolution on CPU takes only equal ones {UNLESS_ONEDNN}",
                              f"use one stride for every axis, e.g. strides: {max(strides)}",
                              arg="strides", code="arg")
     return validate
@@ -236,7 +242,7 @@ def _conv_transpose(rank: int) -> Op:
                 max(rank, 2)), "computes only channels_last")
         if max(as_tuple(args["dilation_rate"], rank)) > 1:
             raise ShapeError(f"cannot use dilation_rate {args['dilation_rate']}: TensorFlow's transposed "
-                             "convolution on CPU supports only dilation_rate 1, so the layer fails when it runs",
+                             f"convolution on CPU supports only dilation_rate 1 {UNLESS_ONEDNN}",
                              "use dilation_rate: 1 (a larger kernel_size widens the window)",
                              arg="dilation_rate", code="arg")
         if args["output_padding"] is not None and args["padding"] == "same":

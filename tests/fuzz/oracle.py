@@ -122,11 +122,10 @@ STRICT = [
     ("bad-argument", r"trainable: false only puts that off until the layer is unfrozen",
      "Keras neither regularizes nor constrains a frozen layer's weights, so it trains; the constraint axis or "
      "orthogonal_regularizer fails once the layer is unfrozen (fine-tuning), so nnspec refuses it as written"),
-    ("bad-argument", r"cannot use data_format channels_first: TensorFlow's .* unless TensorFlow runs it through "
-                     r"oneDNN",
+    ("bad-argument", r"TensorFlow's .* on CPU .* unless TensorFlow runs it through oneDNN",
      "with oneDNN (on by default on some x86 CPUs, e.g. with AVX512 and AMX) Keras runs it; with "
-     "TF_ENABLE_ONEDNN_OPTS=0 TensorFlow's CPU kernel fails (tests/parity/test_channels_first.py): a spec must "
-     "build wherever it is served"),
+     "TF_ENABLE_ONEDNN_OPTS=0 (as tests/conftest.py and bench/fuzz_campaign.py set) TensorFlow's CPU kernel "
+     "fails: a spec must build wherever it is served"),
 ]
 ZERO_SIZE = "Keras's result has a size-0 axis: nnspec refuses tensors no later layer can use"
 # Keras failed on index values its random data put outside an Embedding's range (float values as indices):

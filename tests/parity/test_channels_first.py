@@ -2,17 +2,8 @@
 channels_last one with the channels axis moved after the batch, equal to Keras's; parameter
 counts equal; and where TensorFlow's CPU kernels take only channels_last (Conv1D/2D without
 groups, the transposed convolutions), Keras builds the layer but it fails when it runs: nnspec
-refuses, and this file measures that Keras fails.
-
-Those kernels run channels first only through oneDNN, which TensorFlow turns on by default on
-some x86 CPUs (measured: on one with AVX512 and AMX they run, with TF_ENABLE_ONEDNN_OPTS=0 they
-fail). A spec must build on every machine it is served on, so nnspec refuses them everywhere, and
-the failure is measured in a subprocess with oneDNN off."""
-import json
-import os
-import subprocess
-import sys
-
+refuses, and this file measures that Keras fails. (With oneDNN, on by default on some x86 CPUs,
+those kernels run; tests/conftest.py turns it off, as on every other CPU.)"""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +11,7 @@ from hypothesis import strategies as st
 from nnspec.ops import CATALOG
 from nnspec.ops.base import ShapeError
 
-from .harness import check, static
+from .harness import check, keras_fails, static
 
 CF = {"data_format": "channels_first"}
 
@@ -86,29 +77,9 @@ def test_channels_first_that_cpu_cannot_run_is_refused(op_name):
     assert check(op_name, args, [shape]) is not None  # channels last: fine
     with pytest.raises(ShapeError, match="cannot use data_format channels_first: TensorFlow's .* on CPU") as e:
         static(op_name, {**args, **CF}, [_first(shape)])
-    assert e.value.arg == "data_format" and "channels_last" in e.value.hint and "oneDNN" in str(e.value)
-    why = _without_onednn()[op_name]
+    assert e.value.arg == "data_format" and "channels_last" in e.value.hint and "oneDNN" in e.value.message
+    why = keras_fails(op_name, {**args, **CF}, [_first(shape)])
     assert why is not None and why.startswith("run:") and ("NHWC" in why or "only supports" in why), why
-
-
-_RUN = """
-import json, sys
-from tests.parity.harness import keras_fails
-from tests.parity.test_channels_first import REFUSED, CF, _first
-print(json.dumps({n: keras_fails(n, {**a, **CF}, [_first(s)]) for n, (a, s) in REFUSED.items()}))
-"""
-
-
-def _without_onednn(cache={}):
-    """Why Keras fails on each REFUSED case in a fresh process with oneDNN off (one process for all)."""
-    if not cache:
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": root}
-        r = subprocess.run([sys.executable, "-c", _RUN], env=env, cwd=root, capture_output=True, text=True,
-                           timeout=600)
-        assert r.returncode == 0, r.stderr[-2000:]
-        cache.update(json.loads(r.stdout.strip().splitlines()[-1]))
-    return cache
 
 
 @settings(max_examples=25, deadline=None)
@@ -129,8 +100,8 @@ def test_conv_channels_first(dims, kernel, strides, padding, filters, rank, grou
     shape = (None, channels, *dims[1:rank + 1])
     args = {"filters": filters * groups, "kernel_size": kernel, "strides": strides, "padding": padding,
             "groups": groups, **CF}
-    # refused (Conv1D/2D without groups): Keras fails when it runs without oneDNN (measured above)
-    check(f"Conv{rank}D", args, [shape], strict_ok=rank < 3 and groups == 1)
+    # refused (Conv1D/2D without groups): Keras fails when it runs (without oneDNN, see above)
+    check(f"Conv{rank}D", args, [shape])
 
 
 @settings(max_examples=20, deadline=None)
