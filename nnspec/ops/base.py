@@ -135,6 +135,10 @@ class Op:
     # stochastic(args) -> True when the layer draws random numbers at inference (compile's verification
     # then compares under fixed seeds), None when nnspec cannot know (Custom); absent: deterministic
     stochastic: Callable | None = None
+    # reuse(first_shapes, shapes) -> (why, hint): where a shared layer's later call on ``shapes`` runs
+    # otherwise than its first call, on ``first_shapes``, made it (Keras decides some things once, when
+    # it builds the layer); None when it runs alike
+    reuse: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

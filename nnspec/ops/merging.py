@@ -54,8 +54,21 @@ def _elementwise_shape(args, shapes):
     return (batch, *out)
 
 
+def _elementwise_reuse(first_shapes, shapes):
+    """Keras's merge decides when it builds, from its first call, whether inputs of different ranks
+    are lined up (expanded after the batch axis); built on one rank, a later call on several ranks
+    broadcasts as numpy does, batch axis included, and fails when it runs (fuzzer, seed 34 graph 405)."""
+    if len({len(s) for s in first_shapes}) == 1 and len({len(s) for s in shapes}) > 1:
+        return ("Keras lines up inputs of different ranks only if its first call had them, and this one's "
+                "first call had inputs of one rank: Keras broadcasts these as numpy does, batch axis included, "
+                "and fails when it runs",
+                "use a separate merge layer here, or Reshape the lower-rank input to the rank of the others")
+    return None
+
+
 def _elementwise(name, doc, inputs=(2, None)):
-    return Op(name=name, family="merging", doc=doc, shape=_elementwise_shape, inputs=inputs)
+    return Op(name=name, family="merging", doc=doc, shape=_elementwise_shape, inputs=inputs,
+              reuse=_elementwise_reuse)
 
 
 ADD = _elementwise("Add", "Adds its inputs elementwise.")

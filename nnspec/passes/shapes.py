@@ -107,6 +107,15 @@ def infer(spec: Spec) -> list[Diagnostic]:
                     node.span, "a shared layer takes inputs of the rank of its first call; Reshape the input, or "
                     "define a separate layer", related=(("first call here", orig.span),)))
                 continue
+            op_reuse = CATALOG[node.op].reuse if node.op in CATALOG else None
+            why = op_reuse(orig_shapes, in_shapes) if op_reuse and None not in orig_shapes else None
+            if built is not None and why:
+                diags.append(Diagnostic(
+                    "shared-layer-mismatch",
+                    f"reusing {node.op} '{node.layer}' on {_inputs_text(node, in_shapes)}: it was built on "
+                    f"{_inputs_text(orig, orig_shapes)}; {why[0]}", node.span, why[1],
+                    related=(("first call here", orig.span),)))
+                continue
             if built is not None and sum(built) != sum(params):
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
