@@ -117,10 +117,13 @@ class Spec:
                 return n
         return None
 
-    def upstream(self, names, through=None) -> set:
+    def upstream(self, names, through=None, shared_inputs: bool = True) -> set:
         """Every tensor the given ones depend on, themselves included; a reused
         layer counts as used (its weights are), even where its own output is not.
-        ``through(node)``, if given, says whether to go on into a node's inputs."""
+        ``through(node)``, if given, says whether to go on into a node's inputs: True, False, or
+        the list of those to go on into. With ``shared_inputs`` false, a reused layer is reached
+        (its weights) but not the inputs of its first call (the gradient of a call reaches the
+        layer's weights and that call's inputs only)."""
         by_name = {n.name: n for n in self.nodes}
         reached, stack = set(), list(names)
         while stack:
@@ -133,8 +136,10 @@ class Spec:
                 continue
             n = by_name.get(t)
             if n is not None:
-                if through is None or through(n):
-                    stack.extend(n.refs())
-                if n.reuse:
+                go = True if through is None else through(n)
+                stack.extend(n.refs() if go is True else go or ())
+                if n.reuse and shared_inputs:
                     stack.append(n.layer)
+                elif n.reuse:
+                    reached.add(n.layer)
         return reached

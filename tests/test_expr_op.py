@@ -121,3 +121,27 @@ def test_stochastic_is_in_the_op_record():
     assert op.stochastic({"expr": "x * 2"}) is False
     assert CATALOG["Custom"].stochastic({}) is None
     assert CATALOG["Dense"].stochastic is None
+
+
+# An Expr passes a gradient only to the inputs its value depends on differentiably; the same
+# table is trained in Keras in tests/keras/test_expr_layer.py (test_gradient_table_against_keras)
+GRADIENT_TABLE = [
+    ("w * x", True),
+    ("where(x > 0, w, x)", True),
+    ("x[:, 0:2] * w[:, 1:3]", True),
+    ("x * (w > 0)", False),
+    ("where(w > 0, x, 2 * x)", False),
+    ("x + normal(shape_of(w))", False),
+    ("x", False),
+]
+
+
+@pytest.mark.parametrize("expr, trains", GRADIENT_TABLE)
+def test_a_gradient_reaches_only_what_the_expression_differentiates(expr, trains):
+    _, diags = _check(f"""inputs: {{x: [4]}}
+layers:
+  - Dense: {{units: 4, from: x, name: w}}
+  - Expr: {{from: [w, x], expr: "{expr}", name: e}}
+outputs: {{e: {{loss: mse}}}}
+""")
+    assert [d.code for d in diags if d.severity == "error"] == ([] if trains else ["no-gradient"])

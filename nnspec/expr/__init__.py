@@ -1,2 +1,2 @@
 from .expr import (BATCH, FUNCTIONS, RANDOM, ExprError, fmt_dims, infer_dims, infer_rank, infer_shape, names,  # noqa: F401
-                   parse, uses_random)
+                   gradient_names, parse, uses_random)

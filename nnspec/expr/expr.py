@@ -270,6 +270,32 @@ def names(node) -> list[tuple[str, int]]:
     return out
 
 
+def gradient_names(node) -> set[str]:
+    """The tensor names a gradient reaches from the expression's value: not through shape_of, a
+    comparison (a bool, which TensorFlow does not differentiate), where's condition, or bernoulli's
+    arguments (a comparison inside). A name used only there gets no gradient (fuzzer, seed 34)."""
+    out = set()
+
+    def walk(n):
+        kind = n[0]
+        if kind == "name":
+            out.add(n[1])
+        if kind == "cmp" or (kind == "call" and n[1] in ("shape_of", "bernoulli")):
+            return
+        if kind == "call" and n[1] == "where":
+            for c in list(n[2])[1:]:
+                walk(c)
+            return
+        if kind == "index":
+            walk(n[1])  # the indices are integers
+            return
+        for c in _children(n):
+            walk(c)
+
+    walk(node)
+    return out
+
+
 def uses_random(node) -> bool:
     """Does the expression draw random numbers (normal, uniform, bernoulli)?"""
     if node[0] == "call" and node[1] in RANDOM:

@@ -39,6 +39,28 @@ class ShapeError(Exception):
         self.in_training = in_training  # Keras fails only when it trains the weight (not a frozen layer's)
 
 
+
+def fixed_broadcast_reuse(first, s, kept, what: str, hint: str, with_batch: bool = True, axes=()):
+    """The reuse rule of a layer that fixes, when it builds, the shape its ``what`` broadcast from: the
+    first call's sizes on the ``kept`` axes (indices into ``first``), 1 elsewhere, with the batch axis
+    (Normalization) or without it (Scale). A later call runs alike only where that broadcasts to its
+    own shape (Op.reuse): else Keras computes another shape than it declares, or fails when it runs.
+    On another rank the constants apply along other axes than a non-negative ``axes`` written in the
+    spec says: Keras runs it, nnspec refuses it deliberately (tests/keras/test_reuse_broadcast.py)."""
+    fixed = [first[i] if i in kept else 1 for i in range(len(first))][0 if with_batch else 1:]
+    aligned = s[len(s) - len(fixed):]
+    if len(s) < len(fixed) or not all(b == 1 or b == d for b, d in zip(fixed, aligned)):
+        shown = ", ".join("batch" if i == 0 and with_batch else str(b) for i, b in enumerate(fixed))
+        return (f"its {what} broadcast from ({shown}), the first call's sizes, which does not give {fmt_shape(s)} "
+                "(Keras fails when it runs, or computes another shape than it declares)", hint)
+    moved = [a for a in axes if a >= 0 and len(s) != len(first)]
+    if moved:
+        return (f"its {what} would apply along axis {moved[0] + len(s) - len(first)} of this call, not axis "
+                f"{moved[0]} as written (Keras broadcasts them from the first call's shape; nnspec refuses it "
+                "deliberately)", hint + ", or count the axis from the end (e.g. -1)")
+    return None
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str
@@ -135,10 +157,12 @@ class Op:
     # stochastic(args) -> True when the layer draws random numbers at inference (compile's verification
     # then compares under fixed seeds), None when nnspec cannot know (Custom); absent: deterministic
     stochastic: Callable | None = None
-    # reuse(first_shapes, shapes) -> (why, hint): where a shared layer's later call on ``shapes`` runs
+    # reuse(args, first_shapes, shapes) -> (why, hint): where a shared layer's later call on ``shapes`` runs
     # otherwise than its first call, on ``first_shapes``, made it (Keras decides some things once, when
-    # it builds the layer); None when it runs alike
+    # it builds the layer); None when it runs alike. With it, the op decides on calls of another rank
     reuse: Callable | None = None
+    # gradient_inputs(args) -> indices of the inputs a gradient reaches from the output (None: all)
+    gradient_inputs: Callable | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT, REGULARIZER, Arg,
-                   Op, ShapeError, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
+                   Op, ShapeError, fixed_broadcast_reuse, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
 
 def _dense_shape(args, shapes):
@@ -275,6 +275,11 @@ SCALE = Op(
     ),
     shape=_scale_shape,
     params=lambda args, shapes: shapes[0][_scale_axis(args, shapes[0])],
+    # its gamma is reshaped to the first call's rank when it builds (seed 34 graph 3568)
+    reuse=lambda args, first, shapes: fixed_broadcast_reuse(
+        first[0], shapes[0], {_scale_axis(args, first[0])}, "gamma",
+        "use a separate Scale for this input, or Reshape it to the first call's rank", with_batch=False,
+        axes=(args["axis"],)),
     weights=lambda args, shapes: {"gamma": (1,)},
     keras="nnspec.keras.custom:Scale",
 )

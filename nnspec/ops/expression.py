@@ -53,6 +53,16 @@ def _shape(args, shapes):
     return (None,) + tuple(None if d == BATCH else d for d in out[1:])
 
 
+def gradient_inputs(args) -> set[int] | None:
+    """The indices of the inputs a gradient reaches (None: every one, when nnspec cannot tell)."""
+    from ..expr import gradient_names
+    try:
+        used = gradient_names(parse_cached(args["expr"]))
+    except Exception:  # a bad expression is reported elsewhere
+        return None
+    return {i for i, n in enumerate(args.get("names") or ["x"]) if n in used}
+
+
 def stochastic(args) -> bool:
     from ..expr import uses_random
     try:
@@ -79,6 +89,7 @@ EXPR = Op(
     keras="nnspec.keras.expr:ExprLayer",
     keras_call=lambda layer, tensors: layer(tensors[0] if len(tensors) == 1 else list(tensors)),
     stochastic=stochastic,
+    gradient_inputs=gradient_inputs,
 )
 
 OPS: tuple[Op, ...] = (EXPR,)

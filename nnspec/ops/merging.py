@@ -54,7 +54,7 @@ def _elementwise_shape(args, shapes):
     return (batch, *out)
 
 
-def _elementwise_reuse(first_shapes, shapes):
+def _elementwise_reuse(args, first_shapes, shapes):
     """Keras's merge decides when it builds, from its first call, whether inputs of different ranks
     are lined up (expanded after the batch axis); built on one rank, a later call on several ranks
     broadcasts as numpy does, batch axis included, and fails when it runs (fuzzer, seed 34 graph 405)."""

@@ -1,7 +1,7 @@
 """Ops of the preprocessing family: Rescaling, Normalization, CategoryEncoding, Hashing."""
 from __future__ import annotations
 
-from .base import AXIS, BOOL, INT, POS_INT, Arg, Op, ShapeError, enum, fmt_shape, prod
+from .base import AXIS, BOOL, INT, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse, fmt_shape, prod
 from .normalization import known_axis_sizes, resolve_axes
 
 NUM_OR_LIST = {
@@ -102,6 +102,17 @@ def _norm_params(args, shapes):
     return 0, 2 * n + 1  # mean, variance and the adapt() count, none trainable
 
 
+def _norm_reuse(args, first_shapes, shapes):
+    """Measured: a lower rank gives another shape than Keras declares (seed 34 graph 2742), another
+    size fails when it runs, a higher rank with the kept axes last runs (test_reuse in
+    tests/keras/test_reuse_broadcast.py)."""
+    (first,), (s,) = first_shapes, shapes
+    axis = args["axis"]
+    return fixed_broadcast_reuse(first, s, set(_norm_axes(args, first)), "mean and variance",
+                                 "use a separate Normalization for this input (with its own mean and variance)",
+                                 axes=axis if isinstance(axis, (list, tuple)) else () if axis is None else (axis,))
+
+
 NORMALIZATION = Op(
     name="Normalization",
     family="preprocessing",
@@ -116,6 +127,7 @@ NORMALIZATION = Op(
     shape=_norm_shape,
     params=_norm_params,
     validate=_norm_validate,
+    reuse=_norm_reuse,
 )
 
 

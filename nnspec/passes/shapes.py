@@ -10,7 +10,7 @@ from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG, layered
 from ..ops import dtypes as op_dtypes
-from ..ops.base import ShapeError, dtype_kind, fmt_shape
+from ..ops.base import ShapeError, dtype_kind, fmt_shape, prod
 from ..ops.masks import output_masked
 
 RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
@@ -20,7 +20,8 @@ _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormali
                         "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
                         "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention",
                         # merges: measured, a shared one runs on inputs of another rank (fuzzer, seed 33)
-                        "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"})
+                        "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+                        "Expr"})  # no weights, no InputSpec (seed 34 graph 452)
 _WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
 
 
@@ -88,7 +89,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
                                     f"{MAX_AXES} (Keras fails when it runs or trains)", node.span,
                                     "Reshape to fewer axes before it, merging axes that belong together"))
             continue
-        activity = _activity_diag(node, out)
+        activity = _activity_diag(node, out, dtypes.get(node.name, "float32"))
         if activity is not None:
             diags.append(activity)
             continue
@@ -98,7 +99,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
             built = first_params.get(node.layer)
             orig = by_name[node.layer]
             orig_shapes = [shapes.get(r) for r in orig.inputs]
-            if built is not None and not _rank_free(node) and any(
+            op_reuse = CATALOG[node.op].reuse if node.op in CATALOG else None
+            if built is not None and not _rank_free(node) and op_reuse is None and any(
                     a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
@@ -107,8 +109,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
                     node.span, "a shared layer takes inputs of the rank of its first call; Reshape the input, or "
                     "define a separate layer", related=(("first call here", orig.span),)))
                 continue
-            op_reuse = CATALOG[node.op].reuse if node.op in CATALOG else None
-            why = op_reuse(orig_shapes, in_shapes) if op_reuse and None not in orig_shapes else None
+            why = op_reuse(orig.args, orig_shapes, in_shapes) if op_reuse and None not in orig_shapes else None
             if built is not None and why:
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
@@ -117,10 +118,16 @@ def infer(spec: Spec) -> list[Diagnostic]:
                     related=(("first call here", orig.span),)))
                 continue
             if built is not None and sum(built) != sum(params):
+                # built on size 1 where this call has more: some layers (LayerNormalization) broadcast
+                # their weights and run it (seed 34 graph 1058), which is hardly what was meant
+                ones = any(a == 1 and b != 1 for o, n in zip(orig_shapes, in_shapes) if o and n
+                           for a, b in zip(o[:0:-1], n[:0:-1]))  # the last axes lined up
                 diags.append(Diagnostic(
                     "shared-layer-mismatch",
                     f"reusing '{node.layer}' on {_inputs_text(node, in_shapes)} needs weights of another size: it was "
-                    f"built on {_inputs_text(orig, [shapes[r] for r in orig.inputs])}",
+                    f"built on {_inputs_text(orig, [shapes[r] for r in orig.inputs])}"
+                    + (" (some Keras layers would broadcast weights of size 1 over the larger size; nnspec takes it "
+                       "for a mistake)" if ones else ""),
                     node.span, "a shared layer needs inputs of the same feature size as its first call",
                     related=(("first call here", orig.span),)))
                 continue
@@ -180,10 +187,11 @@ def _check_unknown_sizes_can_agree(spec: Spec, diags) -> None:
     n_unknown = sum(d is None for inp in spec.inputs.values() for d in inp.shape[1:])
     if not n_unknown:
         return
-    k = len(RUNTIME_SIZES)
-    patterns = [[s] * n_unknown for s in RUNTIME_SIZES]
+    sizes_tried = probe_sizes(spec)
+    k = len(sizes_tried)
+    patterns = [[s] * n_unknown for s in sizes_tried]
     if n_unknown > 1:
-        patterns += [[RUNTIME_SIZES[(j + o) % k] for j in range(n_unknown)] for o in range(k)]
+        patterns += [[sizes_tried[(j + o) % k] for j in range(n_unknown)] for o in range(k)]
     if len(patterns) * len(spec.nodes) > PROBE_BUDGET:
         return
     first = None
@@ -193,7 +201,7 @@ def _check_unknown_sizes_can_agree(spec: Spec, diags) -> None:
             return
         first = first or (sizes, errors[0])
     sizes, err = first
-    tried = ", ".join(str(s) for s in RUNTIME_SIZES)
+    tried = ", ".join(str(s) for s in sizes_tried)
     diags.append(Diagnostic("unknown-size-mismatch", f"no size of the unknown (null) input axes makes the shapes "
                             f"agree (tried {tried}, alike and different): with {sizes[0]}, {err.message}",
                             err.span, "the unknown sizes are related (a tensor concatenated with itself along an "
@@ -206,6 +214,21 @@ def _check_unknown_sizes_can_agree(spec: Spec, diags) -> None:
 RUNTIME_SIZES = (3, 4, 2, 6, 8, 12, 5, 16, 1, 7, 9, 10, 24, 32, 64)
 
 
+def probe_sizes(spec: Spec) -> tuple:
+    """RUNTIME_SIZES, then the divisors of each Reshape's target size (a (batch, ?) reshaped to (3, 5, 4)
+    runs only with 60 elements: seed 34 graph 2496), at most 32 more."""
+    extra = []
+    for node in spec.nodes:
+        target = node.args.get("target_shape") if node.op == "Reshape" else None
+        if not isinstance(target, (list, tuple)):
+            continue
+        n = prod(d for d in target if isinstance(d, int) and d > 0)
+        extra += [d for d in range(1, min(n, 4096) + 1) if n % d == 0]
+    seen = set(RUNTIME_SIZES)
+    more = [d for d in dict.fromkeys(extra) if d not in seen]
+    return RUNTIME_SIZES + tuple(more[:32])
+
+
 def runtime_size(spec: Spec) -> tuple[int, dict]:
     """A size for every unknown input axis with which all the shape rules hold (a Reshape of an
     unknown axis fits only some sizes: (None, 7) into (2, -1) needs an even one), and every
@@ -215,7 +238,7 @@ def runtime_size(spec: Spec) -> tuple[int, dict]:
     import dataclasses
     if not any(d is None for inp in spec.inputs.values() for d in inp.shape[1:]):
         return 3, spec.shapes
-    for size in RUNTIME_SIZES:
+    for size in probe_sizes(spec):
         trial = copy.copy(spec)
         trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(size if d is None else d
                                                                           for d in inp.shape[1:]))
@@ -368,15 +391,22 @@ def _relu_args(node, op) -> dict:
     return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
 
 
-def _activity_diag(node, out) -> Diagnostic | None:
+def _activity_diag(node, out, dtype: str = "float32") -> Diagnostic | None:
     """An activity_regularizer regularises the layer's output at every call: Keras's
     OrthogonalRegularizer takes (batch, n) only ("Inputs to OrthogonalRegularizer must have rank 2",
-    on the first batch)."""
+    on the first batch), of floats (its rsqrt has no integer kernel: seed 34 graph 3649)."""
     reg = node.activity_regularizer
     name = reg if isinstance(reg, str) else next(iter(reg)) if isinstance(reg, dict) and len(reg) == 1 else None
-    if name != "orthogonal_regularizer" or len(out) == 2:
+    if name != "orthogonal_regularizer":
         return None
     where = "on a call of a reused layer, " if node.reuse else ""
+    if dtype_kind(dtype) != "float":
+        return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer "
+                          f"orthogonal_regularizer {where}on its {dtype} output: it computes with floats only (Keras "
+                          "fails on the first batch)", node.arg_spans.get("activity_regularizer", node.span),
+                          "regularise a float tensor computed from it instead (e.g. after an Embedding)")
+    if len(out) == 2:
+        return None
     return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer orthogonal_regularizer "
                       f"{where}on its output {fmt_shape(out)}: it needs a (batch, n) output (Keras fails on the "
                       "first batch)", node.arg_spans.get("activity_regularizer", node.span),
@@ -611,13 +641,21 @@ def _has_weight_regularizer(op_name: str, args: dict, shapes: list) -> bool:
     return False
 
 
-def _passes_gradient(spec: Spec, node) -> bool:
+def _passes_gradient(spec: Spec, node):
     """Whether a gradient reaches a node's inputs from its output: not through an integer or
-    bool output, nor into the indices of an Embedding (fuzzer, seed 31 graph 1725)."""
+    bool output, nor into the indices of an Embedding (fuzzer, seed 31 graph 1725); an Expr's only
+    into the inputs its value depends on differentiably (seed 34 graph 502). True, False, or the
+    list of the inputs it reaches."""
     if dtype_kind(spec.dtypes.get(node.name, "float32")) != "float":
         return False
-    return not any(getattr(CATALOG.get(name), "index_limit", None) for name, _ in layered(node.op, node.args)) \
-        and _no_gradient_why(node) is None
+    if any(getattr(CATALOG.get(name), "index_limit", None) for name, _ in layered(node.op, node.args)) \
+            or _no_gradient_why(node) is not None:
+        return False
+    op = CATALOG.get(node.op)
+    which = op.gradient_inputs(node.args) if op is not None and op.gradient_inputs else None
+    if which is None:
+        return True
+    return [t for i, t in enumerate(node.inputs) if i in which] + [t for ts in node.ports.values() for t in ts]
 
 
 def _no_gradient_why(node) -> str | None:
@@ -640,11 +678,11 @@ def _check_gradient_free_ops(spec: Spec, roots: list, diags) -> None:
         why = _no_gradient_why(node)
         if why is None:
             continue
-        to_loss = spec.upstream(roots, through=lambda n, _node=node: n is _node or passes(n)) \
+        to_loss = spec.upstream(roots, through=lambda n, _node=node: n is _node or passes(n), shared_inputs=False) \
             if to_loss is None else to_loss
         if node.name not in to_loss:
             continue
-        before = spec.upstream(node.inputs, through=passes)
+        before = spec.upstream(node.inputs, through=passes, shared_inputs=False)
         weighted = [n for n in spec.nodes if n.name in before and sum(spec.params.get(n.layer, (0, 0))) > 0]
         if weighted:
             diags.append(Diagnostic("no-gradient", f"{node.op} '{node.name}' is between layer '{weighted[0].name}', "
@@ -670,7 +708,7 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     trainable = [n for n in spec.nodes if not n.reuse and spec.params.get(n.name, (0, 0))[0] > 0]
     if not trainable or any(d.severity == ERROR for d in diags):
         return
-    reached = spec.upstream(roots, through=lambda n: _passes_gradient(spec, n))
+    reached = spec.upstream(roots, through=lambda n: _passes_gradient(spec, n), shared_inputs=False)
     if any(n.name in reached or _has_weight_regularizer(n.op, n.args, [spec.shapes.get(i) for i in n.inputs])
            for n in trainable):
         return
@@ -681,7 +719,9 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
     span = with_loss[0].span if with_loss else spec.penalties[0].span
     through_ints = any(n.name in spec.upstream([o.name for o in with_loss] + [t for p in spec.penalties for t in p.on])
                        for n in trainable)
-    depend = ("reach the layers with trainable weights ({}) only through integer tensors, which carry no gradient"
+    depend = ("reach the layers with trainable weights ({}) only where no gradient flows (integer tensors, an "
+              "Expr's inputs it uses only in comparisons, shape_of or where's condition, or the inputs of a shared "
+              "layer's other call)"
               if through_ints else "depend on none of the layers with trainable weights ({})").format(names)
     message = (f"no trainable weight reaches a loss: the losses ({where}) {depend}; Keras's fit fails with "
                "\"No gradients provided for any variable\"")

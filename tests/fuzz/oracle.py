@@ -126,6 +126,16 @@ STRICT = [
      "with oneDNN (on by default on some x86 CPUs, e.g. with AVX512 and AMX) Keras runs it; with "
      "TF_ENABLE_ONEDNN_OPTS=0 (as tests/conftest.py and bench/fuzz_campaign.py set) TensorFlow's CPU kernel "
      "fails: a spec must build wherever it is served"),
+    ("shared-layer-mismatch", r"some Keras layers would broadcast weights of size 1 over the larger size",
+     "a shared LayerNormalization built on a size-1 axis runs on a larger one, its weights broadcast (seed 34 "
+     "graph 1058): nnspec wants the sizes of the first call"),
+    ("unknown-size-mismatch", r"EinsumDense .* output_shape null on axis .* keeps the input's size .*nnspec "
+                              r"refuses it deliberately",
+     "as the bad-argument entry on EinsumDense's output_shape null, found by the unknown-size probe (seed 34 "
+     "graph 938)"),
+    ("shared-layer-mismatch", r"would apply along axis \d+ of this call, not axis \d+ as written",
+     "Keras broadcasts a shared Normalization's or Scale's constants from the first call's shape, so on another "
+     "rank they apply along another axis than the spec's axis says (tests/keras/test_reuse_broadcast.py)"),
 ]
 ZERO_SIZE = "Keras's result has a size-0 axis: nnspec refuses tensors no later layer can use"
 # Keras failed on index values its random data put outside an Embedding's range (float values as indices):
@@ -616,6 +626,12 @@ def keras_accepts(graph: dict, rng, train: bool = True) -> tuple[bool, str]:
         if any(0 in tuple(o.shape) for o in outs) or any(0 in tuple(s.shape)[1:] for s in everything
                                                            if None not in tuple(s.shape)[1:]):
             return True, ZERO_SIZE
+        for declared, o in zip(everything, outs):
+            # a model that computes another shape than it declares is not one Keras takes (a loss that
+            # broadcasts would hide it: seed 34 graph 2742)
+            d, got = tuple(declared.shape), tuple(o.shape)
+            if len(d) != len(got) or any(a is not None and a != b for a, b in zip(d[1:], got[1:])):
+                return False, f"run: a layer computes {got}, but Keras declares {d}"
         if train:
             try:
                 _raw_train(model, graph, x, rng)

@@ -231,3 +231,20 @@ def test_static_shape_equals_the_shape_keras_gives(text):
     assert len(value.shape) == len(static)
     for got, want in zip(tuple(value.shape), static):
         assert want is None or got == want, (text, value.shape, static)
+
+
+@pytest.mark.parametrize("expr, trains", __import__("tests.test_expr_op", fromlist=["x"]).GRADIENT_TABLE)
+def test_gradient_table_against_keras(expr, trains):
+    """Keras's fit on Dense -> Expr: it fails ("No gradients provided") exactly where validate
+    refuses the spec (tests/test_expr_op.py)."""
+    x = keras.Input((4,))
+    w = keras.layers.Dense(4)(x)
+    model = keras.Model(x, ExprLayer(expr, names=["w", "x"], seed=1)([w, x]))
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    target = np.ones((2, *model.output_shape[1:]), "float32")
+    if trains:
+        assert np.isfinite(model.train_on_batch(data, target))
+    else:
+        with pytest.raises(ValueError, match="No gradients provided"):
+            model.train_on_batch(data, target)
