@@ -145,3 +145,16 @@ layers:
 outputs: {{e: {{loss: mse}}}}
 """)
     assert [d.code for d in diags if d.severity == "error"] == ([] if trains else ["no-gradient"])
+
+
+@pytest.mark.parametrize("expr, ok", [
+    ("x - max(x, axis=1)", False),  # (batch, 1, 3) - (batch, 3): (batch, batch, 3)
+    ("x - max(x, axis=1, keepdims=true)", True),
+    ("x[:, 0] + sum(x, axis=1)", True),  # (batch, 3) + (batch, 3)
+    ("x * x[:, :, 0]", False),  # (batch, 1, 3) * (batch, 1): the batch against the size-1 axis
+])
+def test_broadcasting_never_lines_the_batch_up_with_another_axis(expr, ok):
+    _, diags = _check(f'inputs: {{x: [1, 3]}}\nlayers:\n  - Expr: {{expr: "{expr}"}}\n'
+                      'outputs: {expr: {loss: mse}}\n')
+    assert [d.code for d in diags] == ([] if ok else ["bad-expression"]), [d.format() for d in diags]
+    assert ok or "mix the samples of a batch" in diags[0].message

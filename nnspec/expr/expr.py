@@ -581,6 +581,14 @@ def _broadcast(a: tuple, b: tuple, node, hint: str = _WEIGHT_HINT) -> tuple:
             raise ExprError(f"shapes {fmt_dims(given[0])} and {fmt_dims(given[1])} do not line up: numpy "
                             "broadcasting matches axes from the right, and two sizes line up when they are equal "
                             "or one of them is 1", _col(node), hint) from None
+    if sum(d == BATCH for d in out) > 1:
+        # (batch, 1, 3) - (batch, 3) is (batch, batch, 3): every sample against every other, a shape that
+        # changes with the batch size (fuzzer, seed 35 graph 2007)
+        raise ExprError(f"shapes {fmt_dims(given[0])} and {fmt_dims(given[1])} line up the batch axis of one with "
+                        f"another axis of the other, giving {fmt_dims(tuple(out))}: the value would mix the samples "
+                        "of a batch and change shape with the batch size", _col(node),
+                        "keep the axes a reduction removes with keepdims=true (a - max(a, axis=1, keepdims=true)), "
+                        "or index the same axes on both sides")
     return tuple(out)
 
 

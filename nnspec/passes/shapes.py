@@ -21,7 +21,7 @@ _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormali
                         "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention",
                         # merges: measured, a shared one runs on inputs of another rank (fuzzer, seed 33)
                         "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                        "Expr"})  # no weights, no InputSpec (seed 34 graph 452)
+                        "Expr", "Hashing"})  # no weights, no InputSpec (seed 34 graph 452, seed 35 graph 1716)
 _WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
 
 
