@@ -20,6 +20,7 @@ Nothing here imports TensorFlow or Keras.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from . import budget as _budget
@@ -122,6 +123,25 @@ def load(path, allow_import=(), budget=None) -> Spec:
     if spec is None or has_errors(diags):
         raise SpecError(diags)
     return spec
+
+
+# a top-level `nnspec:` key at the start of a line (quoted or not, or opening a flow mapping)
+_SPEC_KEY = re.compile(rb"""(?m)^(\xef\xbb\xbf)?\{?[ \t]*(nnspec|"nnspec"|'nnspec')[ \t]*:""")
+
+
+def looks_like_spec(path) -> bool:
+    """Is this file a spec rather than other YAML (a CI workflow, a compose file)? A .nns file is;
+    a YAML file is when a line starts with its `nnspec:` key (the version every spec has), so a
+    spec broken anywhere else still counts. A file that cannot be read counts (its error shows)."""
+    path = os.fspath(path)
+    if path.endswith(".nns"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(MAX_BYTES + 1)
+    except OSError:
+        return True
+    return _SPEC_KEY.search(head) is not None
 
 
 def find_specs(paths) -> tuple[list[str], list[str]]:

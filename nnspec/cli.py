@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=sorted(report.FORMATS), default="text")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    v.add_argument("--skip-non-specs", action="store_true",
+                   help="skip YAML files with no top-level nnspec: line (other YAML in a repository: for "
+                        "pre-commit and CI); exit 0 if no spec is left")
     from .budget import batch_size, checker
     v.add_argument("--max-params", type=checker("count"), metavar="N",
                    help="an over-budget error above N parameters (5000000, 5M; k/M/G/T: powers of 1000); "
@@ -241,6 +244,12 @@ def cmd_validate(args) -> int:
         return _usage_error("no such file or directory: " + ", ".join(missing))
     if not files:
         return _usage_error("no *.yaml, *.yml or *.nns specs under " + ", ".join(args.paths))
+    if args.skip_non_specs:
+        skipped = [f for f in files if not api.looks_like_spec(f)]
+        files = [f for f in files if f not in set(skipped)]
+        if args.format == "text" and not args.quiet:
+            for f in skipped:
+                print(f"{report.escape(f)}: skipped, not a spec (no top-level nnspec: line)")
     allow = _permissions(args)
     if isinstance(allow, int):
         return allow
