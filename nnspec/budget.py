@@ -31,8 +31,8 @@ BYTE_UNITS = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUM = r"[0-9]{1,15}(\.[0-9]{1,15})?"
 # `$(?!\n)`: Python's `$` also matches before a final newline (schema.IDENT says the same)
-COUNT_PATTERN = rf"^([0-9]{{1,18}}|{_NUM}[kKMGT])$(?!\n)"
-BYTES_PATTERN = rf"^([0-9]{{1,18}}|{_NUM}(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB))$(?!\n)"
+COUNT_PATTERN = rf"^([0-9]{{1,30}}|{_NUM}[kKMGT])$(?!\n)"
+BYTES_PATTERN = rf"^([0-9]{{1,30}}|{_NUM}(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB))$(?!\n)"
 _SPLIT = re.compile(r"([0-9]+(\.[0-9]+)?)([A-Za-z]*)\Z")
 
 COUNT_TEXT = "a count: a whole number (5000000) or a number with k, M, G or T (5M, 1.5G; powers of 1000)"
@@ -106,6 +106,8 @@ def explain(value, kind: str) -> tuple[str, str | None]:
     if m is None:
         return expected, None
     number, unit = m.group(1), m.group(3)
+    if unit in units or not unit:  # the syntax is right: the number is too long
+        return expected, "at most 30 digits, or 15 and 15 decimals with a unit (1T is 10^12)"
     if kind == "bytes" and (unit in COUNT_UNITS or unit == "KB"):
         u = unit[0].upper()
         return expected, (f"say which: {number}{u}iB (powers of 1024) or {number}{'k' if u == 'K' else u}B "
@@ -124,7 +126,7 @@ def checker(kind: str):
 
     def check(text: str):
         try:
-            parse(int(text) if text.isdigit() else text, kind)
+            parse(text, kind)
         except ValueError as e:
             expected, hint = e.args
             raise argparse.ArgumentTypeError(f"expected {expected}; found {text!r}" +
@@ -135,7 +137,7 @@ def checker(kind: str):
 
 def batch_size(text: str) -> int:
     import argparse
-    if not text.isdigit() or int(text) < 1:
+    if not re.match(r"[0-9]{1,9}\Z", text) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; found {text!r}")
     return int(text)
 
@@ -172,7 +174,7 @@ def merge(own: dict, given: dict | None, file: str) -> dict:
             number = value
         else:
             try:
-                number = parse(int(value) if isinstance(value, str) and value.isdigit() else value, KINDS[key])
+                number = parse(value, KINDS[key])
             except ValueError as e:
                 expected, hint = e.args
                 raise ValueError(f"{key}: expected {expected}; found {value!r}" + (f"; hint: {hint}" if hint else ""))

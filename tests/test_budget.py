@@ -228,3 +228,12 @@ def test_the_readme_shows_what_nnspec_says(monkeypatch):
         assert f"`{text}`" in readme and budget.parse(text, "count") > 0
     for text in ("2GiB", "512MB"):
         assert f"`{text}`" in readme and budget.parse(text, "bytes") > 0
+
+
+def test_long_numbers_are_refused_before_any_work():
+    assert budget.parse("9" * 30, "count") == 10**30 - 1
+    with pytest.raises(ValueError) as e:
+        budget.parse("9" * 31, "count")
+    assert e.value.args[1].startswith("at most 30 digits")
+    r = run("validate", "specs/lab_quake.yaml", "--batch-size", "\u00b2")  # a digit to str.isdigit, not to int
+    assert r.returncode == 2 and "argument --batch-size: expected a whole number of at least 1" in r.stderr
