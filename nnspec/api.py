@@ -3,6 +3,12 @@
     spec = nnspec.load("specs/lab_quake.yaml")     # validated IR; raises SpecError
     diags = nnspec.validate("specs/lab_quake.yaml") # every diagnostic, never raises for user errors
 
+``budget`` (every function): None checks the spec's own ``budget:`` (an ``over-budget`` error for
+each limit exceeded); a dict adds limits over the spec's, as the command line's flags do
+(``{"params": "5M", "macs": 10**9, "activation_memory": "2GiB", "batch_size": 8}``, named by their
+flag in messages; a bad value raises ValueError); False checks none (summary, graph and diff show
+the figures whatever the budget).
+
 ``allow_import`` (every function): the modules you, the caller, allow `custom:`
 references to import; the only permission there is (a spec's
 ``requires_import`` declares, it does not allow). The API reads no config
@@ -14,8 +20,10 @@ Nothing here imports TensorFlow or Keras.
 from __future__ import annotations
 
 import os
+import re
 import time
 
+from . import budget as _budget
 from . import schema
 from .diagnostics import Diagnostic, Span, SpecError, has_errors
 from .ir import Spec
@@ -26,10 +34,12 @@ from .source.yaml_loader import MAX_BYTES
 SPEC_SUFFIXES = (".yaml", ".yml", ".nns")
 
 
-def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=()
-               ) -> tuple[Spec | None, list[Diagnostic]]:
-    """Every stage up to static shapes. Returns (IR or None, diagnostics).
+def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=(),
+               budget=None) -> tuple[Spec | None, list[Diagnostic]]:
+    """Every stage up to static shapes, and the budget. Returns (IR or None, diagnostics).
     ``timings``, if given, receives seconds per stage (parse, validate)."""
+    if budget:
+        _budget.merge({}, budget, file)  # a bad limit of the caller's: ValueError, before any work
     allow_import = (allow_import,) if isinstance(allow_import, str) else tuple(allow_import or ())
     t0 = time.perf_counter()
     doc, diags = load_any(raw, file)
@@ -37,13 +47,13 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
     try:
-        return _check_doc(doc, diags, file, allow_import)
+        return _check_doc(doc, diags, file, allow_import, budget)
     finally:
         if timings is not None:
             timings["validate"] = time.perf_counter() - t0
 
 
-def _check_doc(doc, diags, file, allow_import=()):
+def _check_doc(doc, diags, file, allow_import=(), budget=None):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -67,6 +77,10 @@ def _check_doc(doc, diags, file, allow_import=()):
     if has_errors(diags):
         return spec, _sorted(diags)
     diags += shapes.infer(spec)
+    if budget is not False and not has_errors(diags):
+        limits = _budget.merge(spec.budget, budget or None, file)
+        if limits:
+            diags += _budget.check(spec, limits)
     return spec, _sorted(diags)
 
 
@@ -88,27 +102,46 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
                                  "check the path and its permissions")]
 
 
-def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=()
+def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), budget=None
                ) -> tuple[Spec | None, list[Diagnostic]]:
     raw, diags = read_spec(path)
     if raw is None:
         return None, diags
-    return check_text(raw, os.fspath(path), timings, allow_import)
+    return check_text(raw, os.fspath(path), timings, allow_import, budget)
 
 
-def validate(path, allow_import=()) -> list[Diagnostic]:
+def validate(path, allow_import=(), budget=None) -> list[Diagnostic]:
     """All diagnostics for one spec file."""
-    return check_file(path, allow_import=allow_import)[1]
+    return check_file(path, allow_import=allow_import, budget=budget)[1]
 
 
-def load(path, allow_import=()) -> Spec:
+def load(path, allow_import=(), budget=None) -> Spec:
     """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors.
     ``allow_import``: module names whose objects `custom:` references may import (your permission;
     ``nnspec.build`` imports from these only)."""
-    spec, diags = check_file(path, allow_import=allow_import)
+    spec, diags = check_file(path, allow_import=allow_import, budget=budget)
     if spec is None or has_errors(diags):
         raise SpecError(diags)
     return spec
+
+
+# a top-level `nnspec:` key at the start of a line (quoted or not, or opening a flow mapping)
+_SPEC_KEY = re.compile(rb"""(?m)^(\xef\xbb\xbf)?\{?[ \t]*(nnspec|"nnspec"|'nnspec')[ \t]*:""")
+
+
+def looks_like_spec(path) -> bool:
+    """Is this file a spec rather than other YAML (a CI workflow, a compose file)? A .nns file is;
+    a YAML file is when a line starts with its `nnspec:` key (the version every spec has), so a
+    spec broken anywhere else still counts. A file that cannot be read counts (its error shows)."""
+    path = os.fspath(path)
+    if path.endswith(".nns"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(MAX_BYTES + 1)
+    except OSError:
+        return True
+    return _SPEC_KEY.search(head) is not None
 
 
 def find_specs(paths) -> tuple[list[str], list[str]]:

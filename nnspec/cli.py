@@ -121,6 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=sorted(report.FORMATS), default="text")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    v.add_argument("--skip-non-specs", action="store_true",
+                   help="skip YAML files with no top-level nnspec: line (other YAML in a repository: for "
+                        "pre-commit and CI); exit 0 if no spec is left")
+    from .budget import batch_size, checker
+    v.add_argument("--max-params", type=checker("count"), metavar="N",
+                   help="an over-budget error above N parameters (5000000, 5M; k/M/G/T: powers of 1000); "
+                        "overrides the spec's budget: params")
+    v.add_argument("--max-macs", type=checker("count"), metavar="N",
+                   help="an over-budget error above N multiply-accumulates per example (1G)")
+    v.add_argument("--max-activation-memory", type=checker("bytes"), metavar="BYTES",
+                   help="an over-budget error above this much activation memory (2GiB, 512MB)")
+    v.add_argument("--batch-size", type=batch_size, metavar="N",
+                   help="the batch size activation memory is counted at (default: the spec's budget: "
+                        "batch_size, else 1)")
     _allow_import(v)
 
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
@@ -230,12 +244,20 @@ def cmd_validate(args) -> int:
         return _usage_error("no such file or directory: " + ", ".join(missing))
     if not files:
         return _usage_error("no *.yaml, *.yml or *.nns specs under " + ", ".join(args.paths))
+    if args.skip_non_specs:
+        skipped = [f for f in files if not api.looks_like_spec(f)]
+        files = [f for f in files if f not in set(skipped)]
+        if args.format == "text" and not args.quiet:
+            for f in skipped:
+                print(f"{report.escape(f)}: skipped, not a spec (no top-level nnspec: line)")
     allow = _permissions(args)
     if isinstance(allow, int):
         return allow
+    limits = {"params": args.max_params, "macs": args.max_macs, "activation_memory": args.max_activation_memory,
+              "batch_size": args.batch_size}
     all_diags, bad = [], 0
     for f in files:
-        _, diags = api.check_file(f, allow_import=allow)
+        _, diags = api.check_file(f, allow_import=allow, budget=limits)
         all_diags += diags
         failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
         bad += failed
@@ -265,7 +287,7 @@ def cmd_summary(args) -> int:
     allow = _permissions(args)
     if isinstance(allow, int):
         return allow
-    spec, diags = api.check_file(args.path, allow_import=allow)
+    spec, diags = api.check_file(args.path, allow_import=allow, budget=False)  # the figures, whatever the budget
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):

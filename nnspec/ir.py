@@ -101,6 +101,7 @@ class Spec:
     training: dict = field(default_factory=dict)
     weights: str | None = None  # initial weights: a path relative to the spec's directory
     weights_span: Span | None = None
+    budget: dict = field(default_factory=dict)  # the spec's own limits: params, macs, ... -> budget.Limit
     allow_import: tuple = ()  # modules `custom:` objects may be imported from (the caller's permission only)
     requires_import: tuple = ()  # modules the spec declares it needs (a declaration, not a permission)
     custom_modules: tuple = ()  # modules the spec's `custom:` / Custom references name

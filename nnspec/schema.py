@@ -14,7 +14,7 @@ import functools
 import json
 import re
 
-from . import vocab
+from . import budget, vocab
 from .diagnostics import Diagnostic, did_you_mean
 from .ops import CATALOG
 from .ops.base import REQUIRED
@@ -152,6 +152,7 @@ def generate() -> dict:
                        "reduce": {"enum": ["sum", "mean"], "default": "sum"},
                        "expr": vocab.EXPR},
     }
+    defs.update(budget.schema_definitions())
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,
@@ -187,6 +188,7 @@ def generate() -> dict:
                                        "nnspec compile and check"},
             "training": {"type": "object", "additionalProperties": False, "x-nnspec": "training",
                          "properties": {"optimizer": _ref("optimizer")}},
+            "budget": _ref("budget"),
         },
         "definitions": defs,
     }
@@ -284,6 +286,10 @@ def translate(error, doc) -> list[Diagnostic]:
     span = doc.span(path)
     where = _where(path)
 
+    if kind.startswith("quantity:"):  # a budget's limit: one message with the syntax, whatever failed
+        expected, hint = budget.explain(inst, kind[9:])
+        return [Diagnostic("bad-quantity", f"{_label(path, error)}: expected {expected}, found {_found(inst)}",
+                           span, hint)]
     if v in ("anyOf", "oneOf"):
         return _translate_any(error, doc)
     if v == "additionalProperties":
@@ -316,7 +322,8 @@ def translate(error, doc) -> list[Diagnostic]:
                                           hint))
                     continue
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
-                        "training": "training key", "input": "input key"}.get(kind, "key")
+                        "training": "training key", "input": "input key",
+                        "budget": "budget key"}.get(kind, "key")
                 hint = did_you_mean(key, allowed) or ("expected one of: " + ", ".join(allowed) if allowed else None)
                 where_text = "" if kind == "spec" else f" in {_label(path, error)}"
                 out.append(Diagnostic("unknown-key", f"unknown {what} '{key}'{where_text}", kspan, hint))

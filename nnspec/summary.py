@@ -20,11 +20,22 @@ def rows(spec: Spec, expand: bool = True) -> list[tuple[str, str, str, int, str]
     return out
 
 
+def block_members(spec: Spec) -> dict:
+    """Top-level block call -> its layers (nodes), in order; one pass over the nodes."""
+    out: dict = {}
+    for n in spec.nodes:
+        call = spec.owner.get(n.name)
+        if call is not None:
+            out.setdefault(call, []).append(n)
+    return out
+
+
 def _collapsed(spec: Spec) -> list:
     """One row per top-level block call (its output's shape, its layers' params)."""
     owner = spec.owner
     out = [(name, "InputLayer", _shape_text(inp.shape), 0, "") for name, inp in spec.inputs.items()]
     done = set()
+    groups = block_members(spec)
     for n in spec.nodes:
         call = owner.get(n.name)
         if call is None:
@@ -33,7 +44,7 @@ def _collapsed(spec: Spec) -> list:
         if call in done:
             continue
         done.add(call)
-        members = [m for m in spec.nodes if owner.get(m.name) == call]
+        members = groups[call]
         params = sum(sum(spec.params.get(m.name, (0, 0))) for m in members)
         sources = [r for m in members for r in m.refs() if owner.get(layer_of(r)) != call]
         output = call
@@ -63,6 +74,7 @@ def costs(spec: Spec, table, batch: int = 1) -> list:
     a collapsed block call sums its layers; None where a size is unknown."""
     from .cost import layer_macs, tensor_bytes
     macs = layer_macs(spec)
+    groups = block_members(spec)
     out = []
 
     def add(values):
@@ -72,11 +84,12 @@ def costs(spec: Spec, table, batch: int = 1) -> list:
         name = row[0]
         if name in spec.inputs:
             out.append((0, tensor_bytes(spec, name, batch)))
-        elif name in macs:
+        elif name in groups and row[1].startswith(f"{spec.calls[name]} (block"):
+            # a collapsed block call (its output layer may have the call's name: not that layer alone)
+            names = [n.name for n in groups[name]]
+            out.append((add([macs[m] for m in names]), add([tensor_bytes(spec, m, batch) for m in names])))
+        else:
             out.append((macs[name], tensor_bytes(spec, name, batch)))
-        else:  # a collapsed block call
-            members = [n.name for n in spec.nodes if spec.owner.get(n.name) == name]
-            out.append((add([macs[m] for m in members]), add([tensor_bytes(spec, m, batch) for m in members])))
     return out
 
 

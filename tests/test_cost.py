@@ -48,3 +48,19 @@ def test_summary_json_carries_them():
     assert data["total_macs"] == cost.total_macs(api.load(ROOT / "specs/resnet50.yaml"))
     assert data["batch_size"] == 2 and data["activation_bytes"] > 0
     assert sum(r["macs"] for r in data["layers"]) == data["total_macs"]  # collapsed blocks sum their layers
+
+
+def test_collapsed_block_call_sums_its_layers_when_its_output_takes_the_calls_name():
+    """A block whose output layer has no name of its own gives that layer the call's name: the
+    call's row is still the whole block (every layer), not that one layer."""
+    from nnspec import summary
+    text = ("nnspec: 1\nname: m\ninputs: {x: [8]}\nblocks:\n  b:\n    layers:\n      - Dense: {units: 8}\n"
+            "      - ReLU: {}\nlayers:\n  - b: {name: c0}\n  - b: {name: c1}\noutputs:\n  c1: {loss: mse}\n")
+    spec, diags = api.check_text(text)
+    assert diags == []
+    table = summary.rows(spec, expand=False)
+    assert [r[0] for r in table] == ["x", "c0", "c1"]
+    costs = summary.costs(spec, table, 4)
+    assert [c[0] for c in costs] == [0, 64, 64]  # Dense 8 -> 8: 64 MACs a call; ReLU 0
+    assert sum(c[0] for c in costs) == cost.total_macs(spec)
+    assert sum(c[1] for c in costs) == cost.activation_bytes(spec, 4) == 5 * 8 * 4 * 4  # 5 tensors of 8 floats

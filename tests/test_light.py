@@ -7,6 +7,8 @@ import sys
 from nnspec.cli import main
 rc = main(["validate", "-q", "specs", "tests/invalid"])
 main(["summary", "specs/lab_quake.yaml"])
+assert main(["validate", "-q", "specs", "--max-params", "1M", "--max-macs", "1G", "--max-activation-memory", "1MiB",
+             "--batch-size", "4"]) == 1  # over budget: the figures, the largest layers
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
     for suffix in ("svg", "mmd", "dot"):

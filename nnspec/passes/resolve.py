@@ -154,6 +154,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     if "weights" in data:
         spec.weights, spec.weights_span = data["weights"], doc.span(("weights",))
         _check_weights_path(spec.weights, spec.weights_span, diags)
+    if "budget" in data:
+        from ..budget import of_doc
+        spec.budget = of_doc(doc)
     spec.custom_modules = _check_imports(doc, spec.requires_import, spec.allow_import, diags)
     _check_constraint_exprs(doc, diags)
     defined: dict[str, object] = {}  # tensor name -> Span of its definition

@@ -230,8 +230,8 @@ class _Build:
                 return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column, end)
             return build
 
-        for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "ref", "word", "ident",
-                     "dotted", "entry", "call", "positional", "kwarg"):
+        for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "quantity", "ref", "word",
+                     "ident", "dotted", "entry", "call", "positional", "kwarg"):
             setattr(self, name, node(name))
         for name in ("true", "false", "null"):
             setattr(self, name, node(name, 1))
@@ -280,12 +280,13 @@ class _Build:
 
 # ---------------------------------------------------------------- errors
 _WORDS = {"NAME": "a name", "expr__NAME": "a name", "NUMBER": "a number", "expr__NUMBER": "a number",
+          "QUANTITY": "a quantity (5M, 2GiB)",
           "STRING": "a quoted string", "REF": "a $parameter", "_NL": "the end of the line",
           "_INDENT": "an indented block", "_DEDENT": "the end of the block", "$END": "the end of the file",
           "expr__BOOL": "true/false", "__ANON_0": "'**'"}
-_KEYWORDS = {"nnspec", "model", "description", "seed", "requires_import", "allow_import", "training", "weights", "inputs",
-             "layers", "outputs", "penalties", "blocks", "input", "output", "penalty", "optimizer", "on", "dtype",
-             "block", "repeat"}
+_KEYWORDS = {"nnspec", "model", "description", "seed", "requires_import", "allow_import", "training", "weights",
+             "budget", "inputs", "layers", "outputs", "penalties", "blocks", "input", "output", "penalty", "optimizer",
+             "on", "dtype", "block", "repeat"}
 RESERVED = _KEYWORDS | {"true", "false", "null", "expr"}
 
 
@@ -543,8 +544,8 @@ def attach_comments(comments, stmts):
 
 # ---------------------------------------------------------------- lowering
 _INT_RE = re.compile(r"^-?\d+\Z")
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "inputs", "blocks",
-        "layers", "outputs", "penalties", "training")
+_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "budget", "inputs",
+        "blocks", "layers", "outputs", "penalties", "training")
 
 
 def _lc(node):
@@ -622,7 +623,7 @@ class _Lower:
             return False
         if kind == "null":
             return None
-        if kind == "word" or kind == "ident" or kind == "dotted":
+        if kind == "word" or kind == "ident" or kind == "dotted" or kind == "quantity":
             return str(node.children[0])
         if kind == "ref":
             return str(node.children[0])

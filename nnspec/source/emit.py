@@ -25,10 +25,13 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")  # enc.state_h: one output of a layer
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "inputs", "blocks",
-        "layers", "outputs", "penalties", "training")
+_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "budget", "inputs",
+        "blocks", "layers", "outputs", "penalties", "training")
 _HEADER = {"nnspec": "nnspec", "name": "model", "description": "description", "seed": "seed",
-           "requires_import": "requires_import", "allow_import": "allow_import", "weights": "weights"}
+           "requires_import": "requires_import", "allow_import": "allow_import", "weights": "weights",
+           "budget": "budget"}
+# a number with a unit (budget: 5M, 2GiB): the DSL reads it bare, as text (dsl.lark's QUANTITY)
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(KiB|MiB|GiB|TiB|kB|MB|GB|TB|[kKMGTB])\Z")
 
 
 class ConvertError(ValueError):
@@ -80,7 +83,7 @@ def dsl_value(v, lit: bool = False) -> str:
     if isinstance(v, (bool, int, float)):
         return _num(v)
     if isinstance(v, str):
-        if _is_word(v) or _REF.match(v) or _DOTTED.match(v):
+        if _is_word(v) or _REF.match(v) or _DOTTED.match(v) or _QUANTITY.match(v):
             return v
         return _dsl_str(v)
     if isinstance(v, list):
@@ -179,7 +182,7 @@ class _Dsl:
             raise ConvertError(f"the DSL has no statement for top-level key '{unknown[0]}'")
         for k, word in _HEADER.items():
             if k in d:
-                self.emit((k,), f"{word} {dsl_value(d[k])}")
+                self.emit((k,), f"{word} {dsl_value(d[k], lit=k == 'budget')}")
         for section in ("blocks", "inputs", "layers", "outputs", "penalties"):  # each has a method
             if section in d:
                 self.blank()
@@ -375,7 +378,7 @@ _ORDER = {
 
 
 def _yaml_str(s: str) -> str:
-    if _PLAIN.match(s) and not s.endswith(".") and \
+    if (_PLAIN.match(s) and not s.endswith(".") or _QUANTITY.match(s)) and \
             _resolver.resolve(yaml.ScalarNode, s, (True, False)) == "tag:yaml.org,2002:str":
         return s
     out = ['"']

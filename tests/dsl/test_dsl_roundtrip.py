@@ -70,6 +70,12 @@ def specs(draw):
         data["description"] = draw(text)
     if draw(st.booleans()):
         data["seed"] = draw(st.integers(0, 2**31 - 1))
+    if draw(st.booleans()):  # limits as numbers and as quantities (bare 5M and 2GiB in the DSL)
+        count = st.one_of(st.integers(0, 10**12), st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,3})?[kKMGT]", fullmatch=True))
+        data["budget"] = draw(st.fixed_dictionaries({}, optional={
+            "params": count, "macs": count, "batch_size": st.integers(1, 64),
+            "activation_memory": st.one_of(st.integers(0, 2**40), st.from_regex(
+                r"[0-9]{1,4}(\.[0-9]{1,3})?(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)", fullmatch=True))}))
     data.update({"inputs": inputs, "layers": layers, "outputs": outputs})
     pens = []
     for _ in range(draw(st.integers(0, 3))):
@@ -110,7 +116,7 @@ def test_both_round_trips(data):
 
 values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), floats, st.floats(-1e300, 1e300), text,
-              names),
+              names, st.from_regex(r"[0-9]{1,3}(\.[0-9])?(k|M|GiB|B|e|x)[0-9]?", fullmatch=True)),  # 5M: bare
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.one_of(names, text), inner, max_size=3)),
     max_leaves=8)
 
