@@ -60,7 +60,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
             diags.append(dtype_diag)
             if dtype_diag.severity == ERROR:
                 continue
-        if node.op == "Softmax" and any(r in masked for r in node.inputs):
+        if any(r in masked for r in node.inputs) and any(n == "Softmax" for n, _ in layered(node.op, node.args)):
             diags.append(_masked_softmax(node, masked))
             continue
         try:
@@ -328,7 +328,9 @@ def _unset_statistics(node, params) -> Diagnostic:
 
 def _masked_softmax(node, masked) -> Diagnostic:
     ref = next(r for r in node.inputs if r in masked)
-    return Diagnostic("masked-softmax", f"Softmax '{node.name}' gets '{ref}', which carries a Keras mask (from a "
+    what = f"Softmax '{node.name}'" if node.op == "Softmax" else f"{node.op} '{node.name}' (of a Softmax)"
+    # wrapped, it fails alike: TimeDistributed hands Softmax a (batch * steps,) mask (seed 35 graph 7553)
+    return Diagnostic("masked-softmax", f"{what} gets '{ref}', which carries a Keras mask (from a "
                       "Masking or an Embedding with mask_zero before it): Keras applies the mask of (batch, steps) "
                       "to Softmax's input of (batch, steps, features) and fails when it runs", node.span,
                       "use Activation: {activation: softmax} (or activation: softmax on the layer before), which "

@@ -74,7 +74,7 @@ STRICT = [
     ("unknown-dimension", r"needs a known (last \(features\)|channels) dimension",
      "Keras builds some layers on an unknown feature size only when the weights do not depend on it "
      "(or fails later); nnspec needs the size to count parameters"),
-    ("rank-mismatch", r"^(Attention|MultiHeadAttention) .* needs query of at least \(batch, time, features\)",
+    ("rank-mismatch", r"^(Attention|MultiHeadAttention) .* needs (query|value) of at least \(batch, time, features\)",
      "on (batch, features) tensors Keras's attention runs, but its matmul over the batch axis makes the "
      "samples of a batch attend to each other"),
     ("unknown-dimension", r"needs a known size",
