@@ -12,7 +12,7 @@ import platform
 import re
 import sys
 
-from . import __version__, api, report
+from . import __version__, api, codes, report
 from .diagnostics import ERROR, WARNING, Diagnostic
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -74,13 +74,13 @@ def _weights_file(spec, args) -> tuple[str | None, object]:
     real = os.path.realpath(path)
     span = spec.weights_span
     if os.path.commonpath([real, real_base]) != real_base:
-        print(report.text([Diagnostic("weights-path", f"weights: {spec.weights!r} leads outside the spec's "
+        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: {spec.weights!r} leads outside the spec's "
                                       f"directory ({real}): a spec may name a weights file below its own "
                                       "directory only", span, "copy the file beside the spec, or give your own "
                                       "path with --weights FILE")]), file=sys.stderr)
         return None, EXIT_INVALID
     if not os.path.isfile(real):
-        print(report.text([Diagnostic("weights-path", f"weights: no such file {spec.weights!r} (looked for "
+        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: no such file {spec.weights!r} (looked for "
                                       f"{path})", span, "the path is relative to the spec's directory")]),
               file=sys.stderr)
         return None, EXIT_INVALID
@@ -308,7 +308,7 @@ def _load_for_build(path: str, progress, args):
         spec, diags = api.check_text(raw, path, timings, allow_import)
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
-            diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides
+            diags = [d for d in diags if d.code != codes.MODEL_TOO_LARGE]  # validate's warning: the limit decides
             too_large = size_diagnostic(spec, getattr(args, "max_weights_bytes", None) or MAX_WEIGHTS_BYTES)
             if too_large is not None:
                 diags.append(too_large)
