@@ -5,7 +5,7 @@ import sys
 CODE = r"""
 import sys
 from nnspec.cli import main
-rc = main(["validate", "-q", "specs", "tests/invalid"])
+rc = main(["validate", "-q", "specs", "nnspec/codes"])
 main(["summary", "specs/lab_quake.yaml"])
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
