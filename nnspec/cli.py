@@ -166,6 +166,13 @@ def _parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("ops", help="list the layer types, or describe one")
     o.add_argument("name", nargs="?", metavar="TYPE")
+
+    e = sub.add_parser("explain", help="what a diagnostic code means, with an example and its fix; "
+                       "without CODE, list the codes")
+    e.add_argument("code", nargs="?", metavar="CODE")
+    e.add_argument("--format", choices=["text", "markdown"], default="text",
+                   help="markdown: the table of every code (docs/diagnostics.md)")
+    e.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
     return p
 
 
@@ -177,7 +184,7 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
-                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
+                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect, "explain": cmd_explain,
                 "convert": _dsl, "fmt": _dsl, "import": _import,
                 "graph": _review, "diff": _review}[args.command](args)
     except KeyboardInterrupt:
@@ -575,6 +582,31 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from .codes import REGISTRY, explain
+    from .diagnostics import did_you_mean
+    if args.code is not None and args.format == "markdown":
+        return _usage_error("--format markdown is the table of every code: give no CODE")
+    if args.code is None:
+        text = explain.markdown() if args.format == "markdown" else explain.listing()
+    elif args.code in REGISTRY:
+        text = explain.explain(args.code)
+    else:
+        hint = did_you_mean(args.code, REGISTRY)
+        return _usage_error(f"unknown diagnostic code '{args.code}'; hint: {hint + ' ' if hint else ''}"
+                            "nnspec explain lists them")
+    if args.output:
+        from . import fsutil
+        try:
+            fsutil.atomic_write(args.output, text)
+        except OSError as e:
+            print(f"nnspec: error: {fsutil.explain(e, args.output)}", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

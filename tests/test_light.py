@@ -7,6 +7,7 @@ import sys
 from nnspec.cli import main
 rc = main(["validate", "-q", "specs", "nnspec/codes"])
 main(["summary", "specs/lab_quake.yaml"])
+assert main(["explain"]) == 0 and main(["explain", "rank-mismatch"]) == 0 and main(["explain", "binary-file"]) == 0
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
     for suffix in ("svg", "mmd", "dot"):
