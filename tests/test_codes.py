@@ -5,7 +5,6 @@ produces it and a fix that removes it (or says why not, and which test produces 
 import ast
 import pathlib
 import re
-import tomllib
 from fnmatch import fnmatch
 
 import jsonschema
@@ -130,6 +129,10 @@ def test_examples_moved_out_of_tests():
 
 
 def test_examples_are_package_data():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["nnspec"]
     for name in explain.example_names():
         assert any(fnmatch(f"codes/{name}", g) for g in globs), f"pyproject.toml does not install codes/{name}"
@@ -235,3 +238,61 @@ def test_explain_markdown_output(tmp_path):
     text = out.read_text()
     assert text.count("\n| `") == len(REGISTRY)
     assert "| `rank-mismatch` | error |" in text
+
+
+# structured fields, not parsed messages
+
+def _literal_text(node) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literal_text(node.left) + _literal_text(node.right)
+    return ""
+
+
+def test_shape_rules_say_what_they_got_in_fields():
+    """The shapes pass names the tensor a rule got ("but 'lstm1' gives (batch, 4)") from ShapeError.found's
+    fields; a message written with ' but gets ' by hand would be left as it is."""
+    by_hand = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("ShapeError") \
+                    and node.args and " but gets " in _literal_text(node.args[0]):
+                by_hand.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not by_hand, f"write ShapeError.found(needs, got, hint, after=...) instead: {by_hand}"
+
+
+def test_found_keeps_its_parts_through_wrappers(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("nnspec: 1\nname: m\ninputs: {x: [3], y: [5], z: [5, 4]}\nlayers:\n"
+                    "  - Dense: {units: 4, name: d, from: x}\n"
+                    "  - Bidirectional: {layer: {LSTM: {units: 2}}, name: b, from: d}\n"
+                    "  - TimeDistributed: {layer: {Conv1D: {filters: 2, kernel_size: 1}}, name: t, from: z}\n"
+                    "  - Add: {from: [x, y], name: s}\n"
+                    "outputs: {b: {loss: mse}, t: {loss: mse}, s: {loss: mse}}\n")
+    messages = [d.message for d in nnspec.validate(spec)]
+    assert messages == [
+        # the input it got, named, through the wrapper
+        "Bidirectional 'b' wraps LSTM, which needs (batch, time, features) but 'd' gives (batch, 4)",
+        # a shape that is not the input's (one time step of it) is left as the rule wrote it
+        "TimeDistributed 't' wraps Conv1D, which needs (batch, steps, channels) but gets (batch, 4) "
+        "(per time step, without the time axis)",
+        # several inputs: each named with its shape
+        "Add 's' needs inputs of equal shape but gets 'x' (batch, 3), 'y' (batch, 5)"]
+
+
+def test_rank_hint_reads_what_the_layer_needs_not_tensor_names(tmp_path):
+    """A producer named 'timeline' does not make Conv2D want a sequence (the hint read the whole message,
+    tensor names included, for 'time' and 'steps')."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("nnspec: 1\nname: m\ninputs: {x: [3]}\nlayers:\n  - Dense: {units: 4, name: timeline}\n"
+                    "  - Conv2D: {filters: 2, kernel_size: 1, name: c}\noutputs: {c: {loss: mse}}\n")
+    [d] = nnspec.validate(spec)
+    assert d.hint == "add the missing axes with Reshape: {target_shape: [4, 1, 1]}"
+    spec.write_text(spec.read_text().replace("Conv2D: {filters: 2, kernel_size: 1, name: c}",
+                                             "LSTM: {units: 2, name: c}"))
+    [d] = nnspec.validate(spec)
+    assert d.hint == "add Reshape: {target_shape: [4, 1]} (or RepeatVector) before 'c' to make a sequence"
+

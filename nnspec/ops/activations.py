@@ -93,10 +93,9 @@ def _alpha_shape(args, s) -> list:
             dims.append(1)
             continue
         if s[i] is None:
-            raise ShapeError(f"needs a known size on axis {i} (alpha has one value per entry) but gets "
-                             f"{fmt_shape(s)}",
-                             f"add {i} to shared_axes, or give the input a fixed size on that axis",
-                             code=codes.UNKNOWN_DIMENSION)
+            raise ShapeError.found(f"needs a known size on axis {i} (alpha has one value per entry)", s,
+                                   f"add {i} to shared_axes, or give the input a fixed size on that axis",
+                                   code=codes.UNKNOWN_DIMENSION)
         dims.append(s[i])
     return dims
 

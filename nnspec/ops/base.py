@@ -32,13 +32,38 @@ INT_MAX = 2**31 - 1
 
 
 class ShapeError(Exception):
-    """A static check failed. ``arg`` names the offending argument, if any."""
+    """A static check failed. ``arg`` names the offending argument, if any; ``code`` is the diagnostic's.
+
+    A rule that says what it needs and what it got ("needs (batch, time, features) but gets (batch, 4)")
+    raises ``ShapeError.found``, which keeps the parts apart: ``needs``, ``got`` (the input shape it
+    reports, or None for other text) and ``after`` (what follows that shape). The shapes pass then names
+    the tensors the shapes come from without reading the message."""
 
     def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = codes.SHAPE_MISMATCH,
                  in_training: bool = False):
         super().__init__(message)
         self.message, self.hint, self.arg, self.code = message, hint, arg, code
         self.in_training = in_training  # Keras fails only when it trains the weight (not a frozen layer's)
+        self.needs: str | None = None
+        self.got: Shape | None = None
+        self.after = ""
+
+    @classmethod
+    def found(cls, needs: str, got, hint: str | None = None, *, after: str = "", **kw) -> ShapeError:
+        """'<needs> but gets <got><after>'. ``got``: a shape (tuple) of the layer's input, or text (several
+        inputs' shapes, an argument's value)."""
+        shape = isinstance(got, tuple)
+        e = cls(f"{needs} but gets {fmt_shape(got) if shape else got}{after}", hint, **kw)
+        e.needs, e.got, e.after = needs, got if shape else None, after
+        return e
+
+    def wrapped(self, prefix: str = "", suffix: str = "", **kw) -> ShapeError:
+        """This error as said of a layer inside another: ``prefix + message + suffix``, its parts kept."""
+        fields = {"hint": self.hint, "arg": self.arg, "code": self.code, "in_training": self.in_training, **kw}
+        e = ShapeError(prefix + self.message + suffix, **fields)
+        if self.needs is not None:
+            e.needs, e.got, e.after = prefix + self.needs, self.got, self.after + suffix
+        return e
 
 
 
@@ -419,14 +444,14 @@ def need_rank(shape, ranks, what: str, hint: str | None = None) -> None:
     if isinstance(ranks, int):
         ranks = (ranks,)
     if len(shape) not in ranks:
-        raise ShapeError(f"needs {what} but gets {fmt_shape(shape)}", hint, code=codes.RANK_MISMATCH)
+        raise ShapeError.found(f"needs {what}", shape, hint, code=codes.RANK_MISMATCH)
 
 
 def need_known(shape, axis: int, what: str) -> int:
     d = shape[axis]
     if d is None:
-        raise ShapeError(f"needs a known {what} but gets {fmt_shape(shape)}",
-                         "give the input a fixed size on that axis", code=codes.UNKNOWN_DIMENSION)
+        raise ShapeError.found(f"needs a known {what}", shape, "give the input a fixed size on that axis",
+                               code=codes.UNKNOWN_DIMENSION)
     return d
 
 

@@ -92,8 +92,8 @@ def need_spatial(shape, rank: int, family: str, ranks=(1, 2, 3), data_format: st
         hints.append("wrap it in TimeDistributed to apply it to each step of axis 1")
     else:
         hints.append("merge the extra axes with Reshape")
-    raise ShapeError(f"needs {layout(rank, data_format)} but gets {fmt_shape(shape)}", ", or ".join(hints) or None,
-                     code=codes.RANK_MISMATCH)
+    raise ShapeError.found(f"needs {layout(rank, data_format)}", shape, ", or ".join(hints) or None,
+                           code=codes.RANK_MISMATCH)
 
 
 def window_dims(shape, sizes, strides, padding, dilations=None, what="kernel_size", args=None) -> tuple:
@@ -148,10 +148,10 @@ def _equal_strides(rank: int):
     def validate(args):
         strides = as_tuple(args["strides"], rank)
         if len(set(strides)) > 1 and max(as_tuple(args["dilation_rate"], rank)) == 1:
-            raise ShapeError(f"needs equal strides on every axis but gets strides {args['strides']}: TensorFlow's "
-                             f"depthwise convolution on CPU takes only equal ones {UNLESS_ONEDNN}",
-                             f"use one stride for every axis, e.g. strides: {max(strides)}",
-                             arg="strides", code=codes.BAD_ARGUMENT)
+            raise ShapeError.found("needs equal strides on every axis", f"strides {args['strides']}",
+                                   f"use one stride for every axis, e.g. strides: {max(strides)}",
+                                   after=f": TensorFlow's depthwise convolution on CPU takes only equal ones "
+                                   f"{UNLESS_ONEDNN}", arg="strides", code=codes.BAD_ARGUMENT)
     return validate
 
 
@@ -184,8 +184,8 @@ def _conv(rank: int) -> Op:
 
     def out_channels(args, channels, s):
         if channels % args["groups"]:
-            raise ShapeError(f"needs input channels divisible by groups {args['groups']} but gets {fmt_shape(s)}",
-                             f"use groups that divide {channels}", arg="groups", code=codes.BAD_ARGUMENT)
+            raise ShapeError.found(f"needs input channels divisible by groups {args['groups']}", s,
+                                   f"use groups that divide {channels}", arg="groups", code=codes.BAD_ARGUMENT)
         return args["filters"]
 
     def params(args, shapes):
@@ -260,10 +260,10 @@ def _conv_transpose(rank: int) -> Op:
         if args["output_padding"] is not None:
             pads, strides = as_tuple(args["output_padding"], rank), as_tuple(args["strides"], rank)
             if any(p >= st for p, st in zip(pads, strides)):
-                raise ShapeError(f"needs output_padding below strides but gets output_padding "
-                                 f"{args['output_padding']} with strides {args['strides']}",
-                                 "use output_padding < strides on every axis, or leave it unset",
-                                 arg="output_padding", code=codes.BAD_ARGUMENT)
+                raise ShapeError.found("needs output_padding below strides",
+                                       f"output_padding {args['output_padding']} with strides {args['strides']}",
+                                       "use output_padding < strides on every axis, or leave it unset",
+                                       arg="output_padding", code=codes.BAD_ARGUMENT)
 
     kernel, strides, padding, dilation = _window_args(rank)
     return Op(name=f"Conv{rank}DTranspose", family="conv",

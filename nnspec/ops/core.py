@@ -11,7 +11,7 @@ from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT
 def _dense_shape(args, shapes):
     (s,) = shapes
     if len(s) < 2:
-        raise ShapeError(f"needs at least (batch, features) but gets {fmt_shape(s)}", code=codes.RANK_MISMATCH)
+        raise ShapeError.found("needs at least (batch, features)", s, code=codes.RANK_MISMATCH)
     need_known(s, -1, "last (features) dimension")
     return s[:-1] + (args["units"],)
 
@@ -98,16 +98,16 @@ def _einsum_analyse(args, s):
     elided = len(s) - len(inp)
     axes = ", ".join(inp)
     if mode is None and elided != 0:
-        raise ShapeError(f"needs rank {len(inp)} (axes {axes}, the first the batch) for equation "
-                         f"{args['equation']!r} but gets {fmt_shape(s)}",
-                         "change the equation to match the input, or use '...'", code=codes.RANK_MISMATCH)
+        raise ShapeError.found(f"needs rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                               f"{args['equation']!r}", s,
+                               "change the equation to match the input, or use '...'", code=codes.RANK_MISMATCH)
     if mode == "left" and elided < 1:
-        raise ShapeError(f"needs at least (batch, {axes}) for equation {args['equation']!r} but gets "
-                         f"{fmt_shape(s)}", "add '...' axes only where the input has them", code=codes.RANK_MISMATCH)
+        raise ShapeError.found(f"needs at least (batch, {axes}) for equation {args['equation']!r}", s,
+                               "add '...' axes only where the input has them", code=codes.RANK_MISMATCH)
     if mode == "right" and elided < 0:
-        raise ShapeError(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
-                         f"{args['equation']!r} but gets {fmt_shape(s)}",
-                         "change the equation to match the input", code=codes.RANK_MISMATCH)
+        raise ShapeError.found(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                               f"{args['equation']!r}", s,
+                               "change the equation to match the input", code=codes.RANK_MISMATCH)
     if mode == "left" and list(s[1:elided]) != list(s[elided - 1:0:-1]):
         used = set(inp + weight + out)
         free = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used][:elided]
@@ -156,9 +156,9 @@ def _einsum_analyse(args, s):
         start = min(out.find(c) for c in args["bias_axes"])
         bias = [full[out_at[c]] if c in args["bias_axes"] else 1 for c in out[start:]]
         if None in bias:
-            raise ShapeError(f"needs known sizes on bias_axes '{args['bias_axes']}' but gets output "
-                             f"{fmt_shape(tuple(full))}", "give those axes a size in output_shape",
-                             code=codes.UNKNOWN_DIMENSION)
+            raise ShapeError.found(f"needs known sizes on bias_axes '{args['bias_axes']}'",
+                                   f"output {fmt_shape(tuple(full))}", "give those axes a size in output_shape",
+                                   code=codes.UNKNOWN_DIMENSION)
     return kernel, bias, tuple(full)
 
 
@@ -292,8 +292,8 @@ SCALE = Op(
 def _masking_shape(args, shapes):
     (s,) = shapes
     if len(s) < 2:
-        raise ShapeError(f"needs at least (batch, features) but gets {fmt_shape(s)}: it masks the entries whose "
-                         "last axis is all mask_value", code=codes.RANK_MISMATCH)
+        raise ShapeError.found("needs at least (batch, features)", s, after=": it masks the entries whose last "
+                               "axis is all mask_value", code=codes.RANK_MISMATCH)
     if len(s) > 3:
         # as Embedding's mask_zero on an index of more than one axis
         raise ShapeError(f"cannot mask the input {fmt_shape(s)} of more than two non-batch axes: Keras's mask then "

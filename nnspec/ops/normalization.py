@@ -40,12 +40,11 @@ def known_axis_sizes(axes, shape) -> list[int]:
     for a in axes:
         if shape[a] is None:
             if a == 0:
-                raise ShapeError(f"needs a known size on the normalized axis 0, the batch axis, but gets "
-                                 f"{fmt_shape(shape)}",
-                                 "normalize a feature axis (e.g. axis: -1), or fix the batch size",
-                                 code=codes.UNKNOWN_DIMENSION)
-            raise ShapeError(f"needs a known size on the normalized axis {a} but gets {fmt_shape(shape)}",
-                             "give the input a fixed size on that axis", code=codes.UNKNOWN_DIMENSION)
+                raise ShapeError.found("needs a known size on the normalized axis 0, the batch axis,", shape,
+                                       "normalize a feature axis (e.g. axis: -1), or fix the batch size",
+                                       code=codes.UNKNOWN_DIMENSION)
+            raise ShapeError.found(f"needs a known size on the normalized axis {a}", shape,
+                                   "give the input a fixed size on that axis", code=codes.UNKNOWN_DIMENSION)
         sizes.append(shape[a])
     return sizes
 

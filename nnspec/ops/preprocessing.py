@@ -22,10 +22,9 @@ def _rescaling_shape(args, shapes):
         # list's length and only fails (or, on a last axis of 1, widens it) at run time.
         n = len(v)
         if len(s) < 2 or (s[-1] is not None and s[-1] != n):
-            raise ShapeError(f"needs (batch, ..., {n}) for its {n} {name} values (one per channel) "
-                             f"but gets {fmt_shape(s)}",
-                             f"give {name} {s[-1]} values, or a single number" if len(s) >= 2 else
-                             f"give {name} as a single number", arg=name, code=codes.BAD_ARGUMENT)
+            raise ShapeError.found(f"needs (batch, ..., {n}) for its {n} {name} values (one per channel)", s,
+                                   f"give {name} {s[-1]} values, or a single number" if len(s) >= 2 else
+                                   f"give {name} as a single number", arg=name, code=codes.BAD_ARGUMENT)
     return tuple(s)
 
 
@@ -142,12 +141,13 @@ def _category_shape(args, shapes):
             return (*s[:-1], n)
         return (*s, n)
     if len(s) != 2:
-        raise ShapeError(f"needs (batch, values) for output_mode {args['output_mode']} but gets {fmt_shape(s)}: "
-                         "Keras encodes the last axis and takes no other rank"
-                         + (" (on (batch,) it counts the whole batch as one sample)" if len(s) == 1 else
-                            " (on more axes its output is not the shape it declares)"),
-                         "add an axis with Reshape: {target_shape: [1]}" if len(s) == 1 else
-                         "Reshape to (batch, values) first, or use output_mode: one_hot", code=codes.RANK_MISMATCH)
+        raise ShapeError.found(f"needs (batch, values) for output_mode {args['output_mode']}", s,
+                               "add an axis with Reshape: {target_shape: [1]}" if len(s) == 1 else
+                               "Reshape to (batch, values) first, or use output_mode: one_hot",
+                               after=": Keras encodes the last axis and takes no other rank"
+                               + (" (on (batch,) it counts the whole batch as one sample)" if len(s) == 1 else
+                                  " (on more axes its output is not the shape it declares)"),
+                               code=codes.RANK_MISMATCH)
     return (s[0], n)
 
 

@@ -160,8 +160,7 @@ def _item(value) -> tuple:
 
 
 def _inner_error(wrapper_note: str, type_name: str, e: ShapeError) -> ShapeError:
-    return ShapeError(f"wraps {type_name}, which {e.message}{wrapper_note}", e.hint,
-                      arg="layer" if e.arg else None, code=e.code, in_training=e.in_training)
+    return e.wrapped(f"wraps {type_name}, which ", wrapper_note, arg="layer" if e.arg else None)
 
 
 def _validate_inner(op: Op, args: dict) -> None:
@@ -339,7 +338,7 @@ def _conv_lstm_shape(args, shapes):
     try:
         spatial = window_dims(step, sizes, strides, args["padding"], dilation)
     except ShapeError as e:
-        raise ShapeError(e.message + " (each time step)", e.hint, e.arg, e.code, e.in_training) from None
+        raise e.wrapped(suffix=" (each time step)") from None
     out = (*spatial, args["filters"])
     return (s[0], s[1], *out) if args["return_sequences"] else (s[0], *out)
 

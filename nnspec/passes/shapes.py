@@ -424,14 +424,13 @@ FROZEN_NOTE = " (trainable: false only puts that off until the layer is unfrozen
 def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
     message = e.message
     related = []
-    gets = " but gets " + fmt_shape(in_shapes[0]) if in_shapes else None
-    if len(node.inputs) == 1 and gets in message:
-        message = message.replace(gets, f" but '{node.inputs[0]}' gives {fmt_shape(in_shapes[0])}", 1)
-    elif len(node.inputs) > 1 and " but gets " in message:
-        message = message.split(" but gets ")[0] + " but gets " + _inputs_text(node, in_shapes)
+    if e.needs is not None and len(node.inputs) == 1 and e.got == in_shapes[0]:  # name the tensor it got
+        message = f"{e.needs} but '{node.inputs[0]}' gives {fmt_shape(e.got)}{e.after}"
+    elif e.needs is not None and len(node.inputs) > 1:
+        message = f"{e.needs} but gets {_inputs_text(node, in_shapes)}"
     hint = e.hint
     if e.code == codes.RANK_MISMATCH and len(node.inputs) == 1:
-        hint = _rank_hint(node, in_shapes[0], by_name, message) or hint
+        hint = _rank_hint(node, in_shapes[0], by_name, e.needs if e.needs is not None else message) or hint
         producer = by_name.get(node.inputs[0])
         if producer is not None:
             related.append((f"'{producer.name}' is defined here", producer.span))
@@ -463,9 +462,9 @@ def expr_column(span, spans, text, col):
     return Span(span.file, span.line, c0 + col, span.via)
 
 
-def _rank_hint(node, in_shape, by_name, message) -> str | None:
+def _rank_hint(node, in_shape, by_name, needs: str) -> str | None:
     producer = by_name.get(node.inputs[0])
-    wants_time = "time" in message or "steps" in message
+    wants_time = "time" in needs or "steps" in needs
     if producer is not None and wants_time and len(in_shape) == 2:
         p_op = producer.op
         if p_op in RNNS and not producer.args.get("return_sequences"):
