@@ -15,7 +15,7 @@ import json
 import re
 
 from . import codes, vocab
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, closest, did_you_mean
 from .ops import CATALOG
 from .ops.base import REQUIRED
 
@@ -491,23 +491,29 @@ def check(doc) -> list[Diagnostic]:
     if fast_check()(doc.data):
         return []
     data, remap = _failing_layers_only(doc.data)
-    pairs = []
+    found = []  # (path, diagnostic, the argument it says is missing, if it does)
+    stands_for = set()  # (path of a layer's args, an argument a misspelt key there stands for)
     for error in validator().iter_errors(data):
         if remap is not None:
             _remap_layer_index(error, remap)
         path = tuple(error.absolute_path)
-        pairs.extend((path, d) for d in translate(error, doc))
-        if len(pairs) >= MAX_DIAGNOSTICS:
+        diags = translate(error, doc)
+        args = isinstance(error.schema, dict) and error.schema.get("x-nnspec", "").startswith("args:")
+        if args and error.validator == "required":  # one diagnostic per missing argument, in order
+            found.extend(zip([path] * len(diags), diags, [k for k in error.validator_value if k not in error.instance]))
+        else:
+            found.extend((path, d, None) for d in diags)
+        if args and error.validator == "additionalProperties":
+            allowed = list(error.schema.get("properties", {}))
+            stands_for |= {(path, k) for key in error.instance if key not in allowed for k in closest(key, allowed)}
+        if len(found) >= MAX_DIAGNOSTICS:
             break
-    broken = [p for p, d in pairs if d.code == codes.LAYER_ITEM_KEYS]
-    misspelt = {(d.span.line, h) for _, d in pairs if d.code == codes.UNKNOWN_ARGUMENT
-                for h in [d.hint or ""] if h.startswith("did you mean")}
+    broken = [p for p, d, _ in found if d.code == codes.LAYER_ITEM_KEYS]
     out = []
-    for path, d in pairs:
+    for path, d, missing in found:
         if d.code != codes.LAYER_ITEM_KEYS and any(path[:len(b)] == b for b in broken):
             continue
-        if d.code == codes.MISSING_ARGUMENT and any(
-                line == d.span.line and f"'{d.message.split(chr(39))[1]}'" in hint for line, hint in misspelt):
+        if (path, missing) in stands_for:
             continue
         out.append(d)
     out = _dedupe(out)

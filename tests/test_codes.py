@@ -296,3 +296,15 @@ def test_rank_hint_reads_what_the_layer_needs_not_tensor_names(tmp_path):
     [d] = nnspec.validate(spec)
     assert d.hint == "add Reshape: {target_shape: [4, 1]} (or RepeatVector) before 'c' to make a sequence"
 
+
+@pytest.mark.parametrize("layers,expected", [
+    # a misspelt argument stands for the missing one: one diagnostic, in flow and in block style
+    ("[Dense: {unit: 2, name: out}]", [("unknown-argument", 4, 18)]),
+    ("\n  - Dense:\n      unit: 2\n      name: out", [("unknown-argument", 6, 7)]),
+    # but not for another layer's missing argument on the same line
+    ("[Dense: {unit: 2}, Dense: {name: out}]", [("unknown-argument", 4, 18), ("missing-argument", 4, 28)]),
+])
+def test_follow_on_missing_argument_is_dropped_by_path(layers, expected, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"nnspec: 1\nname: m\ninputs: {{x: [4]}}\nlayers: {layers}\noutputs: {{out: {{loss: mse}}}}\n")
+    assert [(d.code, d.span.line, d.span.col) for d in nnspec.validate(spec)] == expected
