@@ -5,18 +5,21 @@ an example in this directory: a spec that produces the code (its first line says
 where: ``# expect: CODE LINE:COL [words]``) and, in its last lines, the smallest
 fix (``# fix N: TEXT`` replaces line N, ``# fix N+: TEXT`` inserts after it,
 ``# fix N-`` deletes it), which validates cleanly. ``nnspec explain CODE`` prints
-them, docs/diagnostics.md is generated from them, and tests/test_codes.py runs them.
+them, docs/diagnostics.md is generated from them, tests/test_invalid_specs.py runs
+every example and its fix, and tests/test_codes.py checks the registry against the code.
 
 Code emits diagnostics through the constants (``Diagnostic(codes.RANK_MISMATCH, ...)``),
 never a string literal: a typo is an AttributeError, and the test finds every code
-that is declared but never emitted. To add a code, add one line here (the example
-file is ``<code with _ for ->.yaml`` unless ``example=`` names another) and the file.
+that is declared but never emitted. To add a code, add one line here, in its section
+(the example file is ``<code with _ for ->.yaml`` unless ``example=`` names another),
+the example file, and regenerate the table:
+``nnspec explain --format markdown -o docs/diagnostics.md``.
 
 Codes that no small spec can produce (a file too large or unreadable, weights
 loaded by ``compile``) say why in ``no_example``, and name the test file that
 produces them in ``tested_in``.
 
-This module imports nothing: it is on the ``validate`` path.
+It imports nothing of nnspec's, and nothing heavy: it is on the ``validate`` path.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ ERROR = "error"
 WARNING = "warning"
 
 
-class Code(NamedTuple):  # not a dataclass: 0.1 ms to build the class instead of 0.7, on the validate path
+class Code(NamedTuple):  # not a dataclass: cheaper to build at import, on the validate path
     code: str
     summary: str
     severity: str = ERROR
