@@ -24,7 +24,7 @@ import re
 import time
 
 from . import budget as _budget
-from . import schema
+from . import codes, schema
 from .diagnostics import Diagnostic, Span, SpecError, has_errors
 from .ir import Spec
 from .passes import blocks, resolve, shapes
@@ -57,11 +57,11 @@ def _check_doc(doc, diags, file, allow_import=(), budget=None):
     if doc is None:
         return None, diags
     if doc.data is None:
-        return None, [Diagnostic("empty-spec", "the spec is empty", Span(file, 1, 1),
+        return None, [Diagnostic(codes.EMPTY_SPEC, "the spec is empty", Span(file, 1, 1),
                                  "start with nnspec: 1, name:, inputs:, layers:, outputs:")]
     if not isinstance(doc.data, dict):
         kind = "a list" if isinstance(doc.data, list) else "a single value"
-        return None, [Diagnostic("not-a-mapping", f"a spec is a mapping of keys; this document is {kind}",
+        return None, [Diagnostic(codes.NOT_A_MAPPING, f"a spec is a mapping of keys; this document is {kind}",
                                  doc.span(()), "start with nnspec: 1, name:, inputs:, layers:, outputs:")]
     diags = blocks.check_layer_count(doc) or schema.check(doc)
     if has_errors(diags):
@@ -93,12 +93,12 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            return None, [Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,}",
+            return None, [Diagnostic(codes.FILE_TOO_LARGE, f"spec is {size:,} bytes; the limit is {MAX_BYTES:,}",
                                      Span(path), "split the spec")]
         with open(path, "rb") as f:
             return f.read(MAX_BYTES + 1), []
     except OSError as e:
-        return None, [Diagnostic("unreadable", f"cannot read the spec: {e.strerror or e}", Span(path),
+        return None, [Diagnostic(codes.UNREADABLE, f"cannot read the spec: {e.strerror or e}", Span(path),
                                  "check the path and its permissions")]
 
 

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from . import codes
 from .diagnostics import WARNING, Diagnostic, Span
 
 COUNT_UNITS = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -244,12 +245,12 @@ def check(spec, limits: dict) -> list[Diagnostic]:
             msg = (f"the model {_VERBS[key]} {least}{shown}{at}, over the budget of {given} ({limit.source}) "
                    f"by {figure - limit.value:,}")
             hint = f"the largest: {largest(key)}; shrink them, or raise the limit"
-            out.append(Diagnostic("over-budget", msg, limit.span, hint))
+            out.append(Diagnostic(codes.OVER_BUDGET, msg, limit.span, hint))
         elif unknown:
             names = ", ".join(f"'{u}'" for u in unknown[:3]) + (f" and {len(unknown) - 3} more"
                                                                 if len(unknown) > 3 else "")
             out.append(Diagnostic(
-                "budget-unchecked", f"cannot check the budget of {given} {_WORDS[key]} ({limit.source}): nnspec "
+                codes.BUDGET_UNCHECKED, f"cannot check the budget of {given} {_WORDS[key]} ({limit.source}): nnspec "
                 f"cannot count {names} (a size is unknown, or a Custom layer)" +
                 (f"; what it can count needs {shown}{at}" if figure else ""), limit.span,
                 "give every input a fixed size (the largest you serve) to check it", WARNING))

@@ -12,7 +12,7 @@ import platform
 import re
 import sys
 
-from . import __version__, api, report
+from . import __version__, api, codes, report
 from .diagnostics import ERROR, WARNING, Diagnostic
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -74,13 +74,13 @@ def _weights_file(spec, args) -> tuple[str | None, object]:
     real = os.path.realpath(path)
     span = spec.weights_span
     if os.path.commonpath([real, real_base]) != real_base:
-        print(report.text([Diagnostic("weights-path", f"weights: {spec.weights!r} leads outside the spec's "
+        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: {spec.weights!r} leads outside the spec's "
                                       f"directory ({real}): a spec may name a weights file below its own "
                                       "directory only", span, "copy the file beside the spec, or give your own "
                                       "path with --weights FILE")]), file=sys.stderr)
         return None, EXIT_INVALID
     if not os.path.isfile(real):
-        print(report.text([Diagnostic("weights-path", f"weights: no such file {spec.weights!r} (looked for "
+        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: no such file {spec.weights!r} (looked for "
                                       f"{path})", span, "the path is relative to the spec's directory")]),
               file=sys.stderr)
         return None, EXIT_INVALID
@@ -180,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("ops", help="list the layer types, or describe one")
     o.add_argument("name", nargs="?", metavar="TYPE")
+
+    e = sub.add_parser("explain", help="what a diagnostic code means, with an example and its fix; "
+                       "without CODE, list the codes")
+    e.add_argument("code", nargs="?", metavar="CODE")
+    e.add_argument("--format", choices=["text", "markdown"], default="text",
+                   help="markdown: the table of every code (docs/diagnostics.md)")
+    e.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
     return p
 
 
@@ -191,7 +198,7 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
-                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect,
+                "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect, "explain": cmd_explain,
                 "convert": _dsl, "fmt": _dsl, "import": _import,
                 "graph": _review, "diff": _review}[args.command](args)
     except KeyboardInterrupt:
@@ -330,7 +337,7 @@ def _load_for_build(path: str, progress, args):
         spec, diags = api.check_text(raw, path, timings, allow_import)
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
-            diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides
+            diags = [d for d in diags if d.code != codes.MODEL_TOO_LARGE]  # validate's warning: the limit decides
             too_large = size_diagnostic(spec, getattr(args, "max_weights_bytes", None) or MAX_WEIGHTS_BYTES)
             if too_large is not None:
                 diags.append(too_large)
@@ -597,6 +604,31 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from .codes import REGISTRY, explain
+    from .diagnostics import did_you_mean
+    if args.code is not None and args.format == "markdown":
+        return _usage_error("--format markdown is the table of every code: give no CODE")
+    if args.code is None:
+        text = explain.markdown() if args.format == "markdown" else explain.listing()
+    elif args.code in REGISTRY:
+        text = explain.explain(args.code)
+    else:
+        hint = did_you_mean(args.code, REGISTRY)
+        return _usage_error(f"unknown diagnostic code '{args.code}'; hint: {hint + ' ' if hint else ''}"
+                            "nnspec explain lists them")
+    if args.output:
+        from . import fsutil
+        try:
+            fsutil.atomic_write(args.output, text)
+        except OSError as e:
+            print(f"nnspec: error: {fsutil.explain(e, args.output)}", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import codes
 from .diagnostics import has_errors
 from .source import load_any  # noqa: F401  (callers import it from here too)
 
@@ -87,7 +88,7 @@ def cmd_convert(args) -> int:
     if back is None or back.data != doc.data:
         d = back_diags[0] if back_diags else None
         why = d.message if d else "it reads back as different data"
-        hint = d.hint if d and d.code in ("file-too-large", "too-deep", "too-many-nodes") else \
+        hint = d.hint if d and d.code in (codes.FILE_TOO_LARGE, codes.TOO_DEEP, codes.TOO_MANY_NODES) else \
             "this is a bug in nnspec convert; please report it with the spec"
         print(f"{escape(args.path)}: error: cannot convert: the {args.to} form would not load: {escape(why)}; "
               f"hint: {hint} [convert]", file=sys.stderr)

@@ -77,20 +77,22 @@ class SpecError(Exception):
         super().__init__(head + more)
 
 
-def did_you_mean(word: str, choices, n: int = 1) -> str | None:
-    """A 'did you mean' hint, or None. Case-insensitive first, then fuzzy."""
+def closest(word: str, choices, n: int = 1) -> list[str]:
+    """The choices ``word`` may stand for: a case-insensitive match first, then fuzzy ones."""
+    if not isinstance(word, str):
+        return []
     choices = list(choices)
     lower = {c.lower(): c for c in choices}
-    if isinstance(word, str) and word.lower() in lower:
-        return f"did you mean '{lower[word.lower()]}'?"
-    if not isinstance(word, str):
-        return None
+    if word.lower() in lower:
+        return [lower[word.lower()]]
     close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
-    if not close:
-        close = [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)]
-    if close:
-        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-    return None
+    return close or [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)]
+
+
+def did_you_mean(word: str, choices, n: int = 1) -> str | None:
+    """A 'did you mean' hint, or None. Case-insensitive first, then fuzzy."""
+    close = closest(word, choices, n)
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
 
 
 def has_errors(diags) -> bool:

@@ -14,8 +14,8 @@ import functools
 import json
 import re
 
-from . import budget, vocab
-from .diagnostics import Diagnostic, did_you_mean
+from . import budget, codes, vocab
+from .diagnostics import Diagnostic, closest, did_you_mean
 from .ops import CATALOG
 from .ops.base import REQUIRED
 
@@ -265,7 +265,7 @@ def _allow_import_in_spec(value, span) -> Diagnostic:
         if isinstance(value, list) else []
     root = mods[0].split(".")[0] if mods else "mypkg"
     return Diagnostic(
-        "allow-import-in-spec", "a spec cannot allow imports: permission comes from the person running nnspec, "
+        codes.ALLOW_IMPORT_IN_SPEC, "a spec cannot allow imports: permission comes from the person running nnspec, "
         "not from the spec", span,
         f"rename allow_import to requires_import (a declaration of what the spec needs: {', '.join(mods) or root}), "
         f'and run with --allow-import {root}, or add allow_import = ["{root}"] under [tool.nnspec] in pyproject.toml')
@@ -288,7 +288,7 @@ def translate(error, doc) -> list[Diagnostic]:
 
     if kind.startswith("quantity:"):  # a budget's limit: one message with the syntax, whatever failed
         expected, hint = budget.explain(inst, kind[9:])
-        return [Diagnostic("bad-quantity", f"{_label(path, error)}: expected {expected}, found {_found(inst)}",
+        return [Diagnostic(codes.BAD_QUANTITY, f"{_label(path, error)}: expected {expected}, found {_found(inst)}",
                            span, hint)]
     if v in ("anyOf", "oneOf"):
         return _translate_any(error, doc)
@@ -305,28 +305,28 @@ def translate(error, doc) -> list[Diagnostic]:
                 hint = did_you_mean(key, allowed) or "see `nnspec ops` for the layer types"
                 if key[:1].islower() and key.title() not in allowed and key not in STRUCTURAL:
                     hint = did_you_mean(key, allowed) or "layer types are Keras class names, e.g. Dense, Conv2D"
-                out.append(Diagnostic("unknown-layer-type", f"unknown layer type '{key}'", kspan, hint))
+                out.append(Diagnostic(codes.UNKNOWN_LAYER_TYPE, f"unknown layer type '{key}'", kspan, hint))
             elif kind.startswith("args:"):
                 owner = kind[5:]
                 hint = did_you_mean(key, allowed)
                 if hint is None:
                     hint = f"{owner} takes: " + ", ".join(a for a in allowed if a not in COMMON_LAYER_ARGS)
-                out.append(Diagnostic("unknown-argument", f"{owner} has no argument '{key}'", kspan, hint))
+                out.append(Diagnostic(codes.UNKNOWN_ARGUMENT, f"{owner} has no argument '{key}'", kspan, hint))
             elif kind == "spec" and key == "allow_import":
                 out.append(_allow_import_in_spec(inst.get("allow_import"), kspan))
             else:
                 if kind == "metric":
                     hint = did_you_mean(key, allowed) or "a metric is a keras.metrics class, e.g. {AUC: {curve: PR}}" \
                         ", {expr: \"...\", name: ...} or {custom: module:Name}"
-                    out.append(Diagnostic("unknown-metric", f"unknown metric '{key}' in {_label(path, error)}", kspan,
-                                          hint))
+                    out.append(Diagnostic(codes.UNKNOWN_METRIC, f"unknown metric '{key}' in {_label(path, error)}",
+                                          kspan, hint))
                     continue
                 what = {"spec": "top-level key", "output": "output key", "penalty": "penalty key",
                         "training": "training key", "input": "input key",
                         "budget": "budget key"}.get(kind, "key")
                 hint = did_you_mean(key, allowed) or ("expected one of: " + ", ".join(allowed) if allowed else None)
                 where_text = "" if kind == "spec" else f" in {_label(path, error)}"
-                out.append(Diagnostic("unknown-key", f"unknown {what} '{key}'{where_text}", kspan, hint))
+                out.append(Diagnostic(codes.UNKNOWN_KEY, f"unknown {what} '{key}'{where_text}", kspan, hint))
         return out
     if v == "required":
         missing = [k for k in error.validator_value if k not in inst]
@@ -340,27 +340,31 @@ def translate(error, doc) -> list[Diagnostic]:
             else:
                 msg = f"missing required key '{k}'{_in(where)}"
                 hint = None
-            out.append(Diagnostic("missing-argument" if owner else "missing-key", msg, kspan, hint))
+            out.append(Diagnostic(codes.MISSING_ARGUMENT if owner else codes.MISSING_KEY, msg, kspan, hint))
         return out
     if v == "maxProperties" and kind == "layer":
         keys = list(inst)
-        return [Diagnostic("layer-item-keys",
+        return [Diagnostic(codes.LAYER_ITEM_KEYS,
                            f"a layer item has one key, its type; found {len(keys)} keys: {', '.join(keys[:5])}",
                            doc.span(path + (keys[1],), key=True),
                            f"indent the arguments under '{keys[0]}:' (e.g. - {keys[0]}: {{...}})")]
     if v == "minProperties" and kind == "layer":
-        return [Diagnostic("layer-item-keys", "empty layer item", span, "write a layer as - Type: {args}")]
+        return [Diagnostic(codes.LAYER_ITEM_KEYS, "empty layer item", span, "write a layer as - Type: {args}")]
     if v == "propertyNames":
-        return [Diagnostic("bad-name", f"invalid name {json.dumps(inst)}{_in(where)}: expected {IDENT['description']}",
+        return [Diagnostic(codes.BAD_NAME,
+                           f"invalid name {json.dumps(inst)}{_in(where)}: expected {IDENT['description']}",
                            doc.span(path + (inst,), key=True), None)]
     if v == "const":
         if path == ("nnspec",):
-            return [Diagnostic("bad-version", f"unsupported format version {json.dumps(inst)}; this nnspec reads format 1",
+            return [Diagnostic(codes.BAD_VERSION,
+                               f"unsupported format version {json.dumps(inst)}; this nnspec reads format 1",
                                span, "write nnspec: 1")]
-        return [Diagnostic("bad-value", f"expected {json.dumps(error.validator_value)}, found {_found(inst)}", span)]
+        return [Diagnostic(codes.BAD_VALUE, f"expected {json.dumps(error.validator_value)}, found {_found(inst)}",
+                           span)]
     if v == "enum":
         hint = did_you_mean(inst, [str(x) for x in error.validator_value]) if isinstance(inst, str) else None
-        return [Diagnostic("bad-value", f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
+        return [Diagnostic(codes.BAD_VALUE,
+                           f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
                            span, hint)]
     if v == "type":
         hint = None
@@ -368,21 +372,21 @@ def translate(error, doc) -> list[Diagnostic]:
             hint = "write the number without quotes"
         if path and path[-1] == "layers" and isinstance(inst, dict):
             hint = "layers is a list: start each layer with '- '"
-        return [Diagnostic("bad-type", f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
+        return [Diagnostic(codes.BAD_TYPE, f"{_label(path, error)}: expected {_expected(schema)}, found {_found(inst)}",
                            span, hint)]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
         want = schema.get("description") or f"a number {bound} {error.validator_value}"
-        return [Diagnostic("out-of-range", f"{_label(path, error)}: expected {want}, found {_found(inst)}", span)]
+        return [Diagnostic(codes.OUT_OF_RANGE, f"{_label(path, error)}: expected {want}, found {_found(inst)}", span)]
     if v in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
         what = {"minItems": "at least {} items", "maxItems": "at most {} items", "minLength": "at least {} characters",
                 "maxLength": "at most {} characters", "minProperties": "at least {} entries",
                 "maxProperties": "at most {} entries"}[v].format(error.validator_value)
-        return [Diagnostic("bad-size", f"{_label(path, error)}: expected {what}, found {_size(inst)}", span)]
+        return [Diagnostic(codes.BAD_SIZE, f"{_label(path, error)}: expected {what}, found {_size(inst)}", span)]
     if v == "pattern":
-        return [Diagnostic("bad-name", f"{_label(path, error)}: expected {schema.get('description', 'a valid name')}, "
-                           f"found {_found(inst)}", span)]
-    return [Diagnostic("schema", f"{_label(path, error)}: {error.message}", span)]
+        return [Diagnostic(codes.BAD_NAME, f"{_label(path, error)}: expected "
+                           f"{schema.get('description', 'a valid name')}, found {_found(inst)}", span)]
+    return [Diagnostic(codes.SCHEMA, f"{_label(path, error)}: {error.message}", span)]
 
 
 def _size(inst) -> str:
@@ -430,7 +434,7 @@ def _translate_any(error, doc) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     want = schema.get("description") or " or ".join(_expected(_resolve(a)) for a in alternatives)
-    return [Diagnostic("bad-type", f"{_label(path, error)}: expected {want}, found {_found(inst)}", doc.span(path))]
+    return [Diagnostic(codes.BAD_TYPE, f"{_label(path, error)}: expected {want}, found {_found(inst)}", doc.span(path))]
 
 
 def _resolve(schema: dict) -> dict:
@@ -494,23 +498,29 @@ def check(doc) -> list[Diagnostic]:
     if fast_check()(doc.data):
         return []
     data, remap = _failing_layers_only(doc.data)
-    pairs = []
+    found = []  # (path, diagnostic, the argument it says is missing, if it does)
+    stands_for = set()  # (path of a layer's args, an argument a misspelt key there stands for)
     for error in validator().iter_errors(data):
         if remap is not None:
             _remap_layer_index(error, remap)
         path = tuple(error.absolute_path)
-        pairs.extend((path, d) for d in translate(error, doc))
-        if len(pairs) >= MAX_DIAGNOSTICS:
+        diags = translate(error, doc)
+        args = isinstance(error.schema, dict) and error.schema.get("x-nnspec", "").startswith("args:")
+        if args and error.validator == "required":  # one diagnostic per missing argument, in order
+            found.extend(zip([path] * len(diags), diags, [k for k in error.validator_value if k not in error.instance]))
+        else:
+            found.extend((path, d, None) for d in diags)
+        if args and error.validator == "additionalProperties":
+            allowed = list(error.schema.get("properties", {}))
+            stands_for |= {(path, k) for key in error.instance if key not in allowed for k in closest(key, allowed)}
+        if len(found) >= MAX_DIAGNOSTICS:
             break
-    broken = [p for p, d in pairs if d.code == "layer-item-keys"]
-    misspelt = {(d.span.line, h) for _, d in pairs if d.code == "unknown-argument"
-                for h in [d.hint or ""] if h.startswith("did you mean")}
+    broken = [p for p, d, _ in found if d.code == codes.LAYER_ITEM_KEYS]
     out = []
-    for path, d in pairs:
-        if d.code != "layer-item-keys" and any(path[:len(b)] == b for b in broken):
+    for path, d, missing in found:
+        if d.code != codes.LAYER_ITEM_KEYS and any(path[:len(b)] == b for b in broken):
             continue
-        if d.code == "missing-argument" and any(
-                line == d.span.line and f"'{d.message.split(chr(39))[1]}'" in hint for line, hint in misspelt):
+        if (path, missing) in stands_for:
             continue
         out.append(d)
     out = _dedupe(out)

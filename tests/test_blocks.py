@@ -90,7 +90,7 @@ outputs: {last: {loss: mse}}
 
 
 def test_diagnostic_inside_block_points_at_definition_and_call():
-    diags = nnspec.validate(ROOT / "tests" / "invalid" / "block_shrink_inside.yaml")
+    diags = nnspec.validate(ROOT / "nnspec" / "codes" / "block_shrink_inside.yaml")
     (d,) = [d for d in diags if d.code == "dimension-too-small"]
     assert (d.span.line, d.span.col) == (10, 35)  # the MaxPooling2D line inside the block
     (note, call), = d.span.via

@@ -223,7 +223,7 @@ def test_the_readme_shows_what_nnspec_says(monkeypatch):
     from nnspec import report
     readme = (ROOT / "README.md").read_text()
     shown = next(line for line in readme.splitlines() if line.endswith("[over-budget]"))
-    assert shown == report.text(nnspec.validate("tests/invalid/over_budget.yaml"))
+    assert shown == report.text(nnspec.validate("nnspec/codes/over_budget.yaml"))
     for text in ("5M", "1.5G", "250k", "5000000"):
         assert f"`{text}`" in readme and budget.parse(text, "count") > 0
     for text in ("2GiB", "512MB"):

@@ -22,29 +22,29 @@ def test_validate_ok_and_summary():
 
 
 def test_validate_invalid_exit_1_text():
-    r = run("validate", "tests/invalid/lstm_after_lstm.yaml")
+    r = run("validate", "nnspec/codes/lstm_after_lstm.yaml")
     assert r.returncode == 1
-    assert ("tests/invalid/lstm_after_lstm.yaml:7:5: error: LSTM 'lstm2' needs (batch, time, features) "
+    assert ("nnspec/codes/lstm_after_lstm.yaml:7:5: error: LSTM 'lstm2' needs (batch, time, features) "
             "but 'lstm1' gives (batch, 4); hint: return_sequences: true on 'lstm1'") in r.stdout
     assert "Traceback" not in r.stderr
 
 
 def test_json_format():
-    r = run("validate", "--format", "json", "tests/invalid/dangling_from.yaml")
+    r = run("validate", "--format", "json", "nnspec/codes/dangling_from.yaml")
     assert r.returncode == 1
     diags = json.loads(r.stdout)
     assert diags[0]["code"] == "unknown-reference" and diags[0]["line"] == 7 and diags[0]["hint"]
 
 
 def test_github_format():
-    r = run("validate", "--format", "github", "tests/invalid/cycle.yaml")
+    r = run("validate", "--format", "github", "nnspec/codes/cycle.yaml")
     assert r.returncode == 1
-    assert r.stdout.startswith("::error file=tests/invalid/cycle.yaml,line=6,col=38,title=nnspec cycle::")
+    assert r.stdout.startswith("::error file=nnspec/codes/cycle.yaml,line=6,col=38,title=nnspec cycle::")
 
 
 def test_strict_makes_warnings_fail():
-    assert run("validate", "tests/invalid/unused_layer.yaml").returncode == 0
-    assert run("validate", "--strict", "tests/invalid/unused_layer.yaml").returncode == 1
+    assert run("validate", "nnspec/codes/unused_layer.yaml").returncode == 0
+    assert run("validate", "--strict", "nnspec/codes/unused_layer.yaml").returncode == 1
 
 
 def test_usage_errors_exit_2():

@@ -134,7 +134,7 @@ def test_markdown_is_safe_in_a_pull_request_comment():
 def test_exit_codes_and_errors(tmp_path):
     r = run("diff", "specs/lab_quake.yaml", "specs/lab_quake.yaml")
     assert r.returncode == 0 and "equivalent" in r.stdout
-    r = run("diff", "specs/lab_quake.yaml", "tests/invalid/cycle.yaml")
+    r = run("diff", "specs/lab_quake.yaml", "nnspec/codes/cycle.yaml")
     assert r.returncode == 2 and "cycle.yaml:" in r.stderr and "does not validate" in r.stderr
     r = run("diff", "specs/lab_quake.yaml")
     assert r.returncode == 2 and "two specs" in r.stderr

@@ -12,7 +12,7 @@ from nnspec.fastcheck import compile_schema
 from nnspec.source.yaml_loader import load_yaml
 
 ROOT = pathlib.Path(__file__).parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests" / "invalid").glob("*.yaml"))
+SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "nnspec" / "codes").glob("*.yaml"))
 FAST = compile_schema(schema.generate())
 SLOW = jsonschema.Draft7Validator(schema.generate())
 

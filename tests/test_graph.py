@@ -209,7 +209,7 @@ def test_cli(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("flowchart TD")
     r = run("graph", "specs/inception.yaml", "-o", str(tmp_path / "g.png"))
     assert r.returncode == 2 and "hint: name it .svg, .mmd or .dot" in r.stderr
-    r = run("graph", "tests/invalid/cycle.yaml", "-o", str(tmp_path / "g.svg"))
+    r = run("graph", "nnspec/codes/cycle.yaml", "-o", str(tmp_path / "g.svg"))
     assert r.returncode == 1 and "cycle.yaml:" in r.stderr and not (tmp_path / "g.svg").exists()
     r = run("graph", "nope.yaml", "-o", str(tmp_path / "g.svg"))
     assert r.returncode == 2

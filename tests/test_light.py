@@ -5,10 +5,11 @@ import sys
 CODE = r"""
 import sys
 from nnspec.cli import main
-rc = main(["validate", "-q", "specs", "tests/invalid"])
+rc = main(["validate", "-q", "specs", "nnspec/codes"])
 main(["summary", "specs/lab_quake.yaml"])
 assert main(["validate", "-q", "specs", "--max-params", "1M", "--max-macs", "1G", "--max-activation-memory", "1MiB",
              "--batch-size", "4"]) == 1  # over budget: the figures, the largest layers
+assert main(["explain"]) == 0 and main(["explain", "rank-mismatch"]) == 0 and main(["explain", "binary-file"]) == 0
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
     for suffix in ("svg", "mmd", "dot"):

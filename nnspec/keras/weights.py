@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
+from .. import codes
 from ..diagnostics import ERROR, WARNING, Diagnostic, Span
 
 MAX_CONFIG_BYTES = 64 * 2**20  # a .keras file's config.json, read as JSON
@@ -168,7 +169,8 @@ def load_initial_weights(model, spec, path: str, span: Span | None = None) -> Lo
                         how = "by name" if names is not None else "by type and order"
                         what = f"layer '{label}'" if names is not None else f"weights group 'layers/{group}'"
                         result.diagnostics.append(Diagnostic(
-                            "weights-unused", f"{what} of {os.path.basename(path)} ({_describe(arrays)}) matches no "
+                            codes.WEIGHTS_UNUSED,
+                            f"{what} of {os.path.basename(path)} ({_describe(arrays)}) matches no "
                             f"layer of the model ({how}): its weights are not loaded", where,
                             "name the spec's layer as in the file to load them; a new layer (a new head) "
                             "keeps its initialiser", severity=WARNING))
@@ -178,7 +180,8 @@ def load_initial_weights(model, spec, path: str, span: Span | None = None) -> Lo
                     at = node.span if node is not None else where
                     if {k: tuple(v.shape) for k, v in arrays.items()} != {k: tuple(v.shape) for k, v in mine.items()}:
                         result.diagnostics.append(Diagnostic(
-                            "weights-shape", f"layer '{target}': the file's weights are {_describe(arrays)} but the "
+                            codes.WEIGHTS_SHAPE,
+                            f"layer '{target}': the file's weights are {_describe(arrays)} but the "
                             f"model's are {_describe(mine)}", at,
                             f"make '{target}' the layer the file was saved from (same type and sizes), or rename it "
                             "so it keeps its initialiser", severity=ERROR))

@@ -1,6 +1,7 @@
 """Ops of the activations family: Activation, ReLU, LeakyReLU, PReLU, ELU, Softmax."""
 from __future__ import annotations
 
+from .. import codes
 from .base import (ACTIVATION, CONSTRAINT, INITIALIZER, NUM, REGULARIZER, Arg, Op,
                    ShapeError, fmt_shape, prod)
 from .normalization import AXES, resolve_axes
@@ -85,17 +86,16 @@ def _alpha_shape(args, s) -> list:
             raise ShapeError(f"has shared_axes {a} but the input {fmt_shape(s)} has axes 1..{len(s) - 1}",
                              f"use axes between 1 and {len(s) - 1} (axis 0 is the batch)" if len(s) > 1 else
                              "drop shared_axes: the input has no axis besides the batch",
-                             arg="shared_axes", code="arg")
+                             arg="shared_axes", code=codes.BAD_ARGUMENT)
     dims = []
     for i in range(1, len(s)):
         if i in shared:
             dims.append(1)
             continue
         if s[i] is None:
-            raise ShapeError(f"needs a known size on axis {i} (alpha has one value per entry) but gets "
-                             f"{fmt_shape(s)}",
-                             f"add {i} to shared_axes, or give the input a fixed size on that axis",
-                             code="unknown-dim")
+            raise ShapeError.found(f"needs a known size on axis {i} (alpha has one value per entry)", s,
+                                   f"add {i} to shared_axes, or give the input a fixed size on that axis",
+                                   code=codes.UNKNOWN_DIMENSION)
         dims.append(s[i])
     return dims
 

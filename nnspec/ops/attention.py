@@ -5,6 +5,7 @@ value), or by name ``from: {query: q, value: v, key: k}``.
 """
 from __future__ import annotations
 
+from .. import codes
 from .base import (BOOL, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError, enum, fmt_shape,
                    need_known, prod, weight_args)
 from .regularization import SEED
@@ -20,14 +21,14 @@ def _qvk(shapes):
 def _same_rank(shapes, low: int, what: str):
     for name, s in zip(NAMES, shapes):
         if len(s) < low:
-            raise ShapeError(f"needs {name} of at least {what} but gets {fmt_shape(s)}",
-                             "add a time axis with Reshape", code="rank")
+            raise ShapeError.found(f"needs {name} of at least {what}", s, "add a time axis with Reshape",
+                                   code=codes.RANK_MISMATCH)
     ranks = {len(s) for s in shapes}
     if len(ranks) > 1:
         got = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(NAMES, shapes))
         names = " and ".join(NAMES[:len(shapes)]).replace(" and ", ", ", len(shapes) - 2)
-        raise ShapeError(f"needs {names} of one rank but gets {got}",
-                         "reshape them to the same number of axes", code="merge")
+        raise ShapeError.found(f"needs {names} of one rank", got, "reshape them to the same number of axes",
+                               code=codes.MERGE_MISMATCH)
 
 
 def _agree(a, b, a_name: str, b_name: str, axes, hint: str, broadcast=None):
@@ -36,8 +37,9 @@ def _agree(a, b, a_name: str, b_name: str, axes, hint: str, broadcast=None):
     ones = {None: (), "both": (a, b), "right": (b,)}[broadcast]
     for i in axes:
         if a[i] is not None and b[i] is not None and a[i] != b[i] and not any(x[i] == 1 for x in ones):
-            raise ShapeError(f"needs {a_name} and {b_name} to agree on axis {i} but gets "
-                             f"{a_name} {fmt_shape(a)} and {b_name} {fmt_shape(b)}", hint, code="merge")
+            raise ShapeError.found(f"needs {a_name} and {b_name} to agree on axis {i}",
+                                   f"{a_name} {fmt_shape(a)} and {b_name} {fmt_shape(b)}", hint,
+                                   code=codes.MERGE_MISMATCH)
 
 
 # ---------------------------------------------------------------- Attention
@@ -97,9 +99,9 @@ def _mha_shape(args, shapes):
     for name, s in zip(NAMES, (q, v, k)):
         need_known(s, -1, f"last (features) dimension of {name}")
     if v[1:-1] != k[1:-1]:
-        raise ShapeError(f"needs value and key to agree on every axis but the last, but gets value "
-                         f"{fmt_shape(v)} and key {fmt_shape(k)}", "give key the value's time steps",
-                         code="merge")
+        raise ShapeError.found("needs value and key to agree on every axis but the last,",
+                               f"value {fmt_shape(v)} and key {fmt_shape(k)}", "give key the value's time steps",
+                               code=codes.MERGE_MISMATCH)
     axes = _mha_axes(args, r)
     if axes is not None:
         bad = [a for a in axes if not 1 <= a <= r - 2]
@@ -107,7 +109,7 @@ def _mha_shape(args, shapes):
             raise ShapeError(f"attention_axes {args['attention_axes']} must name axes between the batch "
                              f"and the features of {fmt_shape(q)}, i.e. among 1..{r - 2} (or -{r - 1}..-2)",
                              "leave attention_axes null to attend over all of them",
-                             arg="attention_axes", code="arg")
+                             arg="attention_axes", code=codes.BAD_ARGUMENT)
         batch_like = [i for i in range(1, r - 1) if i not in axes]
         _agree(q, v, "query", "value", batch_like, "axes outside attention_axes must match")
     # The scores: batch, the other axes, heads, then the attention axes of query and of key:
@@ -118,7 +120,7 @@ def _mha_shape(args, shapes):
                          f"(batch, heads, the other axes and {k_axes} attention axes twice): TensorFlow takes at most "
                          "8, Keras fails on the first batch", "attend over fewer axes (attention_axes), or Reshape "
                          "the query and value to fewer axes", arg="attention_axes" if axes is not None else None,
-                         code="rank")
+                         code=codes.RANK_MISMATCH)
     if args["return_attention_scores"]:
         _scores_shape(args, shapes)
     out = args["output_shape"]
@@ -144,18 +146,19 @@ def _scores_shape(args, shapes):
     attention_axes: nnspec takes only the cases where that is the shape Keras computes."""
     q, v, k = _qvk(shapes)
     if len(q) != 3 or _mha_axes(args, 3) not in (None, [1]):
-        raise ShapeError(f"with return_attention_scores needs query of (batch, time, features) attended over its "
-                         f"time axis but gets {fmt_shape(q)}" + (f" and attention_axes {args['attention_axes']}"
-                                                                   if args["attention_axes"] is not None else "")
-                         + ": Keras's static shape of the scores assumes that",
-                         "Reshape query and value to (batch, time, features), or drop return_attention_scores",
-                         arg="return_attention_scores", code="arg")
+        raise ShapeError.found("with return_attention_scores needs query of (batch, time, features) attended over "
+                               "its time axis", q,
+                               "Reshape query and value to (batch, time, features), or drop return_attention_scores",
+                               after=(f" and attention_axes {args['attention_axes']}"
+                                      if args["attention_axes"] is not None else "")
+                               + ": Keras's static shape of the scores assumes that",
+                               arg="return_attention_scores", code=codes.BAD_ARGUMENT)
     if q[1] != k[1]:
-        raise ShapeError(f"with return_attention_scores needs query and key of one known length, or both unknown, but "
-                         f"gets query {fmt_shape(q)} and key {fmt_shape(k)}: Keras's static shape of the scores "
-                         "(batch, heads, query time, query time) would not be what it computes",
-                         "give query and key the same number of time steps, or leave both unknown (null)",
-                         arg="return_attention_scores", code="arg")
+        raise ShapeError.found("with return_attention_scores needs query and key of one known length, or both "
+                               "unknown,", f"query {fmt_shape(q)} and key {fmt_shape(k)}",
+                               "give query and key the same number of time steps, or leave both unknown (null)",
+                               after=": Keras's static shape of the scores (batch, heads, query time, query time) "
+                               "would not be what it computes", arg="return_attention_scores", code=codes.BAD_ARGUMENT)
     return (q[0], args["num_heads"], q[1], k[1])
 
 
@@ -167,9 +170,9 @@ def _mha_out_shapes(args, shapes):
 def _mha_port_shapes(args, shapes):
     q, v, k = _qvk(shapes)
     if len(q) != 3 or _mha_axes(args, 3) not in (None, [1]):
-        raise ShapeError(f"takes an attention_mask only with query of (batch, time, features) attended over its "
-                         f"time axis, but gets {fmt_shape(q)}", "Reshape query and value to (batch, time, features)",
-                         code="arg")
+        raise ShapeError.found("takes an attention_mask only with query of (batch, time, features) attended "
+                               "over its time axis,", q, "Reshape query and value to (batch, time, features)",
+                               code=codes.BAD_ARGUMENT)
     return {"attention_mask": [(q[0], q[1], k[1])]}
 
 

@@ -23,6 +23,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import codes
+
 Shape = tuple  # (None, d1, d2, ...)
 
 REQUIRED = object()
@@ -30,13 +32,38 @@ INT_MAX = 2**31 - 1
 
 
 class ShapeError(Exception):
-    """A static check failed. ``arg`` names the offending argument, if any."""
+    """A static check failed. ``arg`` names the offending argument, if any; ``code`` is the diagnostic's.
 
-    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = "shape",
+    A rule that says what it needs and what it got ("needs (batch, time, features) but gets (batch, 4)")
+    raises ``ShapeError.found``, which keeps the parts apart: ``needs``, ``got`` (the input shape it
+    reports, or None for other text) and ``after`` (what follows that shape). The shapes pass then names
+    the tensors the shapes come from without reading the message."""
+
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str = codes.SHAPE_MISMATCH,
                  in_training: bool = False):
         super().__init__(message)
         self.message, self.hint, self.arg, self.code = message, hint, arg, code
         self.in_training = in_training  # Keras fails only when it trains the weight (not a frozen layer's)
+        self.needs: str | None = None
+        self.got: Shape | None = None
+        self.after = ""
+
+    @classmethod
+    def found(cls, needs: str, got, hint: str | None = None, *, after: str = "", **kw) -> ShapeError:
+        """'<needs> but gets <got><after>'. ``got``: a shape (tuple) of the layer's input, or text (several
+        inputs' shapes, an argument's value)."""
+        shape = isinstance(got, tuple)
+        e = cls(f"{needs} but gets {fmt_shape(got) if shape else got}{after}", hint, **kw)
+        e.needs, e.got, e.after = needs, got if shape else None, after
+        return e
+
+    def wrapped(self, prefix: str = "", suffix: str = "", **kw) -> ShapeError:
+        """This error as said of a layer inside another: ``prefix + message + suffix``, its parts kept."""
+        fields = {"hint": self.hint, "arg": self.arg, "code": self.code, "in_training": self.in_training, **kw}
+        e = ShapeError(prefix + self.message + suffix, **fields)
+        if self.needs is not None:
+            e.needs, e.got, e.after = prefix + self.needs, self.got, self.after + suffix
+        return e
 
 
 
@@ -324,7 +351,7 @@ def check_activations(op_name: str, args: dict, names) -> None:
         value = args.get(name)
         if value in REFUSED_ACTIVATIONS:
             why, hint = REFUSED_ACTIVATIONS[value]
-            raise ShapeError(f"cannot use {name} {value}: {why}", hint, arg=name, code="arg")
+            raise ShapeError(f"cannot use {name} {value}: {why}", hint, arg=name, code=codes.BAD_ARGUMENT)
 
 
 # initializers, regularizers and constraints that need weights of some ranks (check_weight_ranks)
@@ -360,12 +387,12 @@ def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
             raise ShapeError(f"cannot use {init_arg} orthogonal: it needs a weight of at least 2 axes, but "
                              f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
                              f"use another {init_arg} (e.g. {'zeros' if prefix == 'bias' else 'glorot_uniform'})",
-                             arg=init_arg, code="arg")
+                             arg=init_arg, code=codes.BAD_ARGUMENT)
         if init == "identity" and any(r != 2 for r in ranks):
             raise ShapeError(f"cannot use {init_arg} identity: it makes a 2-D matrix, but "
                              f"{_whose(op_name, prefix, ranks)} (Keras fails when it builds the layer)",
                              f"use another {init_arg} (orthogonal works on any weight of 2 or more axes)",
-                             arg=init_arg, code="arg")
+                             arg=init_arg, code=codes.BAD_ARGUMENT)
         con_arg = prefix + "_constraint"
         con = args.get(con_arg)
         if con is not None:
@@ -374,7 +401,8 @@ def check_weight_ranks(op_name: str, args: dict, weights: dict) -> None:
         if _value_name(args.get(reg_arg)) == "orthogonal_regularizer" and any(r != 2 for r in ranks):
             raise ShapeError(f"cannot use {reg_arg} orthogonal_regularizer: it needs a 2-D weight, but "
                              f"{_whose(op_name, prefix, ranks)} (Keras fails at the first training step)",
-                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code="arg", in_training=True)
+                             f"use l1, l2 or l1_l2 for {reg_arg}", arg=reg_arg, code=codes.BAD_ARGUMENT,
+                             in_training=True)
 
 
 _AXIS_CONSTRAINTS = ("max_norm", "min_max_norm", "unit_norm")  # Keras's default axis: 0
@@ -398,7 +426,8 @@ def _check_constraint_axes(arg: str, value, ranks, op_name: str, prefix: str) ->
         raise ShapeError(f"cannot use {arg} {name} with axis {given}: {whose} {_axes(rank)} ({span}) and "
                          f"{problem}; Keras fails when the optimizer applies the constraint",
                          f"use axes between {-rank} and {rank - 1}, each once" if rank else
-                         f"remove {arg}: that weight is a single number", arg=arg, code="arg", in_training=True)
+                         f"remove {arg}: that weight is a single number", arg=arg, code=codes.BAD_ARGUMENT,
+                         in_training=True)
 
 
 # ---------------------------------------------------------------- shape helpers
@@ -415,14 +444,14 @@ def need_rank(shape, ranks, what: str, hint: str | None = None) -> None:
     if isinstance(ranks, int):
         ranks = (ranks,)
     if len(shape) not in ranks:
-        raise ShapeError(f"needs {what} but gets {fmt_shape(shape)}", hint, code="rank")
+        raise ShapeError.found(f"needs {what}", shape, hint, code=codes.RANK_MISMATCH)
 
 
 def need_known(shape, axis: int, what: str) -> int:
     d = shape[axis]
     if d is None:
-        raise ShapeError(f"needs a known {what} but gets {fmt_shape(shape)}",
-                         "give the input a fixed size on that axis", code="unknown-dim")
+        raise ShapeError.found(f"needs a known {what}", shape, "give the input a fixed size on that axis",
+                               code=codes.UNKNOWN_DIMENSION)
     return d
 
 

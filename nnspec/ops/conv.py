@@ -7,6 +7,7 @@ ONNX's ConvOpSchemaGenerator. The spatial helpers here (``need_spatial``,
 """
 from __future__ import annotations
 
+from .. import codes
 from .base import (ACTIVATION, DATA_FORMAT, PADDING, POS_INT, Arg, Op, ShapeError, as_tuple, conv_length,
                    deconv_length, enum, fmt_shape, int_or_tuple, kernel_and_bias, need_known, prod,
                    weight_args)
@@ -62,7 +63,7 @@ def cpu_refusal(op_name: str, tf_op: str, why: str, also: str = "") -> ShapeErro
     refuses them on every machine."""
     return ShapeError(f"cannot use data_format channels_first: TensorFlow's {tf_op} on CPU {why} {UNLESS_ONEDNN}",
                       "use data_format: channels_last (on a GPU TensorFlow changes the layout itself), or Permute "
-                      "the channels last before it" + also, arg="data_format", code="arg")
+                      "the channels last before it" + also, arg="data_format", code=codes.BAD_ARGUMENT)
 
 
 def axis_default(rank: int, value: int = 1):
@@ -91,8 +92,8 @@ def need_spatial(shape, rank: int, family: str, ranks=(1, 2, 3), data_format: st
         hints.append("wrap it in TimeDistributed to apply it to each step of axis 1")
     else:
         hints.append("merge the extra axes with Reshape")
-    raise ShapeError(f"needs {layout(rank, data_format)} but gets {fmt_shape(shape)}", ", or ".join(hints) or None,
-                     code="rank")
+    raise ShapeError.found(f"needs {layout(rank, data_format)}", shape, ", or ".join(hints) or None,
+                           code=codes.RANK_MISMATCH)
 
 
 def window_dims(shape, sizes, strides, padding, dilations=None, what="kernel_size", args=None) -> tuple:
@@ -110,7 +111,7 @@ def window_dims(shape, sizes, strides, padding, dilations=None, what="kernel_siz
             fix = f"a smaller {what}" + (" or dilation_rate" if d > 1 else "")
             raise ShapeError(f"would shrink {axis} below 1: {window} is larger than {axis} {length} "
                              f"of {fmt_shape(shape)}", f"use padding: same, {fix}, or a larger input",
-                             arg=what, code="shrink")
+                             arg=what, code=codes.DIMENSION_TOO_SMALL)
         out.append(conv_length(length, k, padding, s, d))
     return tuple(out)
 
@@ -136,7 +137,7 @@ def _no_dilated_strides(args):
     if max(strides) > 1 and max(dilation) > 1:
         raise ShapeError(f"cannot combine strides {args['strides']} with dilation_rate {args['dilation_rate']}",
                          "use strides: 1 with dilation_rate, or dilation_rate: 1 with strides",
-                         arg="dilation_rate", code="arg")
+                         arg="dilation_rate", code=codes.BAD_ARGUMENT)
 
 
 def _equal_strides(rank: int):
@@ -147,10 +148,10 @@ def _equal_strides(rank: int):
     def validate(args):
         strides = as_tuple(args["strides"], rank)
         if len(set(strides)) > 1 and max(as_tuple(args["dilation_rate"], rank)) == 1:
-            raise ShapeError(f"needs equal strides on every axis but gets strides {args['strides']}: TensorFlow's "
-                             f"depthwise convolution on CPU takes only equal ones {UNLESS_ONEDNN}",
-                             f"use one stride for every axis, e.g. strides: {max(strides)}",
-                             arg="strides", code="arg")
+            raise ShapeError.found("needs equal strides on every axis", f"strides {args['strides']}",
+                                   f"use one stride for every axis, e.g. strides: {max(strides)}",
+                                   after=f": TensorFlow's depthwise convolution on CPU takes only equal ones "
+                                   f"{UNLESS_ONEDNN}", arg="strides", code=codes.BAD_ARGUMENT)
     return validate
 
 
@@ -183,8 +184,8 @@ def _conv(rank: int) -> Op:
 
     def out_channels(args, channels, s):
         if channels % args["groups"]:
-            raise ShapeError(f"needs input channels divisible by groups {args['groups']} but gets {fmt_shape(s)}",
-                             f"use groups that divide {channels}", arg="groups", code="arg")
+            raise ShapeError.found(f"needs input channels divisible by groups {args['groups']}", s,
+                                   f"use groups that divide {channels}", arg="groups", code=codes.BAD_ARGUMENT)
         return args["filters"]
 
     def params(args, shapes):
@@ -201,7 +202,7 @@ def _conv(rank: int) -> Op:
         if args["filters"] % args["groups"]:
             raise ShapeError(f"needs filters divisible by groups, but filters {args['filters']} "
                              f"is not a multiple of groups {args['groups']}",
-                             "make filters a multiple of groups", arg="groups", code="arg")
+                             "make filters a multiple of groups", arg="groups", code=codes.BAD_ARGUMENT)
 
     causal = " ('causal' padding: output[t] sees only input[:t+1])" if rank == 1 else ""
     return Op(name=f"Conv{rank}D", family="conv",
@@ -244,7 +245,7 @@ def _conv_transpose(rank: int) -> Op:
             raise ShapeError(f"cannot use dilation_rate {args['dilation_rate']}: TensorFlow's transposed "
                              f"convolution on CPU supports only dilation_rate 1 {UNLESS_ONEDNN}",
                              "use dilation_rate: 1 (a larger kernel_size widens the window)",
-                             arg="dilation_rate", code="arg")
+                             arg="dilation_rate", code=codes.BAD_ARGUMENT)
         if args["output_padding"] is not None and args["padding"] == "same":
             # Keras sizes the axis (n - 1) * strides + output_padding here, while TensorFlow's kernel
             # computes n * strides for it: they disagree when output_padding is 0.
@@ -255,14 +256,14 @@ def _conv_transpose(rank: int) -> Op:
                                      f"kernel_size {k}: Keras's output size for it disagrees with TensorFlow's, "
                                      "so the layer fails when it runs",
                                      "leave output_padding unset, use output_padding 1 or more (below strides), "
-                                     "or an odd kernel_size", arg="output_padding", code="arg")
+                                     "or an odd kernel_size", arg="output_padding", code=codes.BAD_ARGUMENT)
         if args["output_padding"] is not None:
             pads, strides = as_tuple(args["output_padding"], rank), as_tuple(args["strides"], rank)
             if any(p >= st for p, st in zip(pads, strides)):
-                raise ShapeError(f"needs output_padding below strides but gets output_padding "
-                                 f"{args['output_padding']} with strides {args['strides']}",
-                                 "use output_padding < strides on every axis, or leave it unset",
-                                 arg="output_padding", code="arg")
+                raise ShapeError.found("needs output_padding below strides",
+                                       f"output_padding {args['output_padding']} with strides {args['strides']}",
+                                       "use output_padding < strides on every axis, or leave it unset",
+                                       arg="output_padding", code=codes.BAD_ARGUMENT)
 
     kernel, strides, padding, dilation = _window_args(rank)
     return Op(name=f"Conv{rank}DTranspose", family="conv",

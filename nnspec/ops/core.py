@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .. import codes
 from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT, REGULARIZER, Arg,
                    Op, ShapeError, fixed_broadcast_reuse, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
@@ -10,7 +11,7 @@ from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT
 def _dense_shape(args, shapes):
     (s,) = shapes
     if len(s) < 2:
-        raise ShapeError(f"needs at least (batch, features) but gets {fmt_shape(s)}", code="rank")
+        raise ShapeError.found("needs at least (batch, features)", s, code=codes.RANK_MISMATCH)
     need_known(s, -1, "last (features) dimension")
     return s[:-1] + (args["units"],)
 
@@ -60,17 +61,17 @@ def _einsum_validate(args):
     for name, spec in (("input", inp), ("weight", weight), ("output", out)):
         if len(set(spec)) != len(spec):
             raise ShapeError(f"equation {args['equation']!r} repeats a letter in its {name} part",
-                             "give each axis its own letter", arg="equation", code="arg")
+                             "give each axis its own letter", arg="equation", code=codes.BAD_ARGUMENT)
     for c in out:
         if c not in inp and c not in weight:
             raise ShapeError(f"equation {args['equation']!r}: output axis '{c}' is in neither the input nor "
                              "the weight", "every output letter must come from the input or the weight",
-                             arg="equation", code="arg")
+                             arg="equation", code=codes.BAD_ARGUMENT)
     for c in weight:
         if c not in inp and c not in out:
             raise ShapeError(f"equation {args['equation']!r}: weight axis '{c}' is in neither the input nor "
                              "the output", "every weight letter must be an input or an output axis",
-                             arg="equation", code="arg")
+                             arg="equation", code=codes.BAD_ARGUMENT)
     size = out if mode == "left" else out[1:]
     given = args["output_shape"]
     given = [given] if isinstance(given, int) else list(given)
@@ -78,11 +79,11 @@ def _einsum_validate(args):
         raise ShapeError(f"output_shape {given} has {len(given)} sizes, but equation {args['equation']!r} "
                          f"has {len(size)} output axes besides the batch" + (" and '...'" if mode else ""),
                          f"give one size (or null) for each of the axes {', '.join(size)}",
-                         arg="output_shape", code="arg")
+                         arg="output_shape", code=codes.BAD_ARGUMENT)
     for c in args["bias_axes"] or "":
         if c not in out:
             raise ShapeError(f"bias_axes '{c}' is not an output axis of {args['equation']!r}",
-                             f"choose bias_axes among {out!r}", arg="bias_axes", code="arg")
+                             f"choose bias_axes among {out!r}", arg="bias_axes", code=codes.BAD_ARGUMENT)
 
 
 def _einsum_analyse(args, s):
@@ -97,16 +98,16 @@ def _einsum_analyse(args, s):
     elided = len(s) - len(inp)
     axes = ", ".join(inp)
     if mode is None and elided != 0:
-        raise ShapeError(f"needs rank {len(inp)} (axes {axes}, the first the batch) for equation "
-                         f"{args['equation']!r} but gets {fmt_shape(s)}",
-                         "change the equation to match the input, or use '...'", code="rank")
+        raise ShapeError.found(f"needs rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                               f"{args['equation']!r}", s,
+                               "change the equation to match the input, or use '...'", code=codes.RANK_MISMATCH)
     if mode == "left" and elided < 1:
-        raise ShapeError(f"needs at least (batch, {axes}) for equation {args['equation']!r} but gets "
-                         f"{fmt_shape(s)}", "add '...' axes only where the input has them", code="rank")
+        raise ShapeError.found(f"needs at least (batch, {axes}) for equation {args['equation']!r}", s,
+                               "add '...' axes only where the input has them", code=codes.RANK_MISMATCH)
     if mode == "right" and elided < 0:
-        raise ShapeError(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
-                         f"{args['equation']!r} but gets {fmt_shape(s)}",
-                         "change the equation to match the input", code="rank")
+        raise ShapeError.found(f"needs at least rank {len(inp)} (axes {axes}, the first the batch) for equation "
+                               f"{args['equation']!r}", s,
+                               "change the equation to match the input", code=codes.RANK_MISMATCH)
     if mode == "left" and list(s[1:elided]) != list(s[elided - 1:0:-1]):
         used = set(inp + weight + out)
         free = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used][:elided]
@@ -120,7 +121,7 @@ def _einsum_analyse(args, s):
                          f"Keras's symbolic shape puts them in reverse order while the layer computes them in "
                          f"order, so the built model's shapes would disagree with its outputs",
                          f"name those axes with letters instead of '...': equation {explicit!r} with "
-                         f"output_shape [{sizes}]", arg="equation", code="arg")
+                         f"output_shape [{sizes}]", arg="equation", code=codes.BAD_ARGUMENT)
     given = args["output_shape"]
     full = [s[0]] + ([given] if isinstance(given, int) else list(given))
     if mode == "left":
@@ -137,25 +138,27 @@ def _einsum_analyse(args, s):
             raise ShapeError(f"output_shape null on axis '{c}' keeps the input's size {s[in_at[c]]}, but Keras's "
                              f"symbolic shape leaves it unknown (None), so the layers after it cannot be checked "
                              f"against it (nnspec refuses it deliberately)",
-                             f"set output_shape to {s[in_at[c]]} on axis '{c}'", arg="output_shape", code="arg")
+                             f"set output_shape to {s[in_at[c]]} on axis '{c}'", arg="output_shape",
+                             code=codes.BAD_ARGUMENT)
         if c in out_at and full[out_at[c]] is not None and full[out_at[c]] != s[in_at[c]]:
             hint = ("the batch axis keeps its size" if out_at[c] == 0
                     else f"set output_shape to {s[in_at[c]]} (or null) on axis '{c}'")
             raise ShapeError(f"keeps axis '{c}' of size {s[in_at[c]]} from the input {fmt_shape(s)} but "
-                             f"output_shape gives it {full[out_at[c]]}", hint, arg="output_shape", code="arg")
+                             f"output_shape gives it {full[out_at[c]]}", hint, arg="output_shape",
+                             code=codes.BAD_ARGUMENT)
     kernel = [full[out_at[c]] if c in out_at else s[in_at[c]] for c in weight]
     if None in kernel:
         c = weight[kernel.index(None)]
         raise ShapeError(f"needs a known size for weight axis '{c}' but it is unknown (input {fmt_shape(s)})",
-                         "give the input a fixed size there, or a size in output_shape", code="unknown-dim")
+                         "give the input a fixed size there, or a size in output_shape", code=codes.UNKNOWN_DIMENSION)
     bias = None
     if args["bias_axes"]:
         start = min(out.find(c) for c in args["bias_axes"])
         bias = [full[out_at[c]] if c in args["bias_axes"] else 1 for c in out[start:]]
         if None in bias:
-            raise ShapeError(f"needs known sizes on bias_axes '{args['bias_axes']}' but gets output "
-                             f"{fmt_shape(tuple(full))}", "give those axes a size in output_shape",
-                             code="unknown-dim")
+            raise ShapeError.found(f"needs known sizes on bias_axes '{args['bias_axes']}'",
+                                   f"output {fmt_shape(tuple(full))}", "give those axes a size in output_shape",
+                                   code=codes.UNKNOWN_DIMENSION)
     return kernel, bias, tuple(full)
 
 
@@ -221,7 +224,7 @@ def _embedding_shape(args, shapes):
                          "mask then has the index's shape, which breaks attention, recurrent and TimeDistributed "
                          "layers after it when they run (nnspec refuses it deliberately, whatever follows)",
                          "Reshape the index to (batch, steps) before the Embedding, or use mask_zero: false",
-                         arg="mask_zero", code="arg")
+                         arg="mask_zero", code=codes.BAD_ARGUMENT)
     return tuple(s) + (args["output_dim"],)
 
 
@@ -252,7 +255,7 @@ def _scale_axis(args, s) -> int:
     if rank < 2 or not -rank <= a < rank or a % rank == 0:
         raise ShapeError(f"has axis {a}, which is not a non-batch axis of its input {fmt_shape(s)}",
                          f"use an axis between 1 and {rank - 1}, or -1 for the last" if rank > 1 else
-                         "give the input a feature axis", arg="axis", code="arg")
+                         "give the input a feature axis", arg="axis", code=codes.BAD_ARGUMENT)
     return a % rank
 
 
@@ -289,14 +292,14 @@ SCALE = Op(
 def _masking_shape(args, shapes):
     (s,) = shapes
     if len(s) < 2:
-        raise ShapeError(f"needs at least (batch, features) but gets {fmt_shape(s)}: it masks the entries whose "
-                         "last axis is all mask_value", code="rank")
+        raise ShapeError.found("needs at least (batch, features)", s, after=": it masks the entries whose last "
+                               "axis is all mask_value", code=codes.RANK_MISMATCH)
     if len(s) > 3:
         # as Embedding's mask_zero on an index of more than one axis
         raise ShapeError(f"cannot mask the input {fmt_shape(s)} of more than two non-batch axes: Keras's mask then "
                          f"has the shape {fmt_shape(s[:-1])}, which breaks attention, recurrent and TimeDistributed "
                          "layers after it when they run (nnspec refuses it deliberately, whatever follows)",
-                         "Reshape the input to (batch, steps, features) before the Masking", code="rank")
+                         "Reshape the input to (batch, steps, features) before the Masking", code=codes.RANK_MISMATCH)
     return tuple(s)
 
 

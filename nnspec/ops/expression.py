@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 
+from .. import codes
 from .base import INT, Arg, Op, ShapeError, fmt_shape
 
 
@@ -24,7 +25,7 @@ class ExprShapeError(ShapeError):
     """A ShapeError at a column of the expression (1-based; 0: the whole text)."""
 
     def __init__(self, message, hint=None, col=0):
-        super().__init__(message, hint, arg="expr", code="expression")
+        super().__init__(message, hint, arg="expr", code=codes.BAD_EXPRESSION)
         self.col = col
 
 

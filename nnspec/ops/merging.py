@@ -2,6 +2,7 @@
 Average, Maximum, Minimum), Concatenate and Dot. They take a list of inputs."""
 from __future__ import annotations
 
+from .. import codes
 from .base import AXIS, BOOL, Arg, Op, ShapeError, fmt_shape, prod
 
 
@@ -15,8 +16,8 @@ def _batch(shapes):
     """The common batch size (None if unknown); distinct known sizes are an error."""
     sizes = {s[0] for s in shapes} - {None}
     if len(sizes) > 1:
-        raise ShapeError(f"needs inputs of one batch size but gets {_join(shapes)}",
-                         "give all inputs the same batch size", code="merge")
+        raise ShapeError.found("needs inputs of one batch size", _join(shapes),
+                               "give all inputs the same batch size", code=codes.MERGE_MISMATCH)
     return sizes.pop() if sizes else None
 
 
@@ -50,7 +51,7 @@ def _elementwise_shape(args, shapes):
                     "highest-rank input); make them equal (e.g. with a Dense) or 1 to broadcast")
             if len(ranks) > 1:
                 hint += "; inputs of lower rank line up on their last axes, as in numpy"
-            raise ShapeError(f"needs inputs of equal shape but gets {_join(shapes)}", hint, code="merge")
+            raise ShapeError.found("needs inputs of equal shape", _join(shapes), hint, code=codes.MERGE_MISMATCH)
     return (batch, *out)
 
 
@@ -83,27 +84,27 @@ MINIMUM = _elementwise("Minimum", "The elementwise minimum of its inputs.")
 def _concatenate_shape(args, shapes):
     ranks = {len(s) for s in shapes}
     if len(ranks) > 1:
-        raise ShapeError(f"needs inputs of equal rank but gets {_join(shapes)}",
-                         "Reshape or Flatten the inputs to the same number of axes", code="merge")
+        raise ShapeError.found("needs inputs of equal rank", _join(shapes),
+                               "Reshape or Flatten the inputs to the same number of axes", code=codes.MERGE_MISMATCH)
     (rank,) = ranks
     axis = args["axis"]
     if not -rank <= axis < rank:
-        raise ShapeError(f"needs an axis within the {rank} axes (batch included) of its inputs "
-                         f"but gets axis {axis} for {_join(shapes)}",
-                         f"use an axis from 1 to {rank - 1}, or from {-rank + 1} to -1",
-                         arg="axis", code="arg")
+        raise ShapeError.found(f"needs an axis within the {rank} axes (batch included) of its inputs",
+                               f"axis {axis} for {_join(shapes)}",
+                               f"use an axis from 1 to {rank - 1}, or from {-rank + 1} to -1",
+                               arg="axis", code=codes.BAD_ARGUMENT)
     axis %= rank
     if axis == 0:
         # Keras accepts this, but a model whose batch grows in the middle is a mistake.
-        raise ShapeError(f"needs a non-batch axis but gets axis {args['axis']}, the batch axis",
-                         "concatenate along a feature axis, e.g. -1", arg="axis", code="arg")
+        raise ShapeError.found("needs a non-batch axis", f"axis {args['axis']}, the batch axis",
+                               "concatenate along a feature axis, e.g. -1", arg="axis", code=codes.BAD_ARGUMENT)
     for i in range(rank):
         sizes = {s[i] for s in shapes} - {None}
         if i != axis and len(sizes) > 1:
-            raise ShapeError(
-                f"needs inputs of equal shape except on axis {axis} but gets {_join(shapes)}",
+            raise ShapeError.found(
+                f"needs inputs of equal shape except on axis {axis}", _join(shapes),
                 f"axis {i} has sizes {', '.join(map(str, sorted(sizes)))}; make them equal, or "
-                "concatenate along the axis where they differ", code="merge")
+                "concatenate along the axis where they differ", code=codes.MERGE_MISMATCH)
     out = list(shapes[0])  # Keras takes the other axes from the first input
     lengths = [s[axis] for s in shapes]
     out[axis] = None if None in lengths else sum(lengths)
@@ -125,20 +126,21 @@ def _dot_shape(args, shapes):
     s1, s2 = shapes
     for s in shapes:
         if len(s) < 2:
-            raise ShapeError(f"needs inputs of at least (batch, features) but gets {_join(shapes)}",
-                             code="rank")
+            raise ShapeError.found("needs inputs of at least (batch, features)", _join(shapes),
+                                   code=codes.RANK_MISMATCH)
     axes = args["axes"]
     pair = (axes, axes) if isinstance(axes, int) else tuple(axes)
     norm = []
     for a, s in zip(pair, shapes):
         if not -len(s) <= a < len(s):
-            raise ShapeError(f"needs axes within the inputs' axes but gets axes {axes} for {_join(shapes)}",
-                             "count axes from the batch axis (0), or from the end (-1)",
-                             arg="axes", code="arg")
+            raise ShapeError.found("needs axes within the inputs' axes", f"axes {axes} for {_join(shapes)}",
+                                   "count axes from the batch axis (0), or from the end (-1)",
+                                   arg="axes", code=codes.BAD_ARGUMENT)
         if a % len(s) == 0:
             # Keras builds this symbolically but fails when called (batch_dot).
-            raise ShapeError(f"needs axes off the batch axis but gets axes {axes}",
-                             "take the dot product over a feature axis, e.g. -1", arg="axes", code="arg")
+            raise ShapeError.found("needs axes off the batch axis", f"axes {axes}",
+                                   "take the dot product over a feature axis, e.g. -1", arg="axes",
+                                   code=codes.BAD_ARGUMENT)
         norm.append(a % len(s))
     a1, a2 = norm
     d1, d2 = s1[a1], s2[a2]
@@ -148,9 +150,10 @@ def _dot_shape(args, shapes):
         hint = ("give the input a fixed size on that axis (Keras refuses an unknown size there when it builds the "
                 "Dot; nnspec refuses it on every call, a reused Dot's too)" if None in (d1, d2)
                 else "make the two sizes equal, or choose other axes")
-        raise ShapeError(f"needs equal{', known' if None in (d1, d2) else ''} sizes on the dot axes but gets "
-                         f"{'?' if d1 is None else d1} (axis {a1} of {fmt_shape(s1)}) and {'?' if d2 is None else d2} "
-                         f"(axis {a2} of {fmt_shape(s2)})", hint, code="merge")
+        raise ShapeError.found(f"needs equal{', known' if None in (d1, d2) else ''} sizes on the dot axes",
+                               f"{'?' if d1 is None else d1} (axis {a1} of {fmt_shape(s1)}) and "
+                               f"{'?' if d2 is None else d2} (axis {a2} of {fmt_shape(s2)})", hint,
+                               code=codes.MERGE_MISMATCH)
     out = [d for i, d in enumerate(s1) if i != a1] + [d for i, d in enumerate(s2) if i not in (0, a2)]
     return tuple(out) if len(out) > 1 else (out[0], 1)
 

@@ -2,6 +2,7 @@
 UnitNormalization."""
 from __future__ import annotations
 
+from .. import codes
 from .base import (AXIS, BOOL, CONSTRAINT, INITIALIZER, REGULARIZER, Arg, Op, ShapeError,
                    fmt_shape, prod)
 
@@ -14,7 +15,7 @@ MOMENTUM = {"type": "number", "minimum": 0, "maximum": 1, "description": "a numb
 def resolve_axes(axis, shape, arg: str = "axis") -> list[int]:
     """Keras axis (int or list, negatives from the end) -> sorted non-negative axes.
 
-    Raises ShapeError (code "arg") for an axis out of range or an axis given twice.
+    Raises ShapeError (bad-argument) for an axis out of range or an axis given twice.
     """
     rank = len(shape)
     given = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -24,11 +25,11 @@ def resolve_axes(axis, shape, arg: str = "axis") -> list[int]:
             raise ShapeError(f"has {arg} {a} but the input {fmt_shape(shape)} has only axes "
                              f"{-rank}..{rank - 1} (axis 0 is the batch)",
                              f"use an axis between 1 and {rank - 1}, or -1 for the last" if rank > 1 else
-                             "give the input a feature axis", arg=arg, code="arg")
+                             "give the input a feature axis", arg=arg, code=codes.BAD_ARGUMENT)
         a = a % rank
         if a in out:
             raise ShapeError(f"names axis {a} twice in {arg} {given} for input {fmt_shape(shape)}",
-                             "list each axis once", arg=arg, code="arg")
+                             "list each axis once", arg=arg, code=codes.BAD_ARGUMENT)
         out.append(a)
     return sorted(out)
 
@@ -39,12 +40,11 @@ def known_axis_sizes(axes, shape) -> list[int]:
     for a in axes:
         if shape[a] is None:
             if a == 0:
-                raise ShapeError(f"needs a known size on the normalized axis 0, the batch axis, but gets "
-                                 f"{fmt_shape(shape)}",
-                                 "normalize a feature axis (e.g. axis: -1), or fix the batch size",
-                                 code="unknown-dim")
-            raise ShapeError(f"needs a known size on the normalized axis {a} but gets {fmt_shape(shape)}",
-                             "give the input a fixed size on that axis", code="unknown-dim")
+                raise ShapeError.found("needs a known size on the normalized axis 0, the batch axis,", shape,
+                                       "normalize a feature axis (e.g. axis: -1), or fix the batch size",
+                                       code=codes.UNKNOWN_DIMENSION)
+            raise ShapeError.found(f"needs a known size on the normalized axis {a}", shape,
+                                   "give the input a fixed size on that axis", code=codes.UNKNOWN_DIMENSION)
         sizes.append(shape[a])
     return sizes
 
@@ -83,7 +83,7 @@ def _bn_validate(args):
     clip = args.get("renorm_clipping")
     if args.get("renorm") and clip and clip.get("rmax") is not None and clip.get("rmin") is not None and clip["rmax"] < clip["rmin"]:
         raise ShapeError(f"has renorm_clipping rmax {clip['rmax']} < rmin {clip['rmin']}",
-                         "make rmax >= rmin", arg="renorm_clipping", code="arg")
+                         "make rmax >= rmin", arg="renorm_clipping", code=codes.BAD_ARGUMENT)
 
 
 _NONNEG = {"type": "number", "minimum": 0, "description": "a non-negative number"}

@@ -1,6 +1,7 @@
 """Ops of the preprocessing family: Rescaling, Normalization, CategoryEncoding, Hashing."""
 from __future__ import annotations
 
+from .. import codes
 from .base import AXIS, BOOL, INT, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse, fmt_shape, prod
 from .normalization import known_axis_sizes, resolve_axes
 
@@ -21,10 +22,9 @@ def _rescaling_shape(args, shapes):
         # list's length and only fails (or, on a last axis of 1, widens it) at run time.
         n = len(v)
         if len(s) < 2 or (s[-1] is not None and s[-1] != n):
-            raise ShapeError(f"needs (batch, ..., {n}) for its {n} {name} values (one per channel) "
-                             f"but gets {fmt_shape(s)}",
-                             f"give {name} {s[-1]} values, or a single number" if len(s) >= 2 else
-                             f"give {name} as a single number", arg=name, code="arg")
+            raise ShapeError.found(f"needs (batch, ..., {n}) for its {n} {name} values (one per channel)", s,
+                                   f"give {name} {s[-1]} values, or a single number" if len(s) >= 2 else
+                                   f"give {name} as a single number", arg=name, code=codes.BAD_ARGUMENT)
     return tuple(s)
 
 
@@ -68,18 +68,18 @@ def _norm_validate(args):
         given, missing = ("mean", "variance") if var is None else ("variance", "mean")
         raise ShapeError(f"has {given} but no {missing}: Keras needs both or neither",
                          f"give {missing} too, or leave both out (they are then non-trainable weights, "
-                         "loaded from a weights file)", arg=missing, code="arg")
+                         "loaded from a weights file)", arg=missing, code=codes.BAD_ARGUMENT)
     if mean is None:
         return
     lengths = [len(v) if isinstance(v, (list, tuple)) else None for v in (mean, var)]
     if lengths[0] != lengths[1]:
         shown = ["a single number" if n is None else f"{n} values" for n in lengths]
         raise ShapeError(f"has mean of {shown[0]} but variance of {shown[1]}: Keras needs them of one shape",
-                         "give mean and variance the same number of values", arg="variance", code="arg")
+                         "give mean and variance the same number of values", arg="variance", code=codes.BAD_ARGUMENT)
     if lengths[0] is not None and args["axis"] in (None, []):
         raise ShapeError(f"has {lengths[0]} mean values but axis null, which keeps no axis to hold them",
                          "give a single mean and variance, or the axis they run along (e.g. axis: -1)",
-                         arg="mean", code="arg")
+                         arg="mean", code=codes.BAD_ARGUMENT)
 
 
 def _norm_shape(args, shapes):
@@ -90,7 +90,8 @@ def _norm_shape(args, shapes):
     if isinstance(mean, (list, tuple)) and len(mean) > 1 and s[axes[-1]] != len(mean):
         raise ShapeError(f"has {len(mean)} mean and variance values, but axis {axes[-1]} of the input "
                          f"{fmt_shape(s)} has {s[axes[-1]]} entries",
-                         f"give {s[axes[-1]]} values (or one), or the axis they run along", arg="mean", code="arg")
+                         f"give {s[axes[-1]]} values (or one), or the axis they run along", arg="mean",
+                         code=codes.BAD_ARGUMENT)
     return tuple(s)
 
 
@@ -140,12 +141,13 @@ def _category_shape(args, shapes):
             return (*s[:-1], n)
         return (*s, n)
     if len(s) != 2:
-        raise ShapeError(f"needs (batch, values) for output_mode {args['output_mode']} but gets {fmt_shape(s)}: "
-                         "Keras encodes the last axis and takes no other rank"
-                         + (" (on (batch,) it counts the whole batch as one sample)" if len(s) == 1 else
-                            " (on more axes its output is not the shape it declares)"),
-                         "add an axis with Reshape: {target_shape: [1]}" if len(s) == 1 else
-                         "Reshape to (batch, values) first, or use output_mode: one_hot", code="rank")
+        raise ShapeError.found(f"needs (batch, values) for output_mode {args['output_mode']}", s,
+                               "add an axis with Reshape: {target_shape: [1]}" if len(s) == 1 else
+                               "Reshape to (batch, values) first, or use output_mode: one_hot",
+                               after=": Keras encodes the last axis and takes no other rank"
+                               + (" (on (batch,) it counts the whole batch as one sample)" if len(s) == 1 else
+                                  " (on more axes its output is not the shape it declares)"),
+                               code=codes.RANK_MISMATCH)
     return (s[0], n)
 
 

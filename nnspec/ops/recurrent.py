@@ -9,6 +9,7 @@ left out.
 """
 from __future__ import annotations
 
+from .. import codes
 from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError,
                    as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
@@ -153,14 +154,13 @@ def _item(value) -> tuple:
     op = CATALOG[type_name]
     if given and "from" in given:
         raise ShapeError(f"wraps {type_name}, which has from: {given['from']!r}; a wrapped layer takes its "
-                         "input from the wrapper", "remove from: inside layer:", arg="layer", code="arg")
+                         "input from the wrapper", "remove from: inside layer:", arg="layer", code=codes.BAD_ARGUMENT)
     # the op's own args only: not name, trainable, ... of the spec layer
     return op, op.fill({k: v for k, v in (given or {}).items() if k in op.arg_index})
 
 
 def _inner_error(wrapper_note: str, type_name: str, e: ShapeError) -> ShapeError:
-    return ShapeError(f"wraps {type_name}, which {e.message}{wrapper_note}", e.hint,
-                      arg="layer" if e.arg else None, code=e.code, in_training=e.in_training)
+    return e.wrapped(f"wraps {type_name}, which ", wrapper_note, arg="layer" if e.arg else None)
 
 
 def _validate_inner(op: Op, args: dict) -> None:
@@ -189,7 +189,7 @@ def _bidi_validate(args):
     _validate_inner(op, inner)
     if inner["go_backwards"]:
         raise ShapeError("gets a layer with go_backwards: true, but Bidirectional makes the backward copy itself",
-                         "remove go_backwards from the wrapped layer", arg="layer", code="arg")
+                         "remove go_backwards from the wrapped layer", arg="layer", code=codes.BAD_ARGUMENT)
 
 
 def _bidi_shape(args, shapes):
@@ -277,12 +277,12 @@ def _td_validate(args):
     op, inner = _item(args["layer"])
     if op.inputs != (1, 1):
         raise ShapeError(f"wraps {op.name}, which takes {op.inputs[0]} or more inputs; "
-                         "TimeDistributed wraps one-input layers only", arg="layer", code="arg")
+                         "TimeDistributed wraps one-input layers only", arg="layer", code=codes.BAD_ARGUMENT)
     _validate_inner(op, inner)
     if op.output_names(inner):
         raise ShapeError(f"wraps {op.name} with return_state: true, which gives several outputs; "
                          "TimeDistributed wraps layers with one output", "remove return_state from the wrapped "
-                         "layer", arg="layer", code="arg")
+                         "layer", arg="layer", code=codes.BAD_ARGUMENT)
 
 
 def _td_shape(args, shapes):
@@ -338,7 +338,7 @@ def _conv_lstm_shape(args, shapes):
     try:
         spatial = window_dims(step, sizes, strides, args["padding"], dilation)
     except ShapeError as e:
-        raise ShapeError(e.message + " (each time step)", e.hint, e.arg, e.code, e.in_training) from None
+        raise e.wrapped(suffix=" (each time step)") from None
     out = (*spatial, args["filters"])
     return (s[0], s[1], *out) if args["return_sequences"] else (s[0], *out)
 

@@ -2,6 +2,7 @@
 GaussianDropout. All are the identity outside training and have no weights."""
 from __future__ import annotations
 
+from .. import codes
 from .base import INT_MAX, RATE, Arg, Op, ShapeError, fmt_shape, need_rank
 from .conv import FORMAT_ARG
 
@@ -36,7 +37,7 @@ def _dropout_shape(args, shapes):
         raise ShapeError(f"has noise_shape {shown} of {len(noise)} axes but its input {fmt_shape(s)} has {len(s)} "
                          "(Keras broadcasts the mask against the input: another rank fails, or changes the "
                          "output's shape)", f"give noise_shape {len(s)} entries, the first (the batch) null",
-                         arg="noise_shape", code="arg")
+                         arg="noise_shape", code=codes.BAD_ARGUMENT)
     for axis, (n, d) in enumerate(zip(noise, s)):
         if n is None or n == 1 or (axis > 0 and n == d):
             continue
@@ -44,7 +45,7 @@ def _dropout_shape(args, shapes):
         raise ShapeError(f"has noise_shape {shown} with {n} on {what} of {fmt_shape(s)}: each entry must be null, "
                          "1 or the input's size there, or the mask fails to broadcast when it runs",
                          "use null (a draw per entry) or 1 (one draw shared along the axis)",
-                         arg="noise_shape", code="arg")
+                         arg="noise_shape", code=codes.BAD_ARGUMENT)
     return tuple(s)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .. import codes
 from .base import (INT_MAX, POS_INT, Arg, Op, ShapeError, as_tuple, enum, fmt_shape, int_or_tuple,
                    need_rank, prod)
 from .conv import FORMAT_ARG, first
@@ -19,9 +20,9 @@ def _flatten_shape(args, shapes):
     if None in s[1:]:
         # Keras gives (batch, None) here, but no Dense (or anything with weights)
         # can build on that, so nnspec refuses at the Flatten.
-        raise ShapeError(f"needs known sizes on every non-batch axis but gets {fmt_shape(s)}",
-                         "give the input fixed sizes, or pool over the variable axis "
-                         "(e.g. GlobalAveragePooling1D) instead of flattening it", code="unknown-dim")
+        raise ShapeError.found("needs known sizes on every non-batch axis", s,
+                               "give the input fixed sizes, or pool over the variable axis "
+                               "(e.g. GlobalAveragePooling1D) instead of flattening it", code=codes.UNKNOWN_DIMENSION)
     return (s[0], prod(s[1:]))
 
 
@@ -36,8 +37,8 @@ FLATTEN = Op(
 # ---------------------------------------------------------------- Reshape
 def _reshape_validate(args):
     if list(args["target_shape"]).count(-1) > 1:
-        raise ShapeError(f"needs at most one -1 in target_shape but gets {list(args['target_shape'])}",
-                         "give every size but one explicitly", arg="target_shape", code="arg")
+        raise ShapeError.found("needs at most one -1 in target_shape", f"{list(args['target_shape'])}",
+                               "give every size but one explicitly", arg="target_shape", code=codes.BAD_ARGUMENT)
 
 
 def _reshape_shape(args, shapes):
@@ -52,26 +53,24 @@ def _reshape_shape(args, shapes):
         # multiple of k (Keras accepts this symbolically but fails when called).
         k = prod(d for d in dims if d is not None)
         if -1 not in target and known % k:
-            raise ShapeError(
-                f"needs a target_shape whose element count is a multiple of {k} to match "
-                f"{fmt_shape(s)} but gets {shown} with {known} elements",
+            raise ShapeError.found(
+                f"needs a target_shape whose element count is a multiple of {k} to match {fmt_shape(s)}", shown,
                 f"make the product of target_shape a multiple of {k}, or put -1 on one axis to infer it",
-                arg="target_shape", code="reshape")
+                after=f" with {known} elements", arg="target_shape", code=codes.RESHAPE_SIZE)
         return (s[0], *(None if d == -1 else d for d in target))
     n = prod(dims)
     if -1 in target:
         if n % known:
-            raise ShapeError(
-                f"needs a target_shape whose known sizes divide the {n} elements of {fmt_shape(s)} "
-                f"but gets {shown}, whose known sizes make {known}",
-                f"choose sizes whose product divides {n}", arg="target_shape", code="reshape")
+            raise ShapeError.found(
+                f"needs a target_shape whose known sizes divide the {n} elements of {fmt_shape(s)}", shown,
+                f"choose sizes whose product divides {n}", after=f", whose known sizes make {known}",
+                arg="target_shape", code=codes.RESHAPE_SIZE)
         return (s[0], *(n // known if d == -1 else d for d in target))
     if known != n:
-        raise ShapeError(
-            f"needs a target_shape with the {n} elements of {fmt_shape(s)} but gets {shown} "
-            f"with {known} elements",
+        raise ShapeError.found(
+            f"needs a target_shape with the {n} elements of {fmt_shape(s)}", shown,
             f"make the product of target_shape equal {n}, or put -1 on one axis to infer it",
-            arg="target_shape", code="reshape")
+            after=f" with {known} elements", arg="target_shape", code=codes.RESHAPE_SIZE)
     return (s[0], *target)
 
 
@@ -94,9 +93,9 @@ RESHAPE = Op(
 def _permute_validate(args):
     dims = list(args["dims"])
     if sorted(dims) != list(range(1, len(dims) + 1)):
-        raise ShapeError(f"needs dims to be a permutation of 1..{len(dims)} but gets {dims}",
-                         "number the non-batch axes from 1 and list each once, e.g. [2, 1]",
-                         arg="dims", code="arg")
+        raise ShapeError.found(f"needs dims to be a permutation of 1..{len(dims)}", f"{dims}",
+                               "number the non-batch axes from 1 and list each once, e.g. [2, 1]",
+                               arg="dims", code=codes.BAD_ARGUMENT)
 
 
 def _permute_shape(args, shapes):
@@ -187,7 +186,7 @@ def _cropping_shape(n):
                 raise ShapeError(
                     f"needs cropping smaller than the input but crops {a} + {b} from axis {axis} "
                     f"(size {out[axis]}) of {fmt_shape(s)}",
-                    "crop less, or give the layer a larger input", arg="cropping", code="shrink")
+                    "crop less, or give the layer a larger input", arg="cropping", code=codes.DIMENSION_TOO_SMALL)
             out[axis] -= a + b
         return tuple(out)
     return shape
@@ -267,8 +266,8 @@ _KEY_HINT = ("pieces are '...', ':', start:stop:step with optional integers, or 
 
 
 def _key_error(key, problem):
-    return ShapeError(f"needs a key in numpy index syntax (e.g. '..., :1' or ':, 2:5, ::2') but gets "
-                      f"{key!r}: {problem}", _KEY_HINT, arg="key", code="arg")
+    return ShapeError.found("needs a key in numpy index syntax (e.g. '..., :1' or ':, 2:5, ::2')", f"{key!r}",
+                            _KEY_HINT, after=f": {problem}", arg="key", code=codes.BAD_ARGUMENT)
 
 
 def parse_key(key: str) -> tuple:
@@ -338,8 +337,8 @@ def slice_shape(key: str, shape: tuple) -> tuple:
     items = parse_key(key)
     explicit = [i for i in items if i is not Ellipsis]
     if len(explicit) > len(shape):
-        raise ShapeError(f"needs at least {len(explicit)} axes (batch included) for key {key!r} "
-                         f"but gets {fmt_shape(shape)}", "index fewer axes, or use '...'", code="rank")
+        raise ShapeError.found(f"needs at least {len(explicit)} axes (batch included) for key {key!r}", shape,
+                               "index fewer axes, or use '...'", code=codes.RANK_MISMATCH)
     fill = [slice(None)] * (len(shape) - len(explicit))
     if Ellipsis in items:
         at = items.index(Ellipsis)
@@ -351,14 +350,14 @@ def slice_shape(key: str, shape: tuple) -> tuple:
             and first.step in (None, 1)):
         raise ShapeError(f"needs the batch axis taken whole (':' or '...') but key {key!r} "
                          f"gives it {_fmt_item(first)!r} on {fmt_shape(shape)}",
-                         "start the key with ':, ' or '..., '", arg="key", code="arg")
+                         "start the key with ':, ' or '..., '", arg="key", code=codes.BAD_ARGUMENT)
     out = [shape[0]]
     for axis, (item, d) in enumerate(zip(per_axis[1:], shape[1:]), start=1):
         if isinstance(item, int):
             if d is not None and not -d <= item < d:
-                raise ShapeError(f"needs index {item} within axis {axis} (size {d}) but gets "
-                                 f"{fmt_shape(shape)}", f"use an index from {-d} to {d - 1}",
-                                 arg="key", code="arg")
+                raise ShapeError.found(f"needs index {item} within axis {axis} (size {d})", shape,
+                                       f"use an index from {-d} to {d - 1}",
+                                       arg="key", code=codes.BAD_ARGUMENT)
             continue  # an integer index drops the axis
         n = _unknown_length(item) if d is None else _length(item, d)
         if n == 0:
@@ -366,7 +365,8 @@ def slice_shape(key: str, shape: tuple) -> tuple:
             raise ShapeError(f"needs a non-empty result but {_fmt_item(item)!r} leaves axis {axis} "
                              f"({size}) of {fmt_shape(shape)} empty",
                              "check start, stop and step: with a positive step start must come "
-                             "before stop (and after it with a negative step)", arg="key", code="shrink")
+                             "before stop (and after it with a negative step)", arg="key",
+                             code=codes.DIMENSION_TOO_SMALL)
         out.append(n)
     return tuple(out)
 

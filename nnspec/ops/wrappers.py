@@ -5,6 +5,7 @@ family; the nested `{Type: {args}}` helpers are shared from there.
 """
 from __future__ import annotations
 
+from .. import codes
 from .base import Arg, Op, ShapeError
 from .recurrent import _inner_error, _item, _validate_inner
 
@@ -25,7 +26,8 @@ def _wrapped(args):
     type_name = next(iter(args["layer"]))
     if type_name not in _UNITS:
         raise ShapeError(f"cannot wrap {type_name}: WeightNorm wraps Dense, Conv1D, Conv2D or Conv3D",
-                         "wrap one of those, or use the weight_norm kernel_constraint", arg="layer", code="arg")
+                         "wrap one of those, or use the weight_norm kernel_constraint", arg="layer",
+                         code=codes.BAD_ARGUMENT)
     return _item(args["layer"])
 
 

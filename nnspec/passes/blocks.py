@@ -40,6 +40,7 @@ import functools
 import math
 import re
 
+from .. import codes
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..ops import CATALOG
 from ..source.yaml_loader import Document
@@ -73,7 +74,7 @@ def check_layer_count(doc: Document) -> list[Diagnostic]:
     by expand(), before it expands)."""
     layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
     if isinstance(layers, list) and len(layers) > MAX_LAYERS:
-        return [Diagnostic("too-many-layers", f"the spec has {len(layers):,} layers; the limit is {MAX_LAYERS:,}",
+        return [Diagnostic(codes.TOO_MANY_LAYERS, f"the spec has {len(layers):,} layers; the limit is {MAX_LAYERS:,}",
                            doc.span(("layers", MAX_LAYERS)), "split the model; blocks and repeat shorten repeated layers")]
     return []
 
@@ -239,7 +240,7 @@ class _Expander:
                 try:
                     args = _substitute(args, subst)
                 except _SubstError as e:
-                    self.error("bad-block-expression", str(e), self.span(ipath + (key,), via),
+                    self.error(codes.BAD_BLOCK_EXPRESSION, str(e), self.span(ipath + (key,), via),
                                "write ${param * 2 + 1} with numeric parameters")
                     raise _Stop
             if key == "repeat":
@@ -251,7 +252,7 @@ class _Expander:
                 produced, previous = self.call(key, args, ipath, scope, via, previous)
             else:
                 hint = did_you_mean(key, list(CATALOG) + list(self.blocks) + ["repeat", "reuse"])
-                self.error("unknown-layer-type", f"unknown layer type or block '{key}'",
+                self.error(codes.UNKNOWN_LAYER_TYPE, f"unknown layer type or block '{key}'",
                            self.span(ipath + (key,), via, key=True),
                            hint or "layer types are Keras class names (nnspec ops); blocks are defined under blocks:")
                 raise _Stop
@@ -262,7 +263,7 @@ class _Expander:
         index = self.out_count
         self.out_count += 1
         if self.out_count > MAX_EXPANDED:  # the pre-count (_Cost) refuses this first; a backstop
-            self.error("too-many-layers", f"blocks and repeat expand to more than {MAX_EXPANDED:,} layers",
+            self.error(codes.TOO_MANY_LAYERS, f"blocks and repeat expand to more than {MAX_EXPANDED:,} layers",
                        self.span(src_path, via), "check repeat counts and nesting")
             raise _Stop
         self._place(src_path, index, via)
@@ -282,7 +283,7 @@ class _Expander:
                     if known is None:
                         known = sorted(scope.params)
                     where = f"block '{scope.block}'" if scope else "repeat (it has $i)"
-                    self.error("unknown-block-parameter", f"'${m.group(1)}' is not a parameter of {where}",
+                    self.error(codes.UNKNOWN_BLOCK_PARAMETER, f"'${m.group(1)}' is not a parameter of {where}",
                                self.span(path + (k,), via),
                                did_you_mean(m.group(1), known) or
                                (f"its parameters are: {', '.join('$' + n for n in known)}" if known else
@@ -329,18 +330,18 @@ class _Expander:
             return
         found = f"{type(name).__name__} {name!r}" if not isinstance(name, str) else repr(name)
         if isinstance(name, str) and name.startswith("_") and top:
-            self.error("bad-name", f"invalid name {found}: a layer name cannot start with '_' (TensorFlow's "
+            self.error(codes.BAD_NAME, f"invalid name {found}: a layer name cannot start with '_' (TensorFlow's "
                        "name scopes must start with a letter, a digit or '.')", self.span(path, via),
                        f"e.g. name: {name.lstrip('_') or 'block1'}")
         else:
-            self.error("bad-name", f"invalid name {found}: expected a name: letters, digits and _"
+            self.error(codes.BAD_NAME, f"invalid name {found}: expected a name: letters, digits and _"
                        + (", not starting with a digit" if top else ""), self.span(path, via), "e.g. name: conv1")
         raise _Stop
 
     def check_call_args(self, args, path, via) -> None:
         """A block call's own arguments besides its parameters."""
         if "trainable" in args and not isinstance(args["trainable"], bool):
-            self.error("bad-type", f"block call: trainable must be true or false; found "
+            self.error(codes.BAD_TYPE, f"block call: trainable must be true or false; found "
                        f"{type(args['trainable']).__name__} {args['trainable']!r}",
                        self.span(path + ("trainable",), via), "trainable: false freezes every layer of the call")
             raise _Stop
@@ -348,7 +349,7 @@ class _Expander:
         if src is not None and not isinstance(src, str) and not (
                 isinstance(src, (list, dict)) and all(isinstance(v, str) for v in
                                                       (src.values() if isinstance(src, dict) else src))):
-            self.error("bad-from", f"block call: from must be a name, a list of names or a map of names; found "
+            self.error(codes.BAD_FROM, f"block call: from must be a name, a list of names or a map of names; found "
                        f"{type(src).__name__} {src!r}", self.span(path + ("from",), via),
                        "e.g. from: stem or from: [a, b]")
             raise _Stop
@@ -373,7 +374,7 @@ class _Expander:
                 if key == "reuse" or item_args.get("activity_regularizer") is not None:
                     why = ("is a reuse of another layer" if key == "reuse" else
                            "has an activity_regularizer of its own")
-                    self.error("bad-block-argument", f"activity_regularizer on this call would go to its output "
+                    self.error(codes.BAD_BLOCK_ARGUMENT, f"activity_regularizer on this call would go to its output "
                                f"layer '{output_name}', which {why}", self.span(path + ("activity_regularizer",),
                                                                                 via, key=True),
                                "put it on a layer inside the block, or use a penalty: {on: "
@@ -384,7 +385,7 @@ class _Expander:
                                                                   "activity_regularizer"))
                 return
         if "." in output_name:  # one output of a layer with several: no layer to put it on
-            self.error("bad-block-argument", f"activity_regularizer on this call would go to its output "
+            self.error(codes.BAD_BLOCK_ARGUMENT, f"activity_regularizer on this call would go to its output "
                        f"'{output_name}', one output of a layer with several, which Keras cannot regularise alone",
                        self.span(path + ("activity_regularizer",), via, key=True),
                        f"use a penalty: {{on: {output_name}, l2: ...}}")
@@ -411,14 +412,14 @@ class _Expander:
             if key in scope.inputs:
                 return scope.inputs[key]
             inputs = ", ".join("$" + i for i in scope.inputs if not i.startswith("$"))
-            self.error("unknown-block-input", f"block '{scope.block}' has no input '{name}'",
+            self.error(codes.UNKNOWN_BLOCK_INPUT, f"block '{scope.block}' has no input '{name}'",
                        self.span(path, via), f"its inputs are: {inputs}")
             return name
         if name in scope.local:
             return scope.local[name]
         if name in _local_names(self.blocks[scope.block]["layers"]):  # a later layer of the block
             return self.global_name(scope, name)
-        self.error("unknown-reference", f"'{name}' is not a layer of block '{scope.block}'",
+        self.error(codes.UNKNOWN_REFERENCE, f"'{name}' is not a layer of block '{scope.block}'",
                    self.span(path, via), did_you_mean(name, scope.local) or
                    "inside a block, from: names the block's layers, or $in for its input")
         return name
@@ -435,11 +436,11 @@ class _Expander:
         call_span = self.span(ipath + (block,), via, key=True)
         if block in self.stack:
             cycle = " -> ".join(self.stack[self.stack.index(block):] + [block])
-            self.error("block-recursion", f"blocks call each other in a cycle: {cycle}", call_span,
+            self.error(codes.BLOCK_RECURSION, f"blocks call each other in a cycle: {cycle}", call_span,
                        "a block cannot contain itself")
             raise _Stop
         if len(self.stack) >= MAX_DEPTH:
-            self.error("too-deep", f"blocks nested deeper than {MAX_DEPTH}", call_span)
+            self.error(codes.TOO_DEEP, f"blocks nested deeper than {MAX_DEPTH}", call_span)
             raise _Stop
         self.check_name(args.get("name"), ipath + (block, "name"), via, top=scope is None)
         self.check_call_args(args, ipath + (block,), via)
@@ -518,17 +519,17 @@ class _Expander:
                 value = given[p]
                 pspan = self.span(path + (p,), via)
                 if typ and not _is_type(value, typ) and not (isinstance(value, str) and value.startswith("$")):
-                    self.error("bad-block-argument", f"block '{block}' parameter '{p}' is {typ}; found "
+                    self.error(codes.BAD_BLOCK_ARGUMENT, f"block '{block}' parameter '{p}' is {typ}; found "
                                f"{type(value).__name__} {value!r}", pspan)
                 values[p] = value
             elif default is not _MISSING:
                 values[p] = default
             else:
-                self.error("missing-block-argument", f"block '{block}' needs parameter '{p}'",
+                self.error(codes.MISSING_BLOCK_ARGUMENT, f"block '{block}' needs parameter '{p}'",
                            self.span(path, via, key=True), f"add {p}: ... to the call")
         for p in given:
             if p not in declared:
-                self.error("unknown-block-argument", f"block '{block}' has no parameter '{p}'",
+                self.error(codes.UNKNOWN_BLOCK_ARGUMENT, f"block '{block}' has no parameter '{p}'",
                            self.span(path + (p,), via, key=True),
                            did_you_mean(p, declared) or (f"its parameters are: {', '.join(declared)}"
                                                          if declared else "it takes no parameters"))
@@ -538,14 +539,14 @@ class _Expander:
 
     def bind_inputs(self, block, in_names, sources, path, via, call_span) -> dict:
         if sources is None:
-            self.error("missing-from", f"block '{block}' call has no input", call_span, "say which with from:")
+            self.error(codes.MISSING_FROM, f"block '{block}' call has no input", call_span, "say which with from:")
             raise _Stop
         if isinstance(sources, dict):
             mapping = dict(sources)
         else:
             seq = [sources] if isinstance(sources, str) else list(sources)
             if len(seq) != len(in_names):
-                self.error("input-count", f"block '{block}' takes {len(in_names)} input"
+                self.error(codes.INPUT_COUNT, f"block '{block}' takes {len(in_names)} input"
                            f"{'s' if len(in_names) != 1 else ''} ({', '.join(in_names)}); found {len(seq)}",
                            self.span(path + ("from",), via) if isinstance(sources, list) else call_span,
                            f"from: [{', '.join(in_names)}]" if len(in_names) > 1 else None)
@@ -553,7 +554,7 @@ class _Expander:
             mapping = dict(zip(in_names, seq))
         missing = [n for n in in_names if n not in mapping]
         if missing:
-            self.error("input-count", f"block '{block}' needs input '{missing[0]}'", call_span)
+            self.error(codes.INPUT_COUNT, f"block '{block}' needs input '{missing[0]}'", call_span)
             raise _Stop
         mapping["$default"] = mapping[in_names[0]]
         return mapping
@@ -562,16 +563,16 @@ class _Expander:
         times, layers = args.get("times"), args.get("layers")
         if not isinstance(times, int) or isinstance(times, bool) or times < 1 or not isinstance(layers, list) \
                 or not layers:
-            self.error("bad-repeat", "repeat needs times: a positive integer and layers: a non-empty list",
+            self.error(codes.BAD_REPEAT, "repeat needs times: a positive integer and layers: a non-empty list",
                        self.span(path, via), "e.g. repeat: {times: 4, layers: [GRU: {units: 64}]}")
             raise _Stop
         if times > MAX_REPEAT:
-            self.error("out-of-range", f"repeat times is {times:,}; the limit is {MAX_REPEAT:,}",
+            self.error(codes.OUT_OF_RANGE, f"repeat times is {times:,}; the limit is {MAX_REPEAT:,}",
                        self.span(path + ("times",), via), "nest blocks for more copies, within the layer limit")
             raise _Stop
         extra = set(args) - {"times", "layers"}
         if extra:
-            self.error("bad-repeat", f"repeat takes times and layers; found {', '.join(sorted(extra))}",
+            self.error(codes.BAD_REPEAT, f"repeat takes times and layers; found {', '.join(sorted(extra))}",
                        self.span(path + (sorted(extra)[0],), via, key=True))
             raise _Stop
         out = []
@@ -581,7 +582,7 @@ class _Expander:
             try:
                 copies = [_substitute(e, inner) for e in layers]
             except _SubstError as e:
-                self.error("bad-block-expression", str(e), self.span(path, via),
+                self.error(codes.BAD_BLOCK_EXPRESSION, str(e), self.span(path, via),
                            "write ${i + 1} with numeric parameters")
                 raise _Stop
             if scope is None:
@@ -616,8 +617,8 @@ class _Cost:
     there, as it stops the expansion. The work done here is bounded by the
     limits it checks."""
 
-    LIMITS = (("layers", MAX_EXPANDED, "too-many-layers"), ("nodes", MAX_EXPANDED_NODES, "too-many-nodes"),
-              ("characters of text", MAX_EXPANDED_BYTES, "too-much-text"))
+    LIMITS = (("layers", MAX_EXPANDED, codes.TOO_MANY_LAYERS), ("nodes", MAX_EXPANDED_NODES, codes.TOO_MANY_NODES),
+              ("characters of text", MAX_EXPANDED_BYTES, codes.TOO_MUCH_TEXT))
     NUMBER_TEXT = 24  # the longest text of a ${...}: an int below 2**63 or a float's repr
 
     def __init__(self, ex: "_Expander"):

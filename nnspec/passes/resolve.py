@@ -8,6 +8,7 @@ from __future__ import annotations
 import keyword
 import re
 
+from .. import codes
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
 from ..ir import Input, Node, Output, Penalty, Spec, layer_of
 from ..ops import CATALOG
@@ -46,7 +47,7 @@ def _check_imports(doc, declared, allowed, diags) -> tuple:
     for i, module in enumerate(declared):
         why = module_refused(module)
         if why:
-            diags.append(Diagnostic("import-refused", f"module '{module}' is never imported for a spec: {why}",
+            diags.append(Diagnostic(codes.IMPORT_REFUSED, f"module '{module}' is never imported for a spec: {why}",
                                     doc.span(("requires_import", i)), "remove it from requires_import"))
     refs = list(_custom_refs(doc.data.get("outputs", {}), ("outputs",)))
     refs += list(_custom_refs(doc.data["layers"], ("layers",)))
@@ -56,7 +57,7 @@ def _check_imports(doc, declared, allowed, diags) -> tuple:
             refs.append((("layers", i, "Custom", "class"), args["class"]))
             where = serialized_object_path(args.get("args"), ("layers", i, "Custom", "args"))
             if where is not None:
-                diags.append(Diagnostic("import-refused", "a Custom layer's args may not hold a serialized Keras "
+                diags.append(Diagnostic(codes.IMPORT_REFUSED, "a Custom layer's args may not hold a serialized Keras "
                                         "object (a mapping with class_name): Keras would load whatever class it "
                                         "names", doc.span(where), "write the arguments as plain values"))
     modules = []
@@ -66,16 +67,16 @@ def _check_imports(doc, declared, allowed, diags) -> tuple:
         modules.append(module)
         why = refused(ref)
         if why:
-            diags.append(Diagnostic("import-refused", f"'{ref}' is never imported for a spec: {why}",
+            diags.append(Diagnostic(codes.IMPORT_REFUSED, f"'{ref}' is never imported for a spec: {why}",
                                     doc.span(path), "use an op from `nnspec ops`, or a layer class of your own"))
         elif module_allowed(ref, allowed):
             continue
         elif module_allowed(ref, declared):
-            diags.append(Diagnostic("import-not-allowed",
+            diags.append(Diagnostic(codes.IMPORT_NOT_ALLOWED,
                                     f"'{ref}' needs module '{module}', which the spec declares "
                                     "(requires_import) but you have not allowed", doc.span(path), _grant_hint(root)))
         else:
-            diags.append(Diagnostic("import-not-allowed",
+            diags.append(Diagnostic(codes.IMPORT_NOT_ALLOWED,
                                     f"'{ref}' needs nnspec to import module '{module}', which is not allowed",
                                     doc.span(path), f"declare it in the spec with requires_import: [{root}], and "
                                     + _grant_hint(root)))
@@ -127,12 +128,12 @@ def _name_rule(name: str, what: str, span, diags) -> bool:
     keyword argument of the serving signature, so it cannot be a Python keyword
     or `self`."""
     if name.startswith("_"):
-        diags.append(Diagnostic("bad-name", f"{what} name '{name}' starts with '_': TensorFlow refuses it (a name "
+        diags.append(Diagnostic(codes.BAD_NAME, f"{what} name '{name}' starts with '_': TensorFlow refuses it (a name "
                                 "scope must start with a letter, a digit or '.')", span,
                                 f"e.g. {name.lstrip('_') or 'x'}"))
         return False
     if what == "input" and (keyword.iskeyword(name) or name == "self"):
-        diags.append(Diagnostic("bad-name", f"input name '{name}' is "
+        diags.append(Diagnostic(codes.BAD_NAME, f"input name '{name}' is "
                                 f"{'a Python keyword' if name != 'self' else 'reserved'}: inputs are the keyword "
                                 "arguments of the SavedModel's serving signature, which refuses it", span,
                                 f"e.g. {name}_in"))
@@ -164,7 +165,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     def define(name, span, what="layer"):
         _name_rule(name, what, span, diags)  # and define it still: one diagnostic, no follow-on ones
         if name in defined:
-            diags.append(Diagnostic("duplicate-name", f"name '{name}' is already used", span,
+            diags.append(Diagnostic(codes.DUPLICATE_NAME, f"name '{name}' is already used", span,
                                     "give each input and layer a unique name",
                                     related=(("first defined here", defined[name]),)))
             return False
@@ -214,7 +215,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 if len(spec.inputs) == 1:
                     inputs = [next(iter(spec.inputs))]
                 else:
-                    diags.append(Diagnostic("missing-from",
+                    diags.append(Diagnostic(codes.MISSING_FROM,
                                             f"the first layer has no input: the model has {len(spec.inputs)} inputs",
                                             span, "say which with from: <input name>"))
                     inputs = []
@@ -235,7 +236,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
             if key == "Expr":
                 if roles is not None and any(isinstance(v, list) for v in roles.values()):
                     r = next(k for k, v in roles.items() if isinstance(v, list))
-                    diags.append(Diagnostic("bad-from", f"Expr input '{r}' takes one tensor, not a list",
+                    diags.append(Diagnostic(codes.BAD_FROM, f"Expr input '{r}' takes one tensor, not a list",
                                             from_span or span, "name each tensor: from: {a: x, b: y}"))
                     roles = {k: v[0] if isinstance(v, list) else v for k, v in roles.items()}
                 node.args["names"] = _expr_layer(node, args.get("from"), roles, doc, path, diags)
@@ -253,7 +254,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if target is None:
             hint = did_you_mean(node.layer, layer_nodes) or "reuse names a layer defined in layers:"
             what = "an input, not a layer" if node.layer in spec.inputs else "not a layer in this spec"
-            diags.append(Diagnostic("unknown-layer", f"reuse: '{node.layer}' is {what}", layer_span, hint))
+            diags.append(Diagnostic(codes.UNKNOWN_LAYER, f"reuse: '{node.layer}' is {what}", layer_span, hint))
             continue
         node.op, node.args, node.given = target.op, target.args, target.given
         node.trainable, node.activity_regularizer = target.trainable, target.activity_regularizer
@@ -288,12 +289,12 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                 hint = f"write {base}.{outs[i]}"
             else:
                 hint = f"its outputs are: {_outputs_text(node)}" if outs else f"'{base}' has one output: write {base}"
-            return "bad-reference", f"'{ref}': outputs are referred to by name, not by index", hint
+            return codes.BAD_REFERENCE, f"'{ref}': outputs are referred to by name, not by index", hint
         base, _, out = ref.partition(".")
         if not out or base not in defined:
             return unknown(base)
         if base in spec.inputs:
-            return "no-such-output", f"'{ref}': '{base}' is an input, one tensor", f"write {base}"
+            return codes.NO_SUCH_OUTPUT, f"'{ref}': '{base}' is an input, one tensor", f"write {base}"
         node = by_node[base]
         op = CATALOG.get(node.op)
         if op is None:
@@ -302,12 +303,12 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if enable and out not in node.outputs:
             what, _, where = enable.partition(" on ")  # "return_state: true on the layer inside"
             hint = f"add {what} to " + (f"{where} '{base}'" if where else f"'{base}'")
-            return "output-not-enabled", f"'{ref}': {op.name} '{base}' gives '{out}' only with {enable}", hint
+            return codes.OUTPUT_NOT_ENABLED, f"'{ref}': {op.name} '{base}' gives '{out}' only with {enable}", hint
         message = f"'{ref}': {op.name} '{base}' has no output '{out}'"
         if not node.outputs:
-            return "no-such-output", message, f"'{base}' has one output: write {base}"
+            return codes.NO_SUCH_OUTPUT, message, f"'{base}' has one output: write {base}"
         close = did_you_mean(out, node.outputs)
-        return "no-such-output", message, (f"{close} " if close else "") + f"its outputs are: {_outputs_text(node)}"
+        return codes.NO_SUCH_OUTPUT, message, (f"{close} " if close else "") + f"its outputs are: {_outputs_text(node)}"
 
     def ref_span(node, ref):
         """Where ``ref`` is written in the node's from: (the item in a list or a port), else from:."""
@@ -328,13 +329,13 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     for node in spec.nodes:
         for ref in node.refs():
             problem = ref_problem(ref, lambda base, node=node, ref=ref: (
-                "unknown-reference", f"'{node.name}' takes input from '{ref}', which is not defined",
+                codes.UNKNOWN_REFERENCE, f"'{node.name}' takes input from '{ref}', which is not defined",
                 did_you_mean(base, defined) or "from: names an input or a layer"))
             if problem is not None:
                 code, message, hint = problem
                 base = layer_of(ref)
                 related = (((f"'{base}' is defined here", by_node[base].span),)
-                           if code == "output-not-enabled" and base in by_node else ())
+                           if code == codes.OUTPUT_NOT_ENABLED and base in by_node else ())
                 diags.append(Diagnostic(code, message, ref_span(node, ref), hint, related=related))
         if node.op and node.inputs:
             lo, hi = CATALOG[node.op].inputs
@@ -347,7 +348,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
                     hint = (f"give the {' and '.join(p.name for p in ports)} by name: from: "
                             f"{{{CATALOG[node.op].input_names[0]}: {node.inputs[0]}, {ports[0].name}: "
                             f"{'[...]' if ports[0].many else '...'}}}")
-                diags.append(Diagnostic("input-count", f"{node.op} '{node.name}' takes {want} input"
+                diags.append(Diagnostic(codes.INPUT_COUNT, f"{node.op} '{node.name}' takes {want} input"
                                         f"{'s' if lo != 1 or hi != 1 else ''}; found {n}",
                                         node.from_span or node.span, hint))
 
@@ -355,13 +356,13 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         value = value or {}
         span = doc.span(("outputs", name), key=True)
         problem = ref_problem(name, lambda base, name=name: (
-            "unknown-output", f"output '{name}' is not a layer or input of this spec",
+            codes.UNKNOWN_OUTPUT, f"output '{name}' is not a layer or input of this spec",
             did_you_mean(base, defined) or "outputs name tensors defined in layers:"))
         if problem is not None:
             code, message, hint = problem
             diags.append(Diagnostic(code, message, span, hint))
         if "weight" in value and "loss" not in value:
-            diags.append(Diagnostic("weight-without-loss", f"output '{name}' has a loss weight but no loss",
+            diags.append(Diagnostic(codes.WEIGHT_WITHOUT_LOSS, f"output '{name}' has a loss weight but no loss",
                                     doc.span(("outputs", name, "weight"), key=True), "add loss: ... or drop weight"))
         if isinstance(value.get("loss"), dict) and "expr" in value["loss"]:
             _check_expr(value["loss"]["expr"], {"y_true": None, "y_pred": None},
@@ -379,8 +380,8 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         if spec_p:
             spec.penalties.append(spec_p)
 
-    if any(d.code in ("unknown-reference", "unknown-layer", "missing-from", "duplicate-name", "no-such-output",
-                      "output-not-enabled", "bad-reference") for d in diags):
+    if any(d.code in (codes.UNKNOWN_REFERENCE, codes.UNKNOWN_LAYER, codes.MISSING_FROM, codes.DUPLICATE_NAME,
+                      codes.NO_SUCH_OUTPUT, codes.OUTPUT_NOT_ENABLED, codes.BAD_REFERENCE) for d in diags):
         return spec, diags
     spec.nodes = _toposort(spec, diags)
     if not diags:
@@ -400,7 +401,7 @@ def _check_weights_path(path: str, span, diags) -> None:
     elif not path.endswith((".keras", ".weights.h5")):
         why = "does not end in .keras or .weights.h5"
     if why:
-        diags.append(Diagnostic("weights-path", f"weights: {path!r} {why}: a spec may name a weights file below "
+        diags.append(Diagnostic(codes.WEIGHTS_PATH, f"weights: {path!r} {why}: a spec may name a weights file below "
                                 "its own directory only", span, "put the file beside the spec (weights: "
                                 "base.weights.h5), or give your own path with nnspec compile --weights FILE"))
 
@@ -412,12 +413,14 @@ def _check_metric(m, path, doc, diags) -> None:
         return
     keys = [k for k in m if k != "name"]
     if len(keys) != 1:
-        diags.append(Diagnostic("bad-metric", f"a metric mapping holds one metric; found {', '.join(keys) or 'only name'}",
+        diags.append(Diagnostic(codes.BAD_METRIC,
+                                f"a metric mapping holds one metric; found {', '.join(keys) or 'only name'}",
                                 doc.span(path), "write each metric as its own list item: [{AUC: {}}, mae]"
                                 if len(keys) > 1 else "add the metric: {expr: \"...\", name: ...}"))
         return
     if "name" in m and keys[0] != "expr":
-        diags.append(Diagnostic("bad-metric", f"name goes beside expr only; {keys[0]} takes it among its arguments", doc.span(path + ("name",), key=True),
+        diags.append(Diagnostic(codes.BAD_METRIC, f"name goes beside expr only; {keys[0]} takes it among its arguments",
+                                doc.span(path + ("name",), key=True),
                                 f"write {{{keys[0]}: {{name: {m['name']}}}}}" if keys[0] != "custom"
                                 else "a custom metric has its own name"))
     if keys[0] == "expr" and isinstance(m["expr"], str):
@@ -435,19 +438,19 @@ def _order_roles(op, roles: dict, node: Node, diags) -> tuple[list, dict]:
     ports = {p.name: p for p in op.ports}
     span = node.from_span or node.span
     if not names and not ports:
-        diags.append(Diagnostic("bad-from", f"{op.name} has no named inputs; from: takes a name or a list here",
+        diags.append(Diagnostic(codes.BAD_FROM, f"{op.name} has no named inputs; from: takes a name or a list here",
                                 span, f"write from: [{', '.join(_flat(roles.values()))}]"))
         return _flat(roles.values()), {}
     unknown = [r for r in roles if r not in names and r not in ports]
     every = list(names) + list(ports)
     for r in unknown:
-        diags.append(Diagnostic("bad-from", f"{op.name} has no input '{r}'", span,
+        diags.append(Diagnostic(codes.BAD_FROM, f"{op.name} has no input '{r}'", span,
                                 did_you_mean(r, every) or f"its inputs are: {', '.join(every)}"))
     bad = False
     for r, v in roles.items():
         port = ports.get(r)
         if isinstance(v, list) and (port is None or not port.many):
-            diags.append(Diagnostic("bad-from", f"{op.name} input '{r}' takes one tensor, not a list", span,
+            diags.append(Diagnostic(codes.BAD_FROM, f"{op.name} input '{r}' takes one tensor, not a list", span,
                                     f"write {r}: {v[0]}" if v else f"write {r}: <tensor>"))
             bad = True
     ordered = []
@@ -458,7 +461,7 @@ def _order_roles(op, roles: dict, node: Node, diags) -> tuple[list, dict]:
             break
     missing = [r for r in names[: op.inputs[0]] if r not in roles]
     for r in missing:
-        diags.append(Diagnostic("bad-from", f"{op.name} '{node.name}' needs input '{r}'", span,
+        diags.append(Diagnostic(codes.BAD_FROM, f"{op.name} '{node.name}' needs input '{r}'", span,
                                 f"add {r}: <tensor> to from:"))
     if unknown or missing or bad:
         return _flat(roles.values()), {}
@@ -485,7 +488,7 @@ def _expr_layer(node, written, roles, doc, path, diags) -> list:
         tree = expr_lang.parse(text)
     except expr_lang.ExprError as e:
         from .shapes import expr_column
-        diags.append(Diagnostic("bad-expression", f"Expr '{node.name}': {e.message} (column {e.col} of {text!r})"
+        diags.append(Diagnostic(codes.BAD_EXPRESSION, f"Expr '{node.name}': {e.message} (column {e.col} of {text!r})"
                                 if e.col else f"Expr '{node.name}': {e.message}",
                                 expr_column(span, node.arg_spans, text, e.col), e.hint))
         return names
@@ -498,7 +501,7 @@ def _expr_layer(node, written, roles, doc, path, diags) -> list:
             else:
                 hint = did_you_mean(name, names) or f"its inputs are {', '.join(names)}; " \
                     "name them with a map, from: {a: tensor_a, b: tensor_b}"
-            diags.append(Diagnostic("unknown-tensor", f"Expr '{node.name}': the expression uses '{name}' (column "
+            diags.append(Diagnostic(codes.UNKNOWN_TENSOR, f"Expr '{node.name}': the expression uses '{name}' (column "
                                     f"{col}), which is not one of its inputs ({', '.join(names)})",
                                     expr_column(span, node.arg_spans, text, col), hint))
             break
@@ -510,13 +513,13 @@ def _expr_reuse(node, roles, diags) -> None:
     names = node.args.get("names") or ["x"]
     if roles is not None:
         if set(roles) != set(names):
-            diags.append(Diagnostic("bad-from", f"reuse of Expr '{node.layer}' names its inputs "
+            diags.append(Diagnostic(codes.BAD_FROM, f"reuse of Expr '{node.layer}' names its inputs "
                                     f"{', '.join(roles)}, but its expression uses {', '.join(names)}",
                                     node.from_span or node.span, f"from: {{{', '.join(n + ': ...' for n in names)}}}"))
             return
         node.inputs = [roles[n] for n in names]
     elif len(node.inputs) != len(names):
-        diags.append(Diagnostic("input-count", f"reuse of Expr '{node.layer}' takes {len(names)} input(s) "
+        diags.append(Diagnostic(codes.INPUT_COUNT, f"reuse of Expr '{node.layer}' takes {len(names)} input(s) "
                                 f"({', '.join(names)}); found {len(node.inputs)}", node.from_span or node.span,
                                 f"from: [{', '.join(names)}]" if len(names) > 1 else "give it one input"))
 
@@ -535,14 +538,14 @@ def _penalty(p: dict, path, doc, defined, diags, valid=None, ref_problem=None) -
     kinds = [k for k in ("l1", "l2", "l1_l2", "expr") if k in p]
     if len(kinds) != 1:
         found = ", ".join(kinds) if kinds else "none"
-        diags.append(Diagnostic("bad-penalty", f"a penalty has exactly one of l1, l2, l1_l2, expr; found {found}",
+        diags.append(Diagnostic(codes.BAD_PENALTY, f"a penalty has exactly one of l1, l2, l1_l2, expr; found {found}",
                                 span, "e.g. {on: trunk, l2: 0.01} or {expr: 0.01 * mean(abs(trunk))}"))
         return None
     kind = kinds[0]
     if kind == "expr":
         for extra in ("on", "reduce"):
             if extra in p:
-                diags.append(Diagnostic("bad-penalty", f"'{extra}' does not go with expr: the expression names "
+                diags.append(Diagnostic(codes.BAD_PENALTY, f"'{extra}' does not go with expr: the expression names "
                                         "its tensors and reductions itself", doc.span(path + (extra,), key=True),
                                         f"remove {extra}"))
         tree = _check_expr(p["expr"], {n: None for n in (valid or defined)}, doc.span(path + ("expr",)), diags,
@@ -553,7 +556,7 @@ def _penalty(p: dict, path, doc, defined, diags, valid=None, ref_problem=None) -
         used = [n for n, _ in expr_names(tree)]
         return Penalty("expr", list(dict.fromkeys(used)), text=p["expr"], tree=tree, span=span)
     if "on" not in p:
-        diags.append(Diagnostic("bad-penalty", f"a {kind} penalty needs on: <tensor name>", span,
+        diags.append(Diagnostic(codes.BAD_PENALTY, f"a {kind} penalty needs on: <tensor name>", span,
                                 f"e.g. {{on: trunk, {kind}: 0.01}}"))
         return None
     on = [p["on"]] if isinstance(p["on"], str) else list(p["on"])
@@ -563,7 +566,7 @@ def _penalty(p: dict, path, doc, defined, diags, valid=None, ref_problem=None) -
             sub = path + ("on",) + ((j,) if isinstance(p["on"], list) else ())
             problem = ref_problem(name, lambda base: None) if ref_problem else None
             code, message, hint = problem or (
-                "unknown-tensor", f"penalty on '{name}': no such tensor",
+                codes.UNKNOWN_TENSOR, f"penalty on '{name}': no such tensor",
                 did_you_mean(layer_of(name), defined) or "name a layer or input of this spec")
             diags.append(Diagnostic(code, message, doc.span(sub), hint))
             ok = False
@@ -577,7 +580,7 @@ def _check_expr(text, names, span, diags, ref_problem=None):
     try:
         tree = expr_lang.parse(text)
     except expr_lang.ExprError as e:
-        diags.append(Diagnostic("bad-expression", f"expression: {e.message} (column {e.col} of {text!r})"
+        diags.append(Diagnostic(codes.BAD_EXPRESSION, f"expression: {e.message} (column {e.col} of {text!r})"
                                 if e.col else f"expression: {e.message}", span, e.hint))
         return None
     for name, col in expr_lang.names(tree):
@@ -588,7 +591,8 @@ def _check_expr(text, names, span, diags, ref_problem=None):
                 diags.append(Diagnostic(code, f"expression: {message} (column {col} of {text!r})", span, hint))
                 return None
         if name not in names:
-            diags.append(Diagnostic("unknown-tensor", f"expression: unknown name '{name}' (column {col} of {text!r})",
+            diags.append(Diagnostic(codes.UNKNOWN_TENSOR,
+                                    f"expression: unknown name '{name}' (column {col} of {text!r})",
                                     span, did_you_mean(name, names) or
                                     ("here the names are " + ", ".join(sorted(names)) if len(names) < 8 else None)))
             return None
@@ -624,7 +628,7 @@ def _toposort(spec: Spec, diags) -> list:
         left = {k for k, d in indeg.items() if d > 0}
         cycle = _find_cycle(left, deps)
         first = by_name[cycle[0]]
-        diags.append(Diagnostic("cycle", "layers form a cycle: " + " -> ".join(cycle + [cycle[0]]),
+        diags.append(Diagnostic(codes.CYCLE, "layers form a cycle: " + " -> ".join(cycle + [cycle[0]]),
                                 first.from_span or first.span, "a layer cannot take input from its own output; "
                                 "check the from: of these layers"))
         out += [n for n in spec.nodes if n.name in left]
@@ -649,16 +653,16 @@ def _unreachable(spec: Spec, diags) -> None:
     for p in spec.penalties:
         for t in p.on:
             if t not in needed:
-                diags.append(Diagnostic("penalty-unreachable",
+                diags.append(Diagnostic(codes.PENALTY_UNREACHABLE,
                                         f"penalty on '{t}': '{t}' does not feed any output, so the model would "
                                         "never compute it", p.span,
                                         f"penalise a tensor on the way to an output, or add {t}: null to outputs:"))
     for n in spec.nodes:
         if n.name not in needed and not any(t in needed for t in n.tensors()):
-            diags.append(Diagnostic("unused-layer", f"layer '{n.name}' does not reach any output",
+            diags.append(Diagnostic(codes.UNUSED_LAYER, f"layer '{n.name}' does not reach any output",
                                     n.span, "add it to outputs:, use it as an input, or remove it",
                                     severity=WARNING))
     for name, inp in spec.inputs.items():
         if name not in needed:
-            diags.append(Diagnostic("unused-input", f"input '{name}' is not used", inp.span,
+            diags.append(Diagnostic(codes.UNUSED_INPUT, f"input '{name}' is not used", inp.span,
                                     "remove it or feed it to a layer with from:", severity=WARNING))

@@ -6,6 +6,7 @@ naming the layer, its producer, both shapes and a hint.
 """
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG, layered
@@ -30,11 +31,6 @@ def _rank_free(node) -> bool:
         inner = node.args.get("layer")
         return isinstance(inner, dict) and len(inner) == 1 and next(iter(inner)) in _RANK_FREE
     return node.op in _RANK_FREE
-_CODES = {"rank": "rank-mismatch", "merge": "merge-mismatch", "shrink": "dimension-too-small",
-          "reshape": "reshape-size", "unknown-dim": "unknown-dimension", "arg": "bad-argument",
-          "shape": "shape-mismatch", "expression": "bad-expression"}
-
-
 # The most axes (batch included) of a layer's output: TensorFlow's broadcasting kernels (SelectV2 in
 # Maximum's gradient, softmax, ...) take at most 8 (fuzzer, seed 31 graph 2720; FINDINGS F12).
 MAX_AXES = 8
@@ -78,13 +74,13 @@ def infer(spec: Spec) -> list[Diagnostic]:
                 diags.append(port_diag)
                 continue
         if out is None:  # an opaque custom layer without a declared output_shape
-            diags.append(Diagnostic("opaque-shape", f"{node.op} '{node.name}': nnspec does not know its output "
+            diags.append(Diagnostic(codes.OPAQUE_SHAPE, f"{node.op} '{node.name}': nnspec does not know its output "
                                     "shape, so the layers after it are not shape-checked", node.span,
                                     "declare output_shape: [...] (without the batch axis)", severity=WARNING))
             spec.params[node.name] = params
             continue
         if len(out) > MAX_AXES:
-            diags.append(Diagnostic("too-many-axes", f"{node.op} '{node.name}' would give {fmt_shape(tuple(out))}, "
+            diags.append(Diagnostic(codes.TOO_MANY_AXES, f"{node.op} '{node.name}' would give {fmt_shape(tuple(out))}, "
                                     f"{len(out)} axes with the batch: TensorFlow's broadcasting kernels take at most "
                                     f"{MAX_AXES} (Keras fails when it runs or trains)", node.span,
                                     "Reshape to fewer axes before it, merging axes that belong together"))
@@ -103,7 +99,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
             if built is not None and not _rank_free(node) and op_reuse is None and any(
                     a is not None and len(a) != len(b) for a, b in zip(orig_shapes, in_shapes)):
                 diags.append(Diagnostic(
-                    "shared-layer-mismatch",
+                    codes.SHARED_LAYER_MISMATCH,
                     f"reusing {node.op} '{node.layer}' on {_inputs_text(node, in_shapes)}: it was built on "
                     f"{_inputs_text(orig, orig_shapes)}, and Keras fixes a {node.op}'s input rank when it builds it",
                     node.span, "a shared layer takes inputs of the rank of its first call; Reshape the input, or "
@@ -112,7 +108,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
             why = op_reuse(orig.args, orig_shapes, in_shapes) if op_reuse and None not in orig_shapes else None
             if built is not None and why:
                 diags.append(Diagnostic(
-                    "shared-layer-mismatch",
+                    codes.SHARED_LAYER_MISMATCH,
                     f"reusing {node.op} '{node.layer}' on {_inputs_text(node, in_shapes)}: it was built on "
                     f"{_inputs_text(orig, orig_shapes)}; {why[0]}", node.span, why[1],
                     related=(("first call here", orig.span),)))
@@ -123,7 +119,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
                 ones = any(a == 1 and b != 1 for o, n in zip(orig_shapes, in_shapes) if o and n
                            for a, b in zip(o[:0:-1], n[:0:-1]))  # the last axes lined up
                 diags.append(Diagnostic(
-                    "shared-layer-mismatch",
+                    codes.SHARED_LAYER_MISMATCH,
                     f"reusing '{node.layer}' on {_inputs_text(node, in_shapes)} needs weights of another size: it was "
                     f"built on {_inputs_text(orig, [shapes[r] for r in orig.inputs])}"
                     + (" (some Keras layers would broadcast weights of size 1 over the larger size; nnspec takes it "
@@ -202,7 +198,7 @@ def _check_unknown_sizes_can_agree(spec: Spec, diags) -> None:
         first = first or (sizes, errors[0])
     sizes, err = first
     tried = ", ".join(str(s) for s in sizes_tried)
-    diags.append(Diagnostic("unknown-size-mismatch", f"no size of the unknown (null) input axes makes the shapes "
+    diags.append(Diagnostic(codes.UNKNOWN_SIZE_MISMATCH, f"no size of the unknown (null) input axes makes the shapes "
                             f"agree (tried {tried}, alike and different): with {sizes[0]}, {err.message}",
                             err.span, "the unknown sizes are related (a tensor concatenated with itself along an "
                             "unknown axis is twice as long as the original, a cropped one shorter): give the "
@@ -266,7 +262,7 @@ def size_diagnostic(spec: Spec, limit: int, severity=ERROR) -> Diagnostic | None
     name = max(spec.params, key=lambda n: sum(spec.params[n]))
     node = spec.node(name)
     n_params = need // WEIGHT_BYTES
-    return Diagnostic("model-too-large", f"the model's weights need {need:,} bytes ({n_params:,} parameters x "
+    return Diagnostic(codes.MODEL_TOO_LARGE, f"the model's weights need {need:,} bytes ({n_params:,} parameters x "
                       f"{WEIGHT_BYTES} bytes, float32), more than the limit of {limit:,} bytes; the largest layer "
                       f"is {node.op} '{name}' with {sum(spec.params[name]):,} parameters", node.span,
                       "make the layer smaller (fewer units or filters, or a pooling layer before it), or raise "
@@ -298,19 +294,20 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
                 f"before '{node.name}'"
             inner = f" (inside {op.name})" if name != op.name else ""
             if kind == "float":  # an op of integer indices
-                return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs integer indices but '{ref}' "
+                return Diagnostic(codes.INPUT_DTYPE,
+                                  f"{op.name} '{node.name}'{inner} needs integer indices but '{ref}' "
                                   f"is {dtype}", node.span, f"declare input '{ref}' with dtype: int32"
                                   if source is not None else "feed it integer indices (e.g. from Hashing)")
-            return Diagnostic("input-dtype", f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
+            return Diagnostic(codes.INPUT_DTYPE, f"{op.name} '{node.name}'{inner} needs a float input but '{ref}' is "
                               f"{dtype}: Keras does not cast {kind} tensors for {name}", node.span, fix)
         why = kind != "float" and next((inner.float_only(inner.fill(a)) for n, a in layered(node.op, node.args)
                                         if (inner := CATALOG.get(n)) is not None and inner.float_only), None)
         if why:
-            return Diagnostic("input-dtype", f"{op.name} '{node.name}' needs a float input but '{ref}' is {dtype}: "
+            return Diagnostic(codes.INPUT_DTYPE, f"{op.name} '{node.name}' needs a float input but '{ref}' is {dtype}: "
                               f"{why}", node.span,
                               f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
         if name == "Embedding" and kind == "float":
-            return Diagnostic("float-indices", f"Embedding '{node.name}' takes integer indices but '{ref}' is "
+            return Diagnostic(codes.FLOAT_INDICES, f"Embedding '{node.name}' takes integer indices but '{ref}' is "
                               f"{dtype}: Keras truncates the values to int32", node.span,
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
@@ -319,7 +316,7 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
 
 def _unset_statistics(node, params) -> Diagnostic:
     """Normalization without mean and variance: Keras's adapt() would compute them; nnspec has no adapt()."""
-    return Diagnostic("unset-statistics", f"Normalization '{node.name}' has no mean and variance: they are "
+    return Diagnostic(codes.UNSET_STATISTICS, f"Normalization '{node.name}' has no mean and variance: they are "
                       f"{sum(params)} non-trainable weights (mean 0 and variance 1, so the layer passes its input "
                       "through unchanged) until they are loaded from a weights file; nnspec has no adapt()",
                       node.span, "give mean and variance (one number each, or one per channel), or load "
@@ -330,7 +327,7 @@ def _masked_softmax(node, masked) -> Diagnostic:
     ref = next(r for r in node.inputs if r in masked)
     what = f"Softmax '{node.name}'" if node.op == "Softmax" else f"{node.op} '{node.name}' (of a Softmax)"
     # wrapped, it fails alike: TimeDistributed hands Softmax a (batch * steps,) mask (seed 35 graph 7553)
-    return Diagnostic("masked-softmax", f"{what} gets '{ref}', which carries a Keras mask (from a "
+    return Diagnostic(codes.MASKED_SOFTMAX, f"{what} gets '{ref}', which carries a Keras mask (from a "
                       "Masking or an Embedding with mask_zero before it): Keras applies the mask of (batch, steps) "
                       "to Softmax's input of (batch, steps, features) and fails when it runs", node.span,
                       "use Activation: {activation: softmax} (or activation: softmax on the layer before), which "
@@ -354,13 +351,13 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
     try:
         want = op.port_shapes(node.args, in_shapes)
     except ShapeError as e:
-        return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {e.message}",
+        return Diagnostic(e.code, f"{node.op} '{node.name}' {e.message}",
                           node.from_span or node.span, e.hint)
     for name, tensors in node.ports.items():
         port, shapes = op.port(name), want[name]
         if len(tensors) != len(shapes):
             form = "[" + ", ".join(f"<{i}>" for i in range(len(shapes))) + "]"
-            return Diagnostic("port-count", f"{node.op} '{node.name}' takes {len(shapes)} {name} tensor"
+            return Diagnostic(codes.PORT_COUNT, f"{node.op} '{node.name}' takes {len(shapes)} {name} tensor"
                               f"{'s' if len(shapes) != 1 else ''} but gets {len(tensors)}",
                               _port_span(node, name, 0), f"give {name}: " + (
                                   form if port.many else "<tensor>") + f", each {fmt_shape(shapes[0])}" +
@@ -371,14 +368,15 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
             if len(got) != len(shape) or any(a is not None and b is not None and a != b
                                              for a, b in zip(got[1:], shape[1:])):
                 where = f"{name}[{i}]" if port.many else name
-                return Diagnostic("port-shape", f"{node.op} '{node.name}' needs {where} of shape {fmt_shape(shape)} "
+                return Diagnostic(codes.PORT_SHAPE,
+                                  f"{node.op} '{node.name}' needs {where} of shape {fmt_shape(shape)} "
                                   f"but '{ref}' gives {fmt_shape(got)}", _port_span(node, name, i),
                                   f"give {where} the shape {fmt_shape(shape)}" + (
                                       f" (a state has the layer's units, {shape[-1]}, on its last axis)"
                                       if name == "initial_state" else ""))
             kind = dtype_kind(spec.dtypes.get(ref, "float32"))
             if kind not in port.dtypes:
-                return Diagnostic("input-dtype", f"{node.op} '{node.name}' needs a "
+                return Diagnostic(codes.INPUT_DTYPE, f"{node.op} '{node.name}' needs a "
                                   f"{' or '.join(sorted(port.dtypes))} {name} but '{ref}' is "
                                   f"{spec.dtypes.get(ref)}", _port_span(node, name, i),
                                   f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
@@ -403,13 +401,14 @@ def _activity_diag(node, out, dtype: str = "float32") -> Diagnostic | None:
         return None
     where = "on a call of a reused layer, " if node.reuse else ""
     if dtype_kind(dtype) != "float":
-        return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer "
+        return Diagnostic(codes.BAD_ARGUMENT, f"{node.op} '{node.name}' cannot use activity_regularizer "
                           f"orthogonal_regularizer {where}on its {dtype} output: it computes with floats only (Keras "
                           "fails on the first batch)", node.arg_spans.get("activity_regularizer", node.span),
                           "regularise a float tensor computed from it instead (e.g. after an Embedding)")
     if len(out) == 2:
         return None
-    return Diagnostic("bad-argument", f"{node.op} '{node.name}' cannot use activity_regularizer orthogonal_regularizer "
+    return Diagnostic(codes.BAD_ARGUMENT,
+                      f"{node.op} '{node.name}' cannot use activity_regularizer orthogonal_regularizer "
                       f"{where}on its output {fmt_shape(out)}: it needs a (batch, n) output (Keras fails on the "
                       "first batch)", node.arg_spans.get("activity_regularizer", node.span),
                       "use l1, l2 or l1_l2, or Flatten first and regularise the Flatten's output")
@@ -427,14 +426,13 @@ FROZEN_NOTE = " (trainable: false only puts that off until the layer is unfrozen
 def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
     message = e.message
     related = []
-    gets = " but gets " + fmt_shape(in_shapes[0]) if in_shapes else None
-    if len(node.inputs) == 1 and gets in message:
-        message = message.replace(gets, f" but '{node.inputs[0]}' gives {fmt_shape(in_shapes[0])}", 1)
-    elif len(node.inputs) > 1 and " but gets " in message:
-        message = message.split(" but gets ")[0] + " but gets " + _inputs_text(node, in_shapes)
+    if e.needs is not None and len(node.inputs) == 1 and e.got == in_shapes[0]:  # name the tensor it got
+        message = f"{e.needs} but '{node.inputs[0]}' gives {fmt_shape(e.got)}{e.after}"
+    elif e.needs is not None and len(node.inputs) > 1:
+        message = f"{e.needs} but gets {_inputs_text(node, in_shapes)}"
     hint = e.hint
-    if e.code == "rank" and len(node.inputs) == 1:
-        hint = _rank_hint(node, in_shapes[0], by_name, message) or hint
+    if e.code == codes.RANK_MISMATCH and len(node.inputs) == 1:
+        hint = _rank_hint(node, in_shapes[0], by_name, e.needs if e.needs is not None else message) or hint
         producer = by_name.get(node.inputs[0])
         if producer is not None:
             related.append((f"'{producer.name}' is defined here", producer.span))
@@ -443,7 +441,7 @@ def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
     span = node.arg_spans.get(e.arg, node.span) if e.arg else node.span
     if getattr(e, "col", 0) and e.arg:
         span = expr_column(span, node.arg_spans, node.given.get(e.arg), e.col)
-    return Diagnostic(_CODES.get(e.code, "shape-" + e.code), f"{node.op} '{node.name}' {message}", span, hint,
+    return Diagnostic(e.code, f"{node.op} '{node.name}' {message}", span, hint,
                       related=tuple(related))
 
 
@@ -466,9 +464,9 @@ def expr_column(span, spans, text, col):
     return Span(span.file, span.line, c0 + col, span.via)
 
 
-def _rank_hint(node, in_shape, by_name, message) -> str | None:
+def _rank_hint(node, in_shape, by_name, needs: str) -> str | None:
     producer = by_name.get(node.inputs[0])
-    wants_time = "time" in message or "steps" in message
+    wants_time = "time" in needs or "steps" in needs
     if producer is not None and wants_time and len(in_shape) == 2:
         p_op = producer.op
         if p_op in RNNS and not producer.args.get("return_sequences"):
@@ -497,10 +495,10 @@ def _check_penalties(spec: Spec, diags) -> None:
         try:
             rank = expr_lang.infer_rank(p.tree, ranks)
         except expr_lang.ExprError as e:
-            diags.append(Diagnostic("bad-expression", f"penalty expression: {e.message}", p.span, e.hint))
+            diags.append(Diagnostic(codes.BAD_EXPRESSION, f"penalty expression: {e.message}", p.span, e.hint))
             continue
         if rank != 0:
-            diags.append(Diagnostic("penalty-not-scalar", f"penalty expression gives a tensor of rank {rank}, "
+            diags.append(Diagnostic(codes.PENALTY_NOT_SCALAR, f"penalty expression gives a tensor of rank {rank}, "
                                     "not a number", p.span,
                                     "reduce it with sum(...) or mean(...), e.g. 0.01 * mean(abs(x))"))
 
@@ -564,13 +562,13 @@ def _check_constraints(spec: Spec, diags) -> None:
                 try:
                     got = expr_lang.infer_dims(tree, {"w": dims})
                 except expr_lang.ExprError as e:
-                    diags.append(Diagnostic("bad-expression", f"{where}: {e.message} (the {weight} weight has rank "
+                    diags.append(Diagnostic(codes.BAD_EXPRESSION, f"{where}: {e.message} (the {weight} weight has rank "
                                             f"{rank})", _expr_span(node, *keys),
                                             e.hint and e.hint.replace(" (axis 0 is the batch)", " (the weight's axes)")))
                     break
                 if got != dims:
                     diags.append(Diagnostic(
-                        "constraint-shape", f"{where}: the expression gives shape {expr_lang.fmt_dims(got)} but "
+                        codes.CONSTRAINT_SHAPE, f"{where}: the expression gives shape {expr_lang.fmt_dims(got)} but "
                         f"its value replaces the {weight} weight, of shape {expr_lang.fmt_dims(dims)}",
                         _expr_span(node, *keys), "keep w's shape: use it elementwise, or reduce with "
                         "keepdims=true and combine with w, e.g. w / norm(w, axis=0, keepdims=true)"))
@@ -592,7 +590,8 @@ def _check_losses(spec: Spec, diags) -> None:
         shape = spec.shapes.get(o.name)
         if _named(o.loss) == "sparse_categorical_crossentropy" and shape and len(shape) > 2 and shape[-1] == 1:
             # Keras squeezes the output's last axis of 1 to the labels' rank, then wants one more axis
-            diags.append(Diagnostic("loss-shape", f"loss sparse_categorical_crossentropy of output '{o.name}' needs "
+            diags.append(Diagnostic(codes.LOSS_SHAPE,
+                                    f"loss sparse_categorical_crossentropy of output '{o.name}' needs "
                                     f"one score per class on the last axis, but '{o.name}' is {fmt_shape(shape)}: "
                                     "Keras squeezes that axis of 1 and fails at the first training step", o.span,
                                     "give the output a last axis of one unit per class (2 or more), or use "
@@ -609,7 +608,7 @@ def _check_losses(spec: Spec, diags) -> None:
             tree = expr_lang.parse(o.loss["expr"])
             expr_lang.infer_rank(tree, {"y_true": len(shape), "y_pred": len(shape)})
         except expr_lang.ExprError as e:
-            diags.append(Diagnostic("bad-expression", f"loss of '{o.name}': {e.message} (y_true and y_pred are "
+            diags.append(Diagnostic(codes.BAD_EXPRESSION, f"loss of '{o.name}': {e.message} (y_true and y_pred are "
                                     f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
 
 
@@ -687,7 +686,8 @@ def _check_gradient_free_ops(spec: Spec, roots: list, diags) -> None:
         before = spec.upstream(node.inputs, through=passes, shared_inputs=False)
         weighted = [n for n in spec.nodes if n.name in before and sum(spec.params.get(n.layer, (0, 0))) > 0]
         if weighted:
-            diags.append(Diagnostic("no-gradient", f"{node.op} '{node.name}' is between layer '{weighted[0].name}', "
+            diags.append(Diagnostic(codes.NO_GRADIENT,
+                                    f"{node.op} '{node.name}' is between layer '{weighted[0].name}', "
                                     f"which has weights, and a loss, but {why}: Keras's fit fails, even with "
                                     "those weights frozen", node.span,
                                     "use another interpolation (bilinear is the closest), or place it before the "
@@ -727,7 +727,7 @@ def _check_trainable_reaches_a_loss(spec: Spec, diags) -> None:
               if through_ints else "depend on none of the layers with trainable weights ({})").format(names)
     message = (f"no trainable weight reaches a loss: the losses ({where}) {depend}; Keras's fit fails with "
                "\"No gradients provided for any variable\"")
-    diags.append(Diagnostic("no-gradient", message, span,
+    diags.append(Diagnostic(codes.NO_GRADIENT, message, span,
                             f"give a loss to an output computed from {trainable[0].name!r}, or set trainable: false "
                             "on those layers"))
 
@@ -823,7 +823,7 @@ def _check_metric_targets(spec: Spec, diags) -> None:
                                                                        and len(shape) == 2)
                      else "on (batch, n) Keras runs categorical_accuracy but takes the argmax of the labels "
                      "themselves (deliberately refused)")
-            diags.append(Diagnostic("metric-target", f"metric {name} of output '{o.name}' compares it with "
+            diags.append(Diagnostic(codes.METRIC_TARGET, f"metric {name} of output '{o.name}' compares it with "
                                     f"{_WHAT[wants]}, but {first} takes {_WHAT[kind]}: one target cannot be both, "
                                     f"and {fails}", _metric_span(o, i), hint))
             break
@@ -845,7 +845,7 @@ def _check_metric_dtypes(spec: Spec, diags) -> None:
         for i, m in enumerate(o.metrics):
             cls, name, _ = _metric_info(m)
             if cls in _FLOAT_ONLY_METRICS:
-                diags.append(Diagnostic("metric-dtype", f"metric {name} of output '{o.name}' needs a float output "
+                diags.append(Diagnostic(codes.METRIC_DTYPE, f"metric {name} of output '{o.name}' needs a float output "
                                         f"but '{o.name}' is {dtype}: Keras computes it on the output's dtype and "
                                         "fails at the first training step", _metric_span(o, i),
                                         f"add Rescaling: {{scale: 1.0}} (it casts to float32) before the output, "
@@ -866,13 +866,13 @@ def _metric_arg_diags(spec: Spec, o, i, cls, name, args):
     of = f"'{o.name}' {fmt_shape(shape)}" if shape is not None else f"'{o.name}'"
     where = f"metric {name} of output '{o.name}'"
 
-    def error(message, hint, code="metric-args", severity=ERROR):
+    def error(message, hint, code=codes.METRIC_ARGS, severity=ERROR):
         return Diagnostic(code, f"{where}: {message}", span, hint, severity=severity)
 
     if cls in _MATRIX_METRICS and rank is not None and rank != 2:
         return error(f"needs (batch, n) but '{o.name}' is {fmt_shape(shape)}: Keras's {cls} fails at the first "
                      "training step", f"Flatten '{o.name}' (or pool it) before the output, or drop {name}",
-                     code="metric-rank")
+                     code=codes.METRIC_RANK)
     if cls == "R2Score" and args.get("num_regressors"):
         return error("num_regressors other than 0 makes Keras's R2Score fail in every compiled training step "
                      "(it tests a tensor as a Python bool)", "drop num_regressors (adjusted R2 cannot be computed "
@@ -910,7 +910,7 @@ def _metric_arg_diags(spec: Spec, o, i, cls, name, args):
             return error(f"AUC reads the output as probabilities in [0, 1], but {node.op} '{o.name}' has "
                          f"activation {act or 'linear'}: it compares them with thresholds in [0, 1], so logits give another "
                          "number",
-                         "from_logits: true, or a sigmoid / softmax activation", code="metric-range",
+                         "from_logits: true, or a sigmoid / softmax activation", code=codes.METRIC_RANGE,
                          severity=WARNING)
     if cls in _IOU_METRICS:
         num = args.get("num_classes")
@@ -923,11 +923,11 @@ def _metric_arg_diags(spec: Spec, o, i, cls, name, args):
             return error(f"sparse_y_pred{' (the default)' if 'sparse_y_pred' not in args else ''} reads the "
                          f"output as class ids, but {of} is float with {n} scores on its last axis: each score "
                          "is cast to a class id", "sparse_y_pred: false (the argmax of the last axis), or an "
-                         "output of class ids", code="metric-range", severity=WARNING)
+                         "output of class ids", code=codes.METRIC_RANGE, severity=WARNING)
         if not sparse_pred and isinstance(num, int) and num < n:
             return error(f"num_classes {num} is below the {n} classes on the last axis of {of}: Keras leaves out "
                          "every position whose argmax is a class from there on", f"num_classes: {n}",
-                         code="metric-range", severity=WARNING)
+                         code=codes.METRIC_RANGE, severity=WARNING)
     return None
 
 
@@ -940,7 +940,7 @@ def _check_metric_exprs(spec: Spec, o, i, m, diags) -> None:
         tree = expr_lang.parse(m["expr"])
         expr_lang.infer_rank(tree, {"y_true": len(shape), "y_pred": len(shape)})
     except expr_lang.ExprError as e:
-        diags.append(Diagnostic("bad-expression", f"metric of '{o.name}': {e.message} (y_true and y_pred are "
+        diags.append(Diagnostic(codes.BAD_EXPRESSION, f"metric of '{o.name}': {e.message} (y_true and y_pred are "
                                 f"{fmt_shape(shape)})", _expr_span_at(o, i), e.hint))
 
 

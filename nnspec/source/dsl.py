@@ -32,6 +32,7 @@ import math
 import os
 import re
 
+from .. import codes
 from ..diagnostics import Diagnostic, Span
 from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Document, decode
 
@@ -114,7 +115,7 @@ class _PostLex:
                 if indent > indents[-1]:
                     indents.append(indent)
                     if len(indents) > MAX_DEPTH:
-                        raise DslRefused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", (line, indent + 1),
+                        raise DslRefused(codes.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", (line, indent + 1),
                                          "flatten the spec")
                     last = Token("_INDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
                     yield last
@@ -124,7 +125,7 @@ class _PostLex:
                     last = Token("_DEDENT", indent_str, tok.end_pos, line, indent + 1, line, indent + 1, tok.end_pos)
                     yield last
                 if indent != indents[-1]:
-                    raise DslRefused("dsl-syntax", f"this line is indented to column {indent + 1}, which "
+                    raise DslRefused(codes.DSL_SYNTAX, f"this line is indented to column {indent + 1}, which "
                                      "matches no enclosing block", (line, indent + 1),
                                      "indent a block's body consistently; dedent to an earlier level")
                 continue
@@ -134,7 +135,7 @@ class _PostLex:
                     depth += 1
                     opened.append((tok.value, tok.line, tok.column))
                     if depth > MAX_DEPTH:
-                        raise DslRefused("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                        raise DslRefused(codes.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels",
                                          (tok.line, tok.column), "flatten the spec")
                 else:
                     if depth > 0:
@@ -157,7 +158,7 @@ class _PostLex:
             if tok.type == "_NL" and "#" in tok.value:  # comment lines: one token each (kept for fmt)
                 count += tok.value.count("\n")
             if count > MAX_TOKENS:
-                raise DslRefused("too-many-tokens", f"the spec has more than {MAX_TOKENS:,} tokens (names, "
+                raise DslRefused(codes.TOO_MANY_TOKENS, f"the spec has more than {MAX_TOKENS:,} tokens (names, "
                                  "numbers, symbols, line breaks and comments)", (tok.line, tok.column),
                                  "split the spec; blocks and repeat write repeated layers once")
             yield tok
@@ -331,7 +332,7 @@ def _syntax_diag(e, text, file, parser, unclosed=()) -> Diagnostic:
     if unclosed and (isinstance(e, UnexpectedEOF) or getattr(getattr(e, "token", None), "type", "") == "$END"):
         b, bl, bc = unclosed[-1]
         line, col = _end_position(text)
-        return Diagnostic("dsl-syntax", f"syntax error: the file ends inside the '{b}' opened at line {bl}, "
+        return Diagnostic(codes.DSL_SYNTAX, f"syntax error: the file ends inside the '{b}' opened at line {bl}, "
                           f"column {bc}", Span(file, line, col),
                           "close it with '" + {"(": ")", "[": "]", "{": "}"}[b] + "'")
     if isinstance(e, UnexpectedToken):
@@ -353,7 +354,7 @@ def _syntax_diag(e, text, file, parser, unclosed=()) -> Diagnostic:
         msg = f"syntax error: unexpected {_found(tok, parser)}"
         if expected:
             msg += "; expected " + _join(expected)
-        return Diagnostic("dsl-syntax", msg, Span(file, line, col), _hint(tok, expected))
+        return Diagnostic(codes.DSL_SYNTAX, msg, Span(file, line, col), _hint(tok, expected))
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         expected = _expected(e.allowed or (), parser)
@@ -362,14 +363,14 @@ def _syntax_diag(e, text, file, parser, unclosed=()) -> Diagnostic:
             msg += "; expected " + _join(expected)
         hint = ("strings with spaces or symbols need double quotes" if ch not in "\"'" else
                 "strings use double quotes and stay on one line")
-        return Diagnostic("dsl-syntax", msg, Span(file, e.line, e.column), hint)
+        return Diagnostic(codes.DSL_SYNTAX, msg, Span(file, e.line, e.column), hint)
     if isinstance(e, UnexpectedEOF):
         line, col = _end_position(text)
         expected = _expected(e.expected, parser)
-        return Diagnostic("dsl-syntax", "syntax error: the file ends too early" +
+        return Diagnostic(codes.DSL_SYNTAX, "syntax error: the file ends too early" +
                           ("; expected " + _join(expected) if expected else ""), Span(file, line, col),
                           "check for an unclosed bracket")
-    return Diagnostic("dsl-syntax", f"syntax error: {str(e).splitlines()[0]}",
+    return Diagnostic(codes.DSL_SYNTAX, f"syntax error: {str(e).splitlines()[0]}",
                       Span(file, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1))
 
 
@@ -464,7 +465,7 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
         if over is not None:
             code, message, path = over
             p = pos.get(path) or pos.get(path[:-1]) or (0, 0, 1, 1)
-            hint = "flatten the spec" if code == "too-deep" else "split the spec"
+            hint = "flatten the spec" if code == codes.TOO_DEEP else "split the spec"
             return None, [Diagnostic(code, message, Span(file, p[2], p[3]),
                                      f"{hint}; the YAML form could not hold it either")], None
     return Document(file=file, data=data, pos=pos, text=text), [], attach_comments(comments, low.stmts)
@@ -483,7 +484,7 @@ def _refuse_characters(text, file):
         return []
     line, col = text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
     code = ord(m.group()[0])
-    return [Diagnostic("dsl-syntax", f"the character U+{code:04X} is not allowed in a spec", Span(file, line, col),
+    return [Diagnostic(codes.DSL_SYNTAX, f"the character U+{code:04X} is not allowed in a spec", Span(file, line, col),
                        f"remove it; inside a quoted string write it as \\u{code:04x}")]
 
 
@@ -496,14 +497,14 @@ def _yaml_limits(data):
     while stack:
         value, depth, path = stack.pop()
         if depth > MAX_DEPTH:
-            return "too-deep", f"nesting deeper than {MAX_DEPTH} levels", path
+            return codes.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", path
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for k, v in items:
             nodes += 1
             if isinstance(v, (dict, list)):
                 stack.append((v, depth + 1, path + (k,)))
         if nodes > MAX_NODES:
-            return "too-many-nodes", f"the spec has more than {MAX_NODES:,} nodes", path
+            return codes.TOO_MANY_NODES, f"the spec has more than {MAX_NODES:,} nodes", path
     return None
 
 
@@ -583,13 +584,13 @@ class _Lower:
         self.var_uses: list = []  # (_Var, container, key)
 
     # ------------------------------------------------------------ helpers
-    def error(self, message, node, hint=None, code="dsl-syntax"):
+    def error(self, message, node, hint=None, code=codes.DSL_SYNTAX):
         self.diags.append(Diagnostic(code, message, Span(self.file, *_lc(node)), hint))
 
     def count(self):
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise DslRefused("too-many-nodes", f"the spec has more than {MAX_NODES:,} nodes", (1, 1),
+            raise DslRefused(codes.TOO_MANY_NODES, f"the spec has more than {MAX_NODES:,} nodes", (1, 1),
                              "split the spec")
 
     def top(self, key, stmt):
@@ -598,7 +599,7 @@ class _Lower:
             first = self.seen[key]
             word = {"name": "model", "training": "optimizer/training"}.get(key, key)
             self.error(f"'{word}' is given twice (first at line {first[0]}, column {first[1]})", stmt,
-                       "give it once", code="duplicate-key")
+                       "give it once", code=codes.DUPLICATE_KEY)
             return False
         self.seen[key] = lc
         return True
@@ -642,18 +643,18 @@ class _Lower:
             expr = node.children[0]
             self.pos[path + ("expr",)] = (line, col) + _lc(expr)
             return {"expr": self.expr_text(expr)}
-        raise DslRefused("dsl-syntax", f"unexpected {kind or node!r}", (line, col))  # pragma: no cover
+        raise DslRefused(codes.DSL_SYNTAX, f"unexpected {kind or node!r}", (line, col))  # pragma: no cover
 
     def string(self, tok):
         try:
             value = json.loads(tok)
         except ValueError as e:
-            raise DslRefused("dsl-syntax", f"bad string {str(tok)[:40]}: {e.args[0].split(':')[0]}",
+            raise DslRefused(codes.DSL_SYNTAX, f"bad string {str(tok)[:40]}: {e.args[0].split(':')[0]}",
                              (tok.line, tok.column), 'escapes are JSON\'s: \\" \\\\ \\n \\t \\uXXXX') from None
         if not value.isprintable():  # quick test; a lone surrogate is not printable
             for ch in value:
                 if 0xD800 <= ord(ch) <= 0xDFFF:
-                    raise DslRefused("dsl-syntax", f"the string has a lone surrogate \\u{ord(ch):04x}",
+                    raise DslRefused(codes.DSL_SYNTAX, f"the string has a lone surrogate \\u{ord(ch):04x}",
                                      (tok.line, tok.column),
                                      "a \\uD800-\\uDFFF escape must be half of a pair: write the character "
                                      "itself; YAML cannot hold a lone one")
@@ -663,12 +664,12 @@ class _Lower:
         text = str(tok)
         if _INT_RE.match(text):
             if sum(ch.isdigit() for ch in text) > MAX_INT_DIGITS:
-                raise DslRefused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits",
+                raise DslRefused(codes.NUMBER_TOO_LARGE, f"integer with more than {MAX_INT_DIGITS} digits",
                                  (tok.line, tok.column), "use a realistic value")
             return int(text)
         value = float(text)
         if not math.isfinite(value):
-            raise DslRefused("bad-number", f"number '{text[:40]}' is not finite", (tok.line, tok.column),
+            raise DslRefused(codes.BAD_NUMBER, f"number '{text[:40]}' is not finite", (tok.line, tok.column),
                              "use a finite number")
         return value
 
@@ -686,7 +687,7 @@ class _Lower:
             knode, vnode = entry.children
             key, klc = self.key_of(knode)
             if key in out:
-                self.error(f"duplicate key '{key}'", knode, "remove or rename one of them", code="duplicate-key")
+                self.error(f"duplicate key '{key}'", knode, "remove or rename one of them", code=codes.DUPLICATE_KEY)
                 continue
             out[key] = self.value(vnode, path + (key,), klc)
         return out
@@ -731,7 +732,7 @@ class _Lower:
         for knode, vnode in kw:
             key = str(knode.children[0])
             if key in out:
-                self.error(f"argument '{key}' is given twice", knode, "remove one of them", code="duplicate-key")
+                self.error(f"argument '{key}' is given twice", knode, "remove one of them", code=codes.DUPLICATE_KEY)
                 continue
             out[key] = self.value(vnode, path + (key,), _lc(knode))
         return out
@@ -745,7 +746,7 @@ class _Lower:
             knode, vnode = pair.children
             key = str(knode.children[0])
             if key in out:
-                self.error(f"'{key}' is given twice", knode, "remove one of them", code="duplicate-key")
+                self.error(f"'{key}' is given twice", knode, "remove one of them", code=codes.DUPLICATE_KEY)
                 continue
             out[key] = self.value(vnode, path + (key,), _lc(knode))
         return out
@@ -789,14 +790,14 @@ class _Lower:
         dtype = s.children[2] if len(s.children) > 2 else None
         name = str(name_node.children[0])
         if "inputs" in self.seen and "inputs" in self.data and not isinstance(self.data.get("inputs"), dict):
-            self.error("'inputs' is given twice", s, code="duplicate-key")
+            self.error("'inputs' is given twice", s, code=codes.DUPLICATE_KEY)
             return
         inputs = self.data.setdefault("inputs", {})
         self.seen.setdefault("inputs", _lc(s))
         self.pos.setdefault(("inputs",), _lc(s) + _lc(s))
         if name in inputs:
             self.error(f"input '{name}' is declared twice", name_node, "give each input a unique name",
-                       code="duplicate-key")
+                       code=codes.DUPLICATE_KEY)
             return
         path = ("inputs", name)
         klc = _lc(name_node)
@@ -815,11 +816,11 @@ class _Lower:
         self.seen.setdefault("outputs", _lc(s))
         self.pos.setdefault(("outputs",), _lc(s) + _lc(s))
         if not isinstance(outputs, dict):
-            self.error("'outputs' is given twice", s, code="duplicate-key")
+            self.error("'outputs' is given twice", s, code=codes.DUPLICATE_KEY)
             return
         if name in outputs:
             self.error(f"output '{name}' is declared twice", name_node, "give each output once",
-                       code="duplicate-key")
+                       code=codes.DUPLICATE_KEY)
             return
         path = ("outputs", name)
         if name in self.variables and name in self.bindings:
@@ -850,7 +851,7 @@ class _Lower:
         self.pos.setdefault(("outputs",), _lc(s) + _lc(s))
         name = str(name_node.children[0])
         if not isinstance(outputs, dict) or name in outputs:
-            self.error(f"output '{name}' is declared twice", name_node, code="duplicate-key")
+            self.error(f"output '{name}' is declared twice", name_node, code=codes.DUPLICATE_KEY)
             return
         path = ("outputs", name)
         klc = _lc(name_node)
@@ -866,7 +867,7 @@ class _Lower:
         self.seen.setdefault("penalties", _lc(s))
         self.pos.setdefault(("penalties",), _lc(s) + _lc(s))
         if not isinstance(penalties, list):
-            self.error("'penalties' is given twice", s, code="duplicate-key")
+            self.error("'penalties' is given twice", s, code=codes.DUPLICATE_KEY)
             return None, None
         path = ("penalties", len(penalties))
         self.note(s, path)
@@ -910,7 +911,7 @@ class _Lower:
         self.seen.setdefault("layers", _lc(s))
         self.pos.setdefault(("layers",), _lc(s) + _lc(s))
         if not isinstance(layers, list):
-            self.error("'layers' is given twice", s, code="duplicate-key")
+            self.error("'layers' is given twice", s, code=codes.DUPLICATE_KEY)
             return None
         return layers
 
@@ -961,7 +962,7 @@ class _Lower:
         if pos:
             if "from" in args:
                 self.error("the input is given twice: as a positional argument and as from=", pos[0],
-                           "keep one", code="duplicate-key")
+                           "keep one", code=codes.DUPLICATE_KEY)
             elif len(pos) == 1:
                 args["from"] = self.value(pos[0], path + ("from",), _lc(pos[0]))
                 self.track_vars(args, "from", pos[0], layers, index, top, single=True)
@@ -977,7 +978,7 @@ class _Lower:
             else:
                 if "name" in args:
                     self.error(f"the layer is named twice: '{tname} =' and name=", target, "keep one",
-                               code="duplicate-key")
+                               code=codes.DUPLICATE_KEY)
                 else:
                     args["name"] = tname
                     self.pos[path + ("name",)] = _lc(target) + _lc(target)
@@ -1100,7 +1101,7 @@ class _Lower:
 
     def body(self, stmts, holder, path, lc):
         if "layers" in holder:
-            self.error("'layers' is given twice", _Tok(lc), code="duplicate-key")
+            self.error("'layers' is given twice", _Tok(lc), code=codes.DUPLICATE_KEY)
             return
         inner = holder["layers"] = []
         self.pos[path + ("layers",)] = lc + lc
@@ -1122,10 +1123,10 @@ class _Lower:
         self.seen.setdefault("blocks", _lc(s))
         self.pos.setdefault(("blocks",), _lc(s) + _lc(s))
         if not isinstance(blocks, dict):
-            self.error("'blocks' is given twice", s, code="duplicate-key")
+            self.error("'blocks' is given twice", s, code=codes.DUPLICATE_KEY)
             return
         if name in blocks:
-            self.error(f"block '{name}' is defined twice", name_node, code="duplicate-key")
+            self.error(f"block '{name}' is defined twice", name_node, code=codes.DUPLICATE_KEY)
             return
         path = ("blocks", name)
         self.note(s, path)
@@ -1140,7 +1141,7 @@ class _Lower:
                 ppath = path + ("params", pname)
                 plc = _lc(pname_node)
                 if pname in ps:
-                    self.error(f"parameter '{pname}' is declared twice", pname_node, code="duplicate-key")
+                    self.error(f"parameter '{pname}' is declared twice", pname_node, code=codes.DUPLICATE_KEY)
                     continue
                 if ptype is not None and pdefault is not None:
                     self.pos[ppath] = plc + _lc(ptype)
@@ -1158,7 +1159,7 @@ class _Lower:
             for pair in o.children:
                 if str(pair.children[0].children[0]) in ("params", "layers") and \
                         str(pair.children[0].children[0]) in d:
-                    self.error(f"'{pair.children[0].children[0]}' is given twice", pair, code="duplicate-key")
+                    self.error(f"'{pair.children[0].children[0]}' is given twice", pair, code=codes.DUPLICATE_KEY)
                     continue
                 self.pairs([pair], path, d)
         self.body(body, d, path, _lc(s))

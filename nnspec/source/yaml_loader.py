@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml import events as ev
 
+from .. import codes
 from ..diagnostics import Diagnostic, Span
 
 MAX_BYTES = 2 * 1024 * 1024  # 20,000 layers (MAX_LAYERS) take about 1 MiB
@@ -92,7 +93,7 @@ def _line_col_of_offset(text: str, offset: int) -> tuple[int, int]:
 
 def decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     if len(raw) > MAX_BYTES:
-        return None, [Diagnostic("file-too-large",
+        return None, [Diagnostic(codes.FILE_TOO_LARGE,
                                  f"spec is {len(raw):,} bytes; the limit is {MAX_BYTES:,}",
                                  Span(file), "split the spec or use blocks")]
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -102,13 +103,13 @@ def decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     except UnicodeDecodeError as e:
         good = raw[: e.start].decode("utf-8", "replace")
         line, col = _line_col_of_offset(good, len(good))
-        return None, [Diagnostic("invalid-utf8",
+        return None, [Diagnostic(codes.INVALID_UTF8,
                                  f"file is not valid UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start}",
                                  Span(file, line, col), "save the spec as UTF-8 text")]
     nul = text.find("\x00")
     if nul >= 0:
         line, col = _line_col_of_offset(text, nul)
-        return None, [Diagnostic("binary-file", "file contains a NUL byte; expected YAML text",
+        return None, [Diagnostic(codes.BINARY_FILE, "file contains a NUL byte; expected YAML text",
                                  Span(file, line, col), "is this a binary file?")]
     return text, []
 
@@ -131,7 +132,7 @@ def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None
         mark = e.problem_mark or e.context_mark
         line_col = _mark(mark) if mark is not None else (1, 1)
         if "nesting depth" in (e.problem or ""):  # libyaml >= 0.2.6 refuses deep flow nesting while scanning
-            return None, [Diagnostic("too-deep", f"nesting deeper than {MAX_DEPTH} levels", Span(file, *line_col),
+            return None, [Diagnostic(codes.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", Span(file, *line_col),
                                      "flatten the document")]
         problem = e.problem or e.context or "invalid YAML"
         ctx = ""
@@ -140,12 +141,12 @@ def load_yaml(raw: bytes | str, file: str = "<string>") -> tuple[Document | None
             if e.context_mark is not None and e.context_mark is not mark:
                 ctx += " that starts at {}:{}".format(*_mark(e.context_mark))
             ctx += ")"
-        return None, [Diagnostic("yaml-syntax", f"YAML syntax error: {problem}{ctx}",
+        return None, [Diagnostic(codes.YAML_SYNTAX, f"YAML syntax error: {problem}{ctx}",
                                  Span(file, *line_col), "check indentation, colons and brackets near here")]
     except yaml.YAMLError as e:  # reader errors (control characters) and friends
         mark = getattr(e, "position", None)
         line_col = _line_col_of_offset(text, mark) if isinstance(mark, int) else (1, 1)
-        return None, [Diagnostic("yaml-syntax", f"YAML error: {e}".splitlines()[0],
+        return None, [Diagnostic(codes.YAML_SYNTAX, f"YAML error: {e}".splitlines()[0],
                                  Span(file, *line_col), "remove control characters; specs are UTF-8 text")]
     return Document(file, data, pos, text), []
 
@@ -196,7 +197,7 @@ def _compose(text: str):
             start = (m.line + 1, m.column + 1)
             budget -= 1
             if budget < 0:
-                raise _Refused("too-many-nodes", f"the document has more than {MAX_NODES:,} nodes", m,
+                raise _Refused(codes.TOO_MANY_NODES, f"the document has more than {MAX_NODES:,} nodes", m,
                                "split the spec")
             if cls is Scalar:
                 if event.tag is None and event.implicit[0] and not event.style:
@@ -209,22 +210,22 @@ def _compose(text: str):
                     anchors[event.anchor] = (value, {}, 1)
             elif cls is Alias:
                 if event.anchor not in anchors:
-                    raise _Refused("yaml-syntax", f"unknown alias '*{event.anchor}'", m,
+                    raise _Refused(codes.YAML_SYNTAX, f"unknown alias '*{event.anchor}'", m,
                                    "define the anchor (&name) before using it")
                 value, rel, count = anchors[event.anchor]
                 budget -= count
                 if budget < 0:
-                    raise _Refused("too-many-nodes",
+                    raise _Refused(codes.TOO_MANY_NODES,
                                    f"aliases expand the document to more than {MAX_NODES:,} nodes",
                                    m, "this looks like an alias bomb; avoid nested aliases")
                 for r, p in rel.items():
                     pos[path + r] = p
             else:
                 if event.tag not in (None, "!", _SEQ, _MAP):
-                    raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", m,
+                    raise _Refused(codes.YAML_TAG, f"YAML tag '{event.tag}' is not allowed in a spec", m,
                                    "remove the tag; specs hold plain mappings, lists and scalars")
                 if len(stack) >= MAX_DEPTH:
-                    raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", m, "flatten the document")
+                    raise _Refused(codes.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", m, "flatten the document")
                 kind = "map" if cls is MapStart else "seq"
                 stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor, start))
                 continue
@@ -243,7 +244,7 @@ def _compose(text: str):
         if cls is ev.DocumentStartEvent:
             docs += 1
             if docs > 1:
-                raise _Refused("multiple-documents", "the file holds more than one YAML document",
+                raise _Refused(codes.MULTIPLE_DOCUMENTS, "the file holds more than one YAML document",
                                event.start_mark, "put one spec per file; remove the '---' separator")
     if root is _NO_KEY:
         root = None
@@ -256,22 +257,22 @@ def _take_key(frame: _Frame, event) -> None:
             frame.key = _MERGE
         else:
             if event.tag not in (None, "!", _STR):
-                raise _Refused("yaml-tag", f"YAML tag '{event.tag}' is not allowed in a spec", event.start_mark,
+                raise _Refused(codes.YAML_TAG, f"YAML tag '{event.tag}' is not allowed in a spec", event.start_mark,
                                "remove the tag")
             frame.key = event.value  # keys stay text: `on:` is the key "on", not True
         frame.key_lc = _mark(event.start_mark)
         if frame.key in frame.keys and frame.key is not _MERGE:
             first = frame.keys[frame.key]
-            raise _Refused("duplicate-key",
+            raise _Refused(codes.DUPLICATE_KEY,
                            f"duplicate key '{frame.key}' (first defined at line {first[0]}, column {first[1]})",
                            event.start_mark, "YAML keeps only the last one; remove or rename one of them")
         if frame.key is not _MERGE:
             frame.keys[frame.key] = frame.key_lc
         return
     if isinstance(event, ev.AliasEvent):
-        raise _Refused("bad-key", "an alias cannot be used as a mapping key", event.start_mark,
+        raise _Refused(codes.BAD_KEY, "an alias cannot be used as a mapping key", event.start_mark,
                        "use a plain text key")
-    raise _Refused("bad-key", "mapping keys must be plain text, not lists or mappings", event.start_mark,
+    raise _Refused(codes.BAD_KEY, "mapping keys must be plain text, not lists or mappings", event.start_mark,
                    "use a plain text key")
 
 
@@ -300,7 +301,7 @@ def _apply_merges(frame: _Frame, pos) -> None:
         sources = value if isinstance(value, list) else [value]
         for src in sources:
             if not isinstance(src, dict):
-                raise _Refused("yaml-syntax", "a merge key '<<' needs a mapping or a list of mappings",
+                raise _Refused(codes.YAML_SYNTAX, "a merge key '<<' needs a mapping or a list of mappings",
                                line_col=start)
             for k, v in src.items():
                 if k not in frame.value:
@@ -350,21 +351,21 @@ def _core(text: str, mark):
         return b
     if _CORE_INT.match(text):
         if sum(ch.isdigit() for ch in text) > MAX_INT_DIGITS:
-            raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits", mark,
+            raise _Refused(codes.NUMBER_TOO_LARGE, f"integer with more than {MAX_INT_DIGITS} digits", mark,
                            "use a realistic value")
         return int(text, 10)
     if _CORE_INT8.match(text) or _CORE_INT16.match(text):
         if len(text) - 2 > MAX_INT_DIGITS:
-            raise _Refused("number-too-large", f"integer with more than {MAX_INT_DIGITS} digits", mark,
+            raise _Refused(codes.NUMBER_TOO_LARGE, f"integer with more than {MAX_INT_DIGITS} digits", mark,
                            "use a realistic value")
         return int(text, 0)
     if _CORE_FLOAT.match(text):
         value = float(text)
         if not math.isfinite(value):  # 1e999
-            raise _Refused("bad-number", f"number '{text[:40]}' is not finite", mark, "use a finite number")
+            raise _Refused(codes.BAD_NUMBER, f"number '{text[:40]}' is not finite", mark, "use a finite number")
         return value
     if _CORE_INF.match(text) or _CORE_NAN.match(text):
-        raise _Refused("bad-number", f"number '{text[:40]}' is not finite", mark, "use a finite number")
+        raise _Refused(codes.BAD_NUMBER, f"number '{text[:40]}' is not finite", mark, "use a finite number")
     return text
 
 
@@ -384,7 +385,7 @@ def _plain(loader, text: str, mark):
     if _LEADING_ZERO.match(text):
         sign, digits = ("-" if text[0] == "-" else ""), text.lstrip("+-").lstrip("0") or "0"
         octal = all(c in "01234567" for c in digits)
-        raise _Refused("yaml-1.1-scalar",
+        raise _Refused(codes.YAML_11_SCALAR,
                        f"'{short}' has a leading zero: YAML 1.1 reads it as "
                        f"{f'the octal number {int(text, 8)}' if octal else 'text'}, YAML 1.2 as the decimal "
                        f"{int(text, 10)}", mark,
@@ -393,24 +394,24 @@ def _plain(loader, text: str, mark):
     if not isinstance(value, str):
         if isinstance(value, (int, float)) and not isinstance(value, bool) \
                 and not (_LOOSE_INT.match(text) or _LOOSE_FLOAT.match(text)):
-            raise _Refused("yaml-1.1-scalar", f"'{short}' is a number in YAML 1.2, but some YAML loaders "
+            raise _Refused(codes.YAML_11_SCALAR, f"'{short}' is a number in YAML 1.2, but some YAML loaders "
                            "read it as text", mark, f"write it with a digit before the point: {value!r}")
         return value
     if text in _YAML11_BOOL:
         word = "true" if _YAML11_BOOL[text] else "false"
-        raise _Refused("yaml-1.1-scalar",
+        raise _Refused(codes.YAML_11_SCALAR,
                        f"'{text}' is the boolean {word} in YAML 1.1 but the text '{text}' in YAML 1.2", mark,
                        f'write {word}, or quote it ("{text}") if you mean the text')
     tag11 = loader.resolve(yaml.ScalarNode, text, (True, False))
     if tag11 != _STR:
         what = {"timestamp": "a date", "value": "a special value ('=')",
                 "merge": "a merge key ('<<')"}.get(tag11.rsplit(":", 1)[1], "a number")
-        raise _Refused("yaml-1.1-scalar", f"'{short}' is {what} in YAML 1.1 but text in YAML 1.2", mark,
+        raise _Refused(codes.YAML_11_SCALAR, f"'{short}' is {what} in YAML 1.1 but text in YAML 1.2", mark,
                        f"write the number in decimal, {quote}" if what == "a number" else
                        f'quote it ("{short}"): dates are text in a spec' if what == "a date" else
                        f'quote it ("{short}")')
     if _LOOSE_INT.match(text) or _LOOSE_FLOAT.match(text):
-        raise _Refused("yaml-1.1-scalar", f"'{short}' is text in YAML 1.2, but some YAML loaders read it as "
+        raise _Refused(codes.YAML_11_SCALAR, f"'{short}' is text in YAML 1.2, but some YAML loaders read it as "
                        "a number", mark, f"write the number in decimal, {quote}")
     return text
 
@@ -423,13 +424,13 @@ def _scalar(loader, event):
         return event.value
     kind = _CORE_TAGS.get(tag)
     if kind is None:
-        raise _Refused("yaml-tag", f"YAML tag '{tag}' is not allowed in a spec", event.start_mark,
+        raise _Refused(codes.YAML_TAG, f"YAML tag '{tag}' is not allowed in a spec", event.start_mark,
                        "specs hold plain text, numbers, booleans and null; no Python objects")
     value = _core(event.value, event.start_mark)
     if kind is float and type(value) is int:
         value = float(value)
     if type(value) is not kind:
-        raise _Refused("bad-number" if kind in (int, float) else "yaml-tag",
+        raise _Refused(codes.BAD_NUMBER if kind in (int, float) else codes.YAML_TAG,
                        f"cannot read '{event.value[:40]}' as {tag.replace('tag:yaml.org,2002:', '!!')}",
                        event.start_mark, "remove the tag, or fix the value")
     return value

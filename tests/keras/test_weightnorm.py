@@ -65,7 +65,7 @@ def test_examples_and_refusals():
     assert e.value.message.startswith("wraps Conv1D, which would shrink steps below 1")
     with pytest.raises(ShapeError) as e:
         static("WeightNorm", {"layer": {"LSTM": {"units": 2}}}, [(None, 3, 1)])
-    assert e.value.arg == "layer" and e.value.code == "arg"
+    assert e.value.arg == "layer" and e.value.code == "bad-argument"
     with pytest.raises(ValueError, match="Dense, Conv1D, Conv2D or Conv3D"):
         WeightNorm(keras.layers.LSTM(2))
 

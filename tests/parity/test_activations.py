@@ -36,7 +36,7 @@ def test_glu_and_threshold_are_refused(op, args, shape):
     for name in ("glu", "threshold"):
         with pytest.raises(ShapeError, match=f"cannot use activation {name}: ") as e:
             static(op, {**args, "activation": name}, [shape])
-        assert (e.value.arg, e.value.code) == ("activation", "arg")
+        assert (e.value.arg, e.value.code) == ("activation", "bad-argument")
         # Keras builds it, then fails when it runs (threshold) or computes another shape (glu)
         assert keras_fails(op, {**args, "activation": name}, [shape])
 

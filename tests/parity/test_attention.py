@@ -122,7 +122,7 @@ def test_attention_key_mismatch_message():
         static("Attention", {}, [(None, 5, 4), (None, 7, 6)])
     assert e.value.message == ("needs query and key to agree on axis 2 but gets query (batch, 5, 4) "
                                "and key (batch, 7, 6)")
-    assert e.value.code == "merge"
+    assert e.value.code == "merge-mismatch"
     assert fails_at_runtime("Attention", {}, [(None, 5, 4), (None, 7, 6)])
 
 
@@ -147,7 +147,7 @@ def test_mha_rank_message():
     with pytest.raises(ShapeError) as e:
         static("MultiHeadAttention", {"num_heads": 2, "key_dim": 8}, [(None, 16), (None, 12, 16)])
     assert e.value.message == "needs query of at least (batch, time, features) but gets (batch, 16)"
-    assert e.value.code == "rank"
+    assert e.value.code == "rank-mismatch"
 
 
 @pytest.mark.parametrize("args, arg", [
@@ -166,7 +166,7 @@ def test_mha_weight_ranks(args, arg):
         return
     with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:
         static("MultiHeadAttention", args, shapes)
-    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert (e.value.arg, e.value.code) == (arg, "bad-argument")
     assert check("MultiHeadAttention", args, shapes) is None  # Keras fails building or training it
 
 
@@ -212,6 +212,6 @@ def test_mha_scores_of_more_than_8_axes_are_refused_where_keras_fails(rank, axes
         static("MultiHeadAttention", args, shapes)
         refused = False
     except ShapeError as e:
-        assert "TensorFlow takes at most 8" in e.message and e.code == "rank"
+        assert "TensorFlow takes at most 8" in e.message and e.code == "rank-mismatch"
         refused = True
     assert refused == (rank + k > 8) == fails_at_runtime("MultiHeadAttention", args, shapes)

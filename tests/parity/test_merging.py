@@ -110,30 +110,30 @@ def test_examples():
 
 def test_refusals():
     e = refusal("Add", {}, [(None, 8), (None, 16)])
-    assert e.code == "merge" and e.message == "needs inputs of equal shape but gets (batch, 8) and (batch, 16)"
+    assert e.code == "merge-mismatch" and e.message == "needs inputs of equal shape but gets (batch, 8) and (batch, 16)"
     assert "sizes 8 and 16 clash on axis 1" in e.hint
     e = refusal("Average", {}, [(None, 3, 4), (None, 1), (None, 3)])
-    assert e.code == "merge" and e.message.endswith("gets (batch, 3, 4), (batch, 1) and (batch, 3)")
+    assert e.code == "merge-mismatch" and e.message.endswith("gets (batch, 3, 4), (batch, 1) and (batch, 3)")
     assert "lower rank" in e.hint
     e = refusal("Add", {}, [(2, 3), (4, 3)])
-    assert e.code == "merge" and "batch size" in e.message
+    assert e.code == "merge-mismatch" and "batch size" in e.message
     e = refusal("Concatenate", {"axis": -1}, [(None, 4, 3), (None, 5, 3)])
-    assert e.code == "merge"
+    assert e.code == "merge-mismatch"
     assert e.message == "needs inputs of equal shape except on axis 2 but gets (batch, 4, 3) and (batch, 5, 3)"
     assert e.hint.startswith("axis 1 has sizes 4, 5")
     e = refusal("Concatenate", {}, [(None, 4, 3), (None, 3)])
-    assert e.code == "merge" and "equal rank" in e.message
+    assert e.code == "merge-mismatch" and "equal rank" in e.message
     e = refusal("Concatenate", {"axis": 3}, [(None, 4, 3), (None, 4, 3)])
-    assert (e.code, e.arg) == ("arg", "axis")
+    assert (e.code, e.arg) == ("bad-argument", "axis")
     e = refusal("Concatenate", {"axis": 0}, [(None, 4), (None, 4)])
-    assert (e.code, e.arg) == ("arg", "axis")
+    assert (e.code, e.arg) == ("bad-argument", "axis")
     e = refusal("Dot", {"axes": -1}, [(None, 3, 5), (None, 4)])
-    assert e.code == "merge"
+    assert e.code == "merge-mismatch"
     assert e.message == "needs equal sizes on the dot axes but gets 5 (axis 2 of (batch, 3, 5)) and 4 (axis 1 of (batch, 4))"
     e = refusal("Dot", {"axes": 1}, [(None, None), (None, 5)])
-    assert e.code == "merge" and "fixed size" in e.hint
+    assert e.code == "merge-mismatch" and "fixed size" in e.hint
     e = refusal("Dot", {"axes": 0}, [(None, 5), (None, 5)])
-    assert (e.code, e.arg) == ("arg", "axes")
+    assert (e.code, e.arg) == ("bad-argument", "axes")
     # Keras builds it (shape (5, 1)!) but the call fails: nnspec refuses up front.
     assert keras_result("Dot", {"axes": 0}, [(None, 5), (None, 5)])[0] == (5, 1)
     assert runtime_fails("Dot", {"axes": 0}, [(None, 5), (None, 5)])

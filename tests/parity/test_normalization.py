@@ -92,12 +92,12 @@ def test_batch_normalization_examples():
     with pytest.raises(ShapeError, match=r"needs a known size on the normalized axis 0, the batch axis, "
                                          r"but gets \(batch,\)") as e:
         static("BatchNormalization", {}, [(None,)])
-    assert e.value.code == "unknown-dim"
+    assert e.value.code == "unknown-dimension"
     with pytest.raises(ShapeError, match=r"needs a known size on the normalized axis 2 but gets \(batch, 4, \?\)"):
         static("BatchNormalization", {}, [(None, 4, None)])
     with pytest.raises(ShapeError, match=r"has axis 3 but the input \(batch, 4, 5\) has only axes -3\.\.2") as e:
         static("BatchNormalization", {"axis": 3}, [(None, 4, 5)])
-    assert e.value.code == "arg" and e.value.arg == "axis"
+    assert e.value.code == "bad-argument" and e.value.arg == "axis"
 
 
 def test_batch_normalization_renorm_clipping():
@@ -129,7 +129,7 @@ def test_layer_normalization_examples():
     assert check("LayerNormalization", {"axis": [-1, 1]}, [(None, 3, 5)]) == (None, 3, 5)
     with pytest.raises(ShapeError, match=r"names axis 2 twice in axis \[2, -1\] for input \(batch, 3, 4\)") as e:
         static("LayerNormalization", {"axis": [2, -1]}, [(None, 3, 4)])
-    assert e.value.code == "arg"
+    assert e.value.code == "bad-argument"
     with pytest.raises(ShapeError, match=r"needs a known size on the normalized axis 1 but gets \(batch, \?, 4\)"):
         static("LayerNormalization", {"axis": [1, 2]}, [(None, None, 4)])
 
@@ -168,5 +168,5 @@ def test_weight_ranks(op, args, shape, arg):
         return
     with pytest.raises(ShapeError, match=f"cannot use {arg} ") as e:
         static(op, args, [shape])
-    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert (e.value.arg, e.value.code) == (arg, "bad-argument")
     assert check(op, args, [shape]) is None  # Keras fails building or training it

@@ -59,7 +59,7 @@ def refusal(op, args, shape):
 
 def test_pool_larger_than_input():
     e = refusal("MaxPooling2D", {"pool_size": [2, 3]}, (None, 8, 2, 3))
-    assert (e.code, e.arg) == ("shrink", "pool_size")
+    assert (e.code, e.arg) == ("dimension-too-small", "pool_size")
     assert e.message == "would shrink width below 1: pool_size 3 is larger than width 2 of (batch, 8, 2, 3)"
     assert e.hint.startswith("use padding: same, a smaller pool_size")
 

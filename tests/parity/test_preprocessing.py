@@ -42,7 +42,7 @@ def test_rescaling_examples():
     with pytest.raises(ShapeError, match=r"needs \(batch, \.\.\., 3\) for its 3 scale values \(one per "
                                          r"channel\) but gets \(batch, 8, 1\)") as e:
         static("Rescaling", {"scale": [1.0, 2.0, 3.0]}, [(None, 8, 1)])
-    assert e.value.arg == "scale" and e.value.code == "arg"
+    assert e.value.arg == "scale" and e.value.code == "bad-argument"
     # what Keras does instead: declares (None, 8, 1), produces (2, 8, 3)
     assert keras.layers.Rescaling([1.0, 2.0, 3.0])(np.ones((2, 8, 1), "float32")).shape == (2, 8, 3)
     with pytest.raises(ShapeError, match="for its 2 offset values"):

@@ -109,7 +109,7 @@ def test_rnn_rank_message():
     with pytest.raises(ShapeError) as e:
         static("LSTM", {"units": 8}, [(None, 4)])
     assert e.value.message == "needs (batch, time, features) but gets (batch, 4)"
-    assert e.value.code == "rank" and e.value.hint
+    assert e.value.code == "rank-mismatch" and e.value.hint
     assert check("LSTM", {"units": 8}, [(None, 4)]) is None  # Keras refuses too
 
 
@@ -123,7 +123,7 @@ def test_bidirectional_examples():
 def test_bidirectional_refusals():
     with pytest.raises(ShapeError) as e:
         static("Bidirectional", {"layer": {"GRU": {"units": 8, "go_backwards": True}}}, [(None, 20, 4)])
-    assert e.value.arg == "layer" and e.value.code == "arg"
+    assert e.value.arg == "layer" and e.value.code == "bad-argument"
     assert check("Bidirectional", {"layer": {"GRU": {"units": 8, "go_backwards": True}}}, [(None, 20, 4)]) is None
     with pytest.raises(ShapeError) as e:
         static("Bidirectional", {"layer": {"GRU": {"units": 8}}}, [(None, 4)])
@@ -154,14 +154,14 @@ def test_conv_lstm_2d_examples():
 def test_conv_lstm_2d_refusals():
     with pytest.raises(ShapeError) as e:
         static("ConvLSTM2D", {"filters": 2, "kernel_size": 5}, [(None, 5, 4, 8, 3)])
-    assert e.value.code == "shrink" and e.value.hint == "use padding: same, a smaller kernel_size, or a larger input"
+    assert e.value.code == "dimension-too-small" and e.value.hint == "use padding: same, a smaller kernel_size, or a larger input"
     assert e.value.message == ("would shrink height below 1: kernel_size 5 is larger than height 4 of "
                                "(batch, 4, 8, 3) (each time step)")
     assert check("ConvLSTM2D", {"filters": 2, "kernel_size": 5}, [(None, 5, 4, 8, 3)]) is None
     bad = {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}
     with pytest.raises(ShapeError) as e:
         static("ConvLSTM2D", bad, [(None, 5, 9, 9, 3)])
-    assert e.value.arg == "dilation_rate" and e.value.code == "arg"
+    assert e.value.arg == "dilation_rate" and e.value.code == "bad-argument"
     assert check("ConvLSTM2D", bad, [(None, 5, 9, 9, 3)]) is None
     for shape in [(None, 5, None, 9, 3), (None, 5, 9, 9, None), (None, 9, 9, 3)]:
         assert check("ConvLSTM2D", {"filters": 2, "kernel_size": 3}, [shape]) is None
@@ -189,5 +189,5 @@ def test_weight_ranks_and_activations(op, args, shape, arg):
         return
     with pytest.raises(ShapeError, match="cannot use ") as e:
         static(op, args, [shape])
-    assert (e.value.arg, e.value.code) == (arg, "arg")
+    assert (e.value.arg, e.value.code) == (arg, "bad-argument")
     assert check(op, args, [shape]) is None  # Keras fails building, running or training it

@@ -37,7 +37,7 @@ def test_spatial_dropout_examples():
     assert static("SpatialDropout2D", {"rate": 0.2}, [(None, 4, 4, 8)]) == ((None, 4, 4, 8), (0, 0))
     with pytest.raises(ShapeError, match=r"needs \(batch, time, channels\) but gets \(batch, 8\)") as e:
         static("SpatialDropout1D", {"rate": 0.2}, [(None, 8)])
-    assert e.value.code == "rank" and "Dropout" in e.value.hint
+    assert e.value.code == "rank-mismatch" and "Dropout" in e.value.hint
     with pytest.raises(ShapeError, match=r"needs \(batch, rows, cols, channels\) but gets \(batch, 4, 8\)") as e:
         static("SpatialDropout2D", {"rate": 0.2}, [(None, 4, 8)])
     assert "SpatialDropout1D for 3-D" in e.value.hint

@@ -206,7 +206,7 @@ def test_slice_unknown_dims(key, shape):
         out = slice_shape(text, shape)
     except ShapeError as e:
         out, code = None, e.code
-    assume(out is not None or code == "shrink")
+    assume(out is not None or code == "dimension-too-small")
     unknown = [i for i, d in enumerate(shape) if d is None and i > 0]
     assume(unknown)
     results = set()  # each unknown axis swept over 1..40, the others at 40
@@ -251,51 +251,51 @@ def test_examples():
 
 def test_refusals():
     e = refusal("Flatten", {}, [(None, None, 3)])
-    assert e.code == "unknown-dim" and e.message == "needs known sizes on every non-batch axis but gets (batch, ?, 3)"
+    assert e.code == "unknown-dimension" and e.message == "needs known sizes on every non-batch axis but gets (batch, ?, 3)"
     e = refusal("Reshape", {"target_shape": [5, 2]}, [(None, 3, 4)])
-    assert e.code == "reshape"
+    assert e.code == "reshape-size"
     assert e.message == ("needs a target_shape with the 12 elements of (batch, 3, 4) but gets (5, 2) "
                          "with 10 elements")
     e = refusal("Reshape", {"target_shape": [5, -1]}, [(None, 3, 4)])
-    assert e.code == "reshape" and "5" in e.message and "12" in e.message
+    assert e.code == "reshape-size" and "5" in e.message and "12" in e.message
     e = refusal("Reshape", {"target_shape": [-1, -1]}, [(None, 4)])
-    assert (e.code, e.arg) == ("arg", "target_shape")
+    assert (e.code, e.arg) == ("bad-argument", "target_shape")
     e = refusal("Reshape", {"target_shape": [8]}, [(None, None, 3)])
-    assert e.code == "reshape" and "multiple of 3" in e.message
+    assert e.code == "reshape-size" and "multiple of 3" in e.message
     assert runtime_fails("Reshape", {"target_shape": [8]}, [(None, None, 3)])  # for any size, in fact
     e = refusal("Permute", {"dims": [1, 3]}, [(None, 2, 3)])
-    assert (e.code, e.arg) == ("arg", "dims")
+    assert (e.code, e.arg) == ("bad-argument", "dims")
     e = refusal("Permute", {"dims": [2, 1]}, [(None, 2, 3, 4)])
-    assert e.code == "rank"
+    assert e.code == "rank-mismatch"
     e = refusal("RepeatVector", {"n": 2}, [(None, 2, 3)])
-    assert e.code == "rank" and e.message == "needs (batch, features) but gets (batch, 2, 3)"
+    assert e.code == "rank-mismatch" and e.message == "needs (batch, features) but gets (batch, 2, 3)"
     e = refusal("Cropping1D", {"cropping": [3, 3]}, [(None, 5, 2)])
-    assert e.code == "shrink"
+    assert e.code == "dimension-too-small"
     assert e.message == "needs cropping smaller than the input but crops 3 + 3 from axis 1 (size 5) of (batch, 5, 2)"
     e = refusal("Cropping2D", {"cropping": [[0, 0], [2, 2]]}, [(None, 5, 4, 2)])
-    assert e.code == "shrink" and "axis 2 (size 4)" in e.message
+    assert e.code == "dimension-too-small" and "axis 2 (size 4)" in e.message
     e = refusal("ZeroPadding2D", {}, [(None, 5, 2)])
-    assert e.code == "rank" and e.message == "needs (batch, rows, cols, channels) but gets (batch, 5, 2)"
+    assert e.code == "rank-mismatch" and e.message == "needs (batch, rows, cols, channels) but gets (batch, 5, 2)"
 
 
 def test_slice_refusals():
     for bad in ["", "1:2:3:4", "a", ":, :, ", "..., ...", "::0", "1.5", ":, [0]"]:
         e = refusal("Slice", {"key": bad}, [(None, 4, 4)])
-        assert (e.code, e.arg) == ("arg", "key"), bad
+        assert (e.code, e.arg) == ("bad-argument", "key"), bad
     e = refusal("Slice", {"key": ":, 5:2"}, [(None, 8)])
-    assert e.code == "shrink" and e.message == "needs a non-empty result but '5:2' leaves axis 1 (size 8) of (batch, 8) empty"
+    assert e.code == "dimension-too-small" and e.message == "needs a non-empty result but '5:2' leaves axis 1 (size 8) of (batch, 8) empty"
     e = refusal("Slice", {"key": ":, 2:5"}, [(None, 2)])
-    assert e.code == "shrink"
+    assert e.code == "dimension-too-small"
     e = refusal("Slice", {"key": ":, -1:-3"}, [(None, None)])
-    assert e.code == "shrink" and "(any size)" in e.message
+    assert e.code == "dimension-too-small" and "(any size)" in e.message
     e = refusal("Slice", {"key": "0, :"}, [(None, 4)])
-    assert (e.code, e.arg) == ("arg", "key") and "batch axis" in e.message
+    assert (e.code, e.arg) == ("bad-argument", "key") and "batch axis" in e.message
     e = refusal("Slice", {"key": "..., :1"}, [(None,)])  # '...' covers nothing: ':1' hits the batch
-    assert (e.code, e.arg) == ("arg", "key")
+    assert (e.code, e.arg) == ("bad-argument", "key")
     e = refusal("Slice", {"key": ":, 4"}, [(None, 4)])
-    assert (e.code, e.arg) == ("arg", "key") and "index 4" in e.message
+    assert (e.code, e.arg) == ("bad-argument", "key") and "index 4" in e.message
     e = refusal("Slice", {"key": ":, 0, 0"}, [(None, 4)])
-    assert e.code == "rank"
+    assert e.code == "rank-mismatch"
 
 
 def test_slice_keras_layer_round_trip(tmp_path):
