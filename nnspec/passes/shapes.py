@@ -873,6 +873,11 @@ def _metric_arg_diags(spec: Spec, o, i, cls, name, args):
         return error(f"needs (batch, n) but '{o.name}' is {fmt_shape(shape)}: Keras's {cls} fails at the first "
                      "training step", f"Flatten '{o.name}' (or pool it) before the output, or drop {name}",
                      code=codes.METRIC_RANK)
+    if cls in ("TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy") and rank == 1:
+        # Keras flattens higher ranks to (samples, n), but its in_top_k needs 2-D scores (seed 36 graph 1258)
+        return error(f"needs scores of (batch, n) or more axes but '{o.name}' is {fmt_shape(shape)}: Keras's {cls} "
+                     "fails at the first training step", f"drop {name}, or give '{o.name}' a class axis",
+                     code=codes.METRIC_RANK)
     if cls == "R2Score" and args.get("num_regressors"):
         return error("num_regressors other than 0 makes Keras's R2Score fail in every compiled training step "
                      "(it tests a tensor as a Python bool)", "drop num_regressors (adjusted R2 cannot be computed "
