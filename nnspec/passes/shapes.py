@@ -22,7 +22,7 @@ _RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormali
                         "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention",
                         # merges: measured, a shared one runs on inputs of another rank (fuzzer, seed 33)
                         "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                        "Expr", "Hashing"})  # no weights, no InputSpec (seed 34 graph 452, seed 35 graph 1716)
+                        "Expr", "Hashing", "Masking", "CategoryEncoding"})  # no weights, no InputSpec (seeds 34-36: graphs 452, 1716, 3444)
 _WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
 
 
