@@ -85,7 +85,8 @@ def infer(spec: Spec) -> list[Diagnostic]:
                                     f"{MAX_AXES} (Keras fails when it runs or trains)", node.span,
                                     "Reshape to fewer axes before it, merging axes that belong together"))
             continue
-        activity = _activity_diag(node, out, dtypes.get(node.name, "float32"))
+        activity = _activity_diag(node, out, dtypes.get(node.name, "float32"),
+                                  [dtypes.get(r, "float32") for r in node.inputs])
         if activity is not None:
             diags.append(activity)
             continue
@@ -391,15 +392,23 @@ def _relu_args(node, op) -> dict:
     return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
 
 
-def _activity_diag(node, out, dtype: str = "float32") -> Diagnostic | None:
+def _activity_diag(node, out, dtype: str = "float32", in_dtypes=()) -> Diagnostic | None:
     """An activity_regularizer regularises the layer's output at every call: Keras's
     OrthogonalRegularizer takes (batch, n) only ("Inputs to OrthogonalRegularizer must have rank 2",
-    on the first batch), of floats (its rsqrt has no integer kernel: seed 34 graph 3649)."""
+    on the first batch), of floats (its rsqrt has no integer kernel: seed 34 graph 3649). Keras's
+    Average of integers divides into float64, whose term cannot join the float32 losses (seed 37
+    graph 6929)."""
     reg = node.activity_regularizer
     name = reg if isinstance(reg, str) else next(iter(reg)) if isinstance(reg, dict) and len(reg) == 1 else None
+    where = "on a call of a reused layer, " if node.reuse else ""
+    if node.op == "Average" and _adds_a_term(reg) and any(dtype_kind(d) != "float" for d in in_dtypes):
+        return Diagnostic(codes.BAD_ARGUMENT, f"Average '{node.name}' cannot use activity_regularizer {where}on "
+                          f"integer inputs ({', '.join(in_dtypes)}): Keras divides them into float64, and the "
+                          "regularizer's float64 term cannot join the float32 losses (Keras fails at the first "
+                          "training step)", node.arg_spans.get("activity_regularizer", node.span),
+                          "regularise the tensor after a float layer, or feed Average float inputs")
     if name != "orthogonal_regularizer":
         return None
-    where = "on a call of a reused layer, " if node.reuse else ""
     if dtype_kind(dtype) != "float":
         return Diagnostic(codes.BAD_ARGUMENT, f"{node.op} '{node.name}' cannot use activity_regularizer "
                           f"orthogonal_regularizer {where}on its {dtype} output: it computes with floats only (Keras "
