@@ -26,10 +26,11 @@ from .source.yaml_loader import MAX_BYTES
 SPEC_SUFFIXES = (".yaml", ".yml", ".nns")
 
 
-def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=()
-               ) -> tuple[Spec | None, list[Diagnostic]]:
+def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=(),
+               freeze=()) -> tuple[Spec | None, list[Diagnostic]]:
     """Every stage up to static shapes. Returns (IR or None, diagnostics).
-    ``timings``, if given, receives seconds per stage (parse, validate)."""
+    ``timings``, if given, receives seconds per stage (parse, validate). ``freeze``: names of layers
+    or top-level block calls to freeze, as `trainable: false` on them would (``--freeze``)."""
     allow_import = (allow_import,) if isinstance(allow_import, str) else tuple(allow_import or ())
     t0 = time.perf_counter()
     doc, diags = load_any(raw, file)
@@ -37,13 +38,13 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
     try:
-        return _check_doc(doc, diags, file, allow_import)
+        return _check_doc(doc, diags, file, allow_import, freeze)
     finally:
         if timings is not None:
             timings["validate"] = time.perf_counter() - t0
 
 
-def _check_doc(doc, diags, file, allow_import=()):
+def _check_doc(doc, diags, file, allow_import=(), freeze=()):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -64,6 +65,8 @@ def _check_doc(doc, diags, file, allow_import=()):
         if has_errors(diags):
             return None, diags
     spec, diags = resolve.build_ir(doc, allow_import)
+    if freeze and not has_errors(diags):
+        diags += resolve.freeze(spec, freeze, file)
     if has_errors(diags):
         return spec, _sorted(diags)
     diags += shapes.infer(spec)
@@ -88,12 +91,12 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
                                  "check the path and its permissions")]
 
 
-def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=()
+def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), freeze=()
                ) -> tuple[Spec | None, list[Diagnostic]]:
     raw, diags = read_spec(path)
     if raw is None:
         return None, diags
-    return check_text(raw, os.fspath(path), timings, allow_import)
+    return check_text(raw, os.fspath(path), timings, allow_import, freeze)
 
 
 def validate(path, allow_import=()) -> list[Diagnostic]:
@@ -101,11 +104,11 @@ def validate(path, allow_import=()) -> list[Diagnostic]:
     return check_file(path, allow_import=allow_import)[1]
 
 
-def load(path, allow_import=()) -> Spec:
+def load(path, allow_import=(), freeze=()) -> Spec:
     """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors.
     ``allow_import``: module names whose objects `custom:` references may import (your permission;
-    ``nnspec.build`` imports from these only)."""
-    spec, diags = check_file(path, allow_import=allow_import)
+    ``nnspec.build`` imports from these only). ``freeze``: layers or top-level block calls to freeze."""
+    spec, diags = check_file(path, allow_import=allow_import, freeze=freeze)
     if spec is None or has_errors(diags):
         raise SpecError(diags)
     return spec

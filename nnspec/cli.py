@@ -51,6 +51,12 @@ def _max_weights(parser) -> None:
                         help="refuse a model whose weights need more than N bytes (default 2G; K/M/G/T suffixes)")
 
 
+def _freeze(parser) -> None:
+    parser.add_argument("--freeze", action="append", default=[], metavar="NAME",
+                        help="freeze the layer or top-level block call NAME (as trainable: false on it); "
+                             "repeatable")
+
+
 def _weights(parser) -> None:
     parser.add_argument("--weights", metavar="FILE",
                         help="initial weights from a .keras or .weights.h5 file, by layer name (overrides the "
@@ -128,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--expand", action="store_true", help="show the layers inside block calls")
     s.add_argument("--batch-size", type=int, default=1, metavar="N", help="for the activation memory (default 1)")
+    _freeze(s)
     _allow_import(s)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -144,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _weights(c)
+    _freeze(c)
     _allow_import(c)
     _max_weights(c)
 
@@ -152,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
     _weights(k)
+    _freeze(k)
     _allow_import(k)
     _max_weights(k)
 
@@ -265,7 +274,7 @@ def cmd_summary(args) -> int:
     allow = _permissions(args)
     if isinstance(allow, int):
         return allow
-    spec, diags = api.check_file(args.path, allow_import=allow)
+    spec, diags = api.check_file(args.path, allow_import=allow, freeze=args.freeze)
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
@@ -305,7 +314,7 @@ def _load_for_build(path: str, progress, args):
     timings: dict = {}
     spec = None
     if raw is not None:
-        spec, diags = api.check_text(raw, path, timings, allow_import)
+        spec, diags = api.check_text(raw, path, timings, allow_import, freeze=getattr(args, "freeze", ()))
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
             diags = [d for d in diags if d.code != "model-too-large"]  # validate's warning: the limit decides

@@ -7,6 +7,7 @@ import sys
 from nnspec.cli import main
 rc = main(["validate", "-q", "specs", "tests/invalid"])
 main(["summary", "specs/lab_quake.yaml"])
+assert main(["summary", "specs/inception_cifar.yaml", "--freeze", "stem", "--format", "json"]) == 0
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
     for suffix in ("svg", "mmd", "dot"):
