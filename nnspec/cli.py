@@ -584,6 +584,9 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    if op.imports is not None:
+        print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
+                                                         for c in op.imports.classes))
     return EXIT_OK
 
 
