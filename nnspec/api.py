@@ -35,9 +35,10 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".nns")
 
 
 def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=(),
-               budget=None) -> tuple[Spec | None, list[Diagnostic]]:
+               budget=None, freeze=()) -> tuple[Spec | None, list[Diagnostic]]:
     """Every stage up to static shapes, and the budget. Returns (IR or None, diagnostics).
-    ``timings``, if given, receives seconds per stage (parse, validate)."""
+    ``timings``, if given, receives seconds per stage (parse, validate). ``freeze``: names of layers
+    or top-level block calls to freeze, as `trainable: false` on them would (``--freeze``)."""
     if budget:
         _budget.merge({}, budget, file)  # a bad limit of the caller's: ValueError, before any work
     allow_import = (allow_import,) if isinstance(allow_import, str) else tuple(allow_import or ())
@@ -47,13 +48,13 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
     try:
-        return _check_doc(doc, diags, file, allow_import, budget)
+        return _check_doc(doc, diags, file, allow_import, budget, freeze)
     finally:
         if timings is not None:
             timings["validate"] = time.perf_counter() - t0
 
 
-def _check_doc(doc, diags, file, allow_import=(), budget=None):
+def _check_doc(doc, diags, file, allow_import=(), budget=None, freeze=()):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -74,6 +75,8 @@ def _check_doc(doc, diags, file, allow_import=(), budget=None):
         if has_errors(diags):
             return None, diags
     spec, diags = resolve.build_ir(doc, allow_import)
+    if freeze and not has_errors(diags):
+        diags += resolve.freeze(spec, freeze, file)
     if has_errors(diags):
         return spec, _sorted(diags)
     diags += shapes.infer(spec)
@@ -102,12 +105,12 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
                                  "check the path and its permissions")]
 
 
-def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), budget=None
+def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), budget=None, freeze=()
                ) -> tuple[Spec | None, list[Diagnostic]]:
     raw, diags = read_spec(path)
     if raw is None:
         return None, diags
-    return check_text(raw, os.fspath(path), timings, allow_import, budget)
+    return check_text(raw, os.fspath(path), timings, allow_import, budget, freeze)
 
 
 def validate(path, allow_import=(), budget=None) -> list[Diagnostic]:
@@ -115,11 +118,11 @@ def validate(path, allow_import=(), budget=None) -> list[Diagnostic]:
     return check_file(path, allow_import=allow_import, budget=budget)[1]
 
 
-def load(path, allow_import=(), budget=None) -> Spec:
+def load(path, allow_import=(), budget=None, freeze=()) -> Spec:
     """The validated IR of a spec; raises SpecError (with every diagnostic) if it has errors.
     ``allow_import``: module names whose objects `custom:` references may import (your permission;
-    ``nnspec.build`` imports from these only)."""
-    spec, diags = check_file(path, allow_import=allow_import, budget=budget)
+    ``nnspec.build`` imports from these only). ``freeze``: layers or top-level block calls to freeze."""
+    spec, diags = check_file(path, allow_import=allow_import, budget=budget, freeze=freeze)
     if spec is None or has_errors(diags):
         raise SpecError(diags)
     return spec

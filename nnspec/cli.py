@@ -51,6 +51,12 @@ def _max_weights(parser) -> None:
                         help="refuse a model whose weights need more than N bytes (default 2G; K/M/G/T suffixes)")
 
 
+def _freeze(parser) -> None:
+    parser.add_argument("--freeze", action="append", default=[], metavar="NAME",
+                        help="freeze the layer or top-level block call NAME (as trainable: false on it); "
+                             "repeatable")
+
+
 def _weights(parser) -> None:
     parser.add_argument("--weights", metavar="FILE",
                         help="initial weights from a .keras or .weights.h5 file, by layer name (overrides the "
@@ -142,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--expand", action="store_true", help="show the layers inside block calls")
     s.add_argument("--batch-size", type=int, default=1, metavar="N", help="for the activation memory (default 1)")
+    _freeze(s)
     _allow_import(s)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -158,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _weights(c)
+    _freeze(c)
     _allow_import(c)
     _max_weights(c)
 
@@ -166,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--train-steps", type=int, default=3, metavar="N")
     k.add_argument("--batch-size", type=int, default=8, metavar="N")
     _weights(k)
+    _freeze(k)
     _allow_import(k)
     _max_weights(k)
 
@@ -294,7 +303,8 @@ def cmd_summary(args) -> int:
     allow = _permissions(args)
     if isinstance(allow, int):
         return allow
-    spec, diags = api.check_file(args.path, allow_import=allow, budget=False)  # the figures, whatever the budget
+    spec, diags = api.check_file(args.path, allow_import=allow, budget=False,  # the figures, whatever the budget
+                                 freeze=args.freeze)
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
@@ -334,7 +344,7 @@ def _load_for_build(path: str, progress, args):
     timings: dict = {}
     spec = None
     if raw is not None:
-        spec, diags = api.check_text(raw, path, timings, allow_import)
+        spec, diags = api.check_text(raw, path, timings, allow_import, freeze=getattr(args, "freeze", ()))
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
             diags = [d for d in diags if d.code != codes.MODEL_TOO_LARGE]  # validate's warning: the limit decides
@@ -604,6 +614,9 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    if op.imports is not None:
+        print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
+                                                         for c in op.imports.classes))
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ main(["summary", "specs/lab_quake.yaml"])
 assert main(["validate", "-q", "specs", "--max-params", "1M", "--max-macs", "1G", "--max-activation-memory", "1MiB",
              "--batch-size", "4"]) == 1  # over budget: the figures, the largest layers
 assert main(["explain"]) == 0 and main(["explain", "rank-mismatch"]) == 0 and main(["explain", "binary-file"]) == 0
+assert main(["summary", "specs/inception_cifar.yaml", "--freeze", "stem", "--format", "json"]) == 0
 import tempfile, os
 with tempfile.TemporaryDirectory() as d:
     for suffix in ("svg", "mmd", "dot"):

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from .. import vocab  # noqa: E402
 from ..ops import CATALOG  # noqa: E402
-from ..ops.base import REQUIRED, Op  # noqa: E402
+from ..ops.base import REQUIRED, ImportRefused, Op  # noqa: E402
 from ..passes.resolve import snake_case  # noqa: E402
 from ..schema import DTYPES, SCHEMA_ID  # noqa: E402
 from .layers import _CONSTRAINT_CLASSES, _INITIALIZER_CLASSES, keras_class, make_layer  # noqa: E402
@@ -437,24 +437,18 @@ def _class_path(layer) -> str:
     return f"{type(layer).__module__}.{type(layer).__name__}"
 
 
-def _layer_scale_args(layer) -> dict:
-    """keras.applications.convnext's LayerScale(init_values, projection_dim): x * gamma, gamma of
-    projection_dim (the last axis) entries starting at init_values: nnspec's Scale."""
-    value = float(layer.init_values)
-    return {} if value == 1.0 else {"gamma_initializer": {"constant": {"value": value}}}
-
-
-# Keras classes outside keras.layers that are a catalog op: class path -> (op name, args of the layer)
-_FOREIGN = {"keras.src.applications.convnext.LayerScale": ("Scale", _layer_scale_args)}
-_FOREIGN_OPS = {path: CATALOG[op] for path, (op, _) in _FOREIGN.items()}
+def _foreign_op(layer) -> Op | None:
+    """The catalog op that stands for a Keras class outside keras.layers (its record's ``imports``:
+    convnext's LayerScale is a Scale, keras.ops calls are Expr layers), or None."""
+    cache = _foreign_op.__dict__.setdefault("cache", {})
+    path = _class_path(layer)
+    if path not in cache:
+        cache[path] = next((op for op in CATALOG.values() if op.imports and op.imports.matches(path)), None)
+    return cache[path]
 
 
 def _layer_item(layer, ctx: _Ctx, nested: bool = False, inputs=None) -> dict:
     """{Type: args} for a catalog layer (checked against the original's config)."""
-    if _class_path(layer) in _FOREIGN:
-        op_name, args_of = _FOREIGN[_class_path(layer)]
-        common = {} if nested else _common_args(layer, layer.get_config())
-        return {op_name: {**args_of(layer), **common}}
     op = _ops_by_class().get(type(layer))
     if op is None:
         raise ModelImportError(f"layer '{layer.name}' is a {type(layer).__module__}.{type(layer).__name__}, which "
@@ -589,7 +583,7 @@ def _all_names(model, out: set) -> set:
 class _Importer:
     def __init__(self, model):
         self.model = model
-        self.items: list = []  # (item dict, [input tensor names], output name, {port: [tensor names]})
+        self.items: list = []  # (item, [input names] or {Expr name: input name}, output name, {port: [names]})
         self.first_args: dict = {}  # id(layer) -> the args of its first call's item
         self.last_ports, self.last_call_args = {}, {}  # of the call call_inputs last read
         self.penalties: list = []
@@ -707,12 +701,17 @@ class _Importer:
         if registered == "nnspec>Penalty":
             self.emit_penalty(node, names)
             return
-        op = _ops_by_class().get(type(layer)) or _FOREIGN_OPS.get(_class_path(layer))
+        foreign = _foreign_op(layer)  # an op record's own reading of the class (before the class table)
+        if foreign is not None:
+            self.emit_foreign(node, foreign, names)
+            return
+        op = _ops_by_class().get(type(layer))
         if op is None and registered is None:
             raise ModelImportError(
                 f"layer '{layer.name}' is a {type(layer).__module__}.{type(layer).__name__}, which is not in nnspec's "
                 "catalog (`nnspec ops` lists the layer types)"
-                + ("; hint: replace Lambda with a catalog layer (Slice for indexing)" if type(layer).__name__ ==
+                + ("; hint: write what the Lambda computes as an Expr layer (nnspec's safe expressions: `nnspec ops "
+                   "Expr`) or a catalog layer (Slice for indexing)" if type(layer).__name__ ==
                    "Lambda" else "; a class of your own must be registered with "
                    "@keras.saving.register_keras_serializable to become a Custom item"))
         if op is None and len(node.outputs) != 1:
@@ -759,6 +758,50 @@ class _Importer:
         names[id(out)] = name
         for o, t in zip(outputs[1:], node.outputs[1:]):
             names[id(t)] = f"{name}.{o}"
+
+    def emit_foreign(self, node, op: Op, names: dict) -> None:
+        """A Keras class outside keras.layers that a catalog op stands for (the op record's ``imports``):
+        a keras.ops call -> Expr, convnext's LayerScale -> Scale."""
+        layer = node.operation
+        where = f"layer '{layer.name}' ({_class_path(layer)})"
+        args, kwargs = _call_parts(node)
+        self._drop_training(kwargs, layer.name)
+        try:
+            made = op.imports.make(layer, args, kwargs)
+        except ImportRefused as e:
+            raise ModelImportError(f"{where} {e.message}" + (f"; hint: {e.hint}" if e.hint else "")) from None
+        out = node.outputs[0]
+        if len(node.outputs) != 1 or str(out.dtype) != "float32":
+            raise ModelImportError(f"{where} gives {len(node.outputs)} tensors of dtype {out.dtype}; nnspec's "
+                                   f"{op.name} gives one float32 tensor")
+
+        def name_of(t):
+            if id(t) not in names:
+                raise ModelImportError(f"{where} is called on {_short(t)}, not a tensor of the model")
+            return names[id(t)]
+
+        inputs = {k: name_of(t) for k, t in made.inputs.items()} if isinstance(made.inputs, dict) \
+            else [name_of(t) for t in made.inputs]
+        lid = id(layer)
+        is_layer = isinstance(layer, keras.layers.Layer)
+        if lid in self.first_call:  # called again: a shared layer, or a keras.ops Operation used twice
+            self.calls[lid] += 1
+            name = self._fresh(f"{self.first_call[lid]}_call{self.calls[lid]}")
+        else:
+            name = layer.name
+            self._check_name(name, "layer")
+            if name in self.defined:
+                raise ModelImportError(f"two layers are named '{name}' (one may be inside a nested model); "
+                                       "hint: rename one, weights are matched by name")
+            self.first_call[lid], self.calls[lid] = name, 1
+        if is_layer and self.calls[lid] > 1:  # its weights (and an Expr's names) are the first call's
+            item = {"reuse": {"layer": self.first_call[lid]}}
+        else:  # an Operation has no weights: each call is an item of its own
+            common = _common_args(layer, layer.get_config()) if is_layer else {}
+            item = {op.name: {**made.args, **common}}
+        self.items.append((item, inputs, name, {}))
+        self.defined.add(name)
+        names[id(out)] = name
 
     def emit_submodel(self, node, names: dict) -> None:
         sub = node.operation
@@ -1101,7 +1144,9 @@ def import_model(model) -> ImportResult:
         (type_name, args), = item.items()
         args = dict(args)
         args["name"] = name
-        if ports:  # by name: {input: x, initial_state: [h, c]}
+        if isinstance(tensors, dict):  # an Expr's inputs by the names its expression uses
+            args["from"] = list(tensors.values()) if all(k == v for k, v in tensors.items()) else dict(tensors)
+        elif ports:  # by name: {input: x, initial_state: [h, c]}
             op = CATALOG[type_name if type_name != "reuse" else _item_type(imp.items, args["layer"])]
             args["from"] = {**dict(zip(op.input_names, tensors)),
                             **{k: v if op.port(k).many else v[0] for k, v in ports.items()}}

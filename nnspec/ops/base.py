@@ -137,6 +137,41 @@ class Port:
     doc: str = ""
 
 
+class ImportRefused(Exception):
+    """A Keras operation an op's ``imports`` hook recognises but cannot write: ``message`` says what
+    it holds, ``hint`` what to write instead (`nnspec import` adds the layer's name)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an op's ``imports`` hook makes of one call: the item's ``args`` and its ``inputs``, the
+    call's tensors as a list (``from:`` one name or a list) or a dict by the names the args use
+    (``from: {x: a, y: b}``, the Expr layer's)."""
+    args: dict
+    inputs: list | dict
+
+
+@dataclass(frozen=True)
+class KerasImport:
+    """Keras classes outside keras.layers that an op stands for, for `nnspec import` (convnext's
+    LayerScale is a Scale; keras.ops calls in a Functional graph are Expr layers).
+
+    ``classes``: full class paths ("keras.src.applications.convnext.LayerScale"), or module prefixes
+    ending in "." ("keras.src.ops."); ``make(operation, args, kwargs) -> Imported``: the item, from the
+    Keras operation (a layer, or a keras.ops Operation) and the positional and keyword arguments of its
+    call (tensors and constants); raises ImportRefused for one it cannot write. Called with Keras
+    objects, at import only: the op modules stay free of Keras."""
+    classes: tuple
+    make: Callable
+
+    def matches(self, path: str) -> bool:
+        return any(path == c or (c.endswith(".") and path.startswith(c)) for c in self.classes)
+
+
 @dataclass(frozen=True)
 class Op:
     name: str
@@ -190,6 +225,8 @@ class Op:
     reuse: Callable | None = None
     # gradient_inputs(args) -> indices of the inputs a gradient reaches from the output (None: all)
     gradient_inputs: Callable | None = None
+    # Keras classes outside keras.layers that this op stands for (`nnspec import`), see KerasImport
+    imports: KerasImport | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

@@ -5,6 +5,7 @@ import re
 
 from .. import codes
 from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT, REGULARIZER, Arg,
+                   Imported, ImportRefused, KerasImport,
                    Op, ShapeError, fixed_broadcast_reuse, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
 
@@ -265,6 +266,16 @@ def _scale_shape(args, shapes):
     return tuple(s)
 
 
+def _import_layer_scale(layer, args, kwargs) -> Imported:
+    """keras.applications.convnext's LayerScale(init_values, projection_dim): x * gamma, gamma of
+    projection_dim (the last axis) entries starting at init_values."""
+    if kwargs or len(args) != 1:
+        raise ImportRefused(f"is called with {len(args)} tensors and {sorted(kwargs) or 'no'} keywords; "
+                            "a Scale takes one tensor")
+    value = float(layer.init_values)
+    return Imported({} if value == 1.0 else {"gamma_initializer": {"constant": {"value": value}}}, list(args))
+
+
 SCALE = Op(
     name="Scale",
     family="core",
@@ -285,6 +296,7 @@ SCALE = Op(
         axes=(args["axis"],)),
     weights=lambda args, shapes: {"gamma": (1,)},
     keras="nnspec.keras.custom:Scale",
+    imports=KerasImport(("keras.src.applications.convnext.LayerScale",), _import_layer_scale),
 )
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 
 from .. import codes
-from .base import INT, Arg, Op, ShapeError, fmt_shape
+from .base import INT, Arg, KerasImport, Op, ShapeError, fmt_shape
+from .expression_import import KERAS_CLASSES, import_keras_op
 
 
 class ExprShapeError(ShapeError):
@@ -91,6 +92,7 @@ EXPR = Op(
     keras_call=lambda layer, tensors: layer(tensors[0] if len(tensors) == 1 else list(tensors)),
     stochastic=stochastic,
     gradient_inputs=gradient_inputs,
+    imports=KerasImport(KERAS_CLASSES, import_keras_op),  # keras.ops calls in a graph (expression_import.py)
 )
 
 OPS: tuple[Op, ...] = (EXPR,)

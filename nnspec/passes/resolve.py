@@ -141,6 +141,28 @@ def _name_rule(name: str, what: str, span, diags) -> bool:
     return True
 
 
+def freeze(spec: Spec, names, file: str) -> list[Diagnostic]:
+    """``--freeze NAME`` (compile, check, summary): as ``trainable: false`` written on the layer, or on
+    the top-level block call, named NAME: its weights (a call's: every layer it makes) are not trained,
+    and the calls that reuse a frozen layer share its flag. Run before the shapes pass, which counts
+    frozen weights as non-trainable. A name of no layer or call is an unknown-layer error."""
+    from ..diagnostics import Span
+    diags = []
+    for name in dict.fromkeys(names or ()):
+        hit = {n.layer for n in spec.nodes if not n.reuse and (n.name == name or spec.owner.get(n.name) == name)}
+        if not hit:
+            known = [n.name for n in spec.nodes if not n.reuse] + list(spec.calls)
+            what = "an input, not a layer" if name in spec.inputs else "not a layer or block call of this spec"
+            diags.append(Diagnostic(codes.UNKNOWN_LAYER, f"--freeze {name}: '{name}' is {what}", Span(file),
+                                    did_you_mean(name, known) or "give the name of a layer or of a top-level "
+                                    "block call (`nnspec summary` lists them)"))
+            continue
+        for n in spec.nodes:
+            if n.layer in hit:
+                n.trainable = False
+    return diags
+
+
 def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     """``allow_import``: the modules the person running nnspec allows (--allow-import, their
     pyproject.toml); the only permission there is. The spec's ``requires_import`` declares."""

@@ -3,6 +3,7 @@
 name, the same outputs)."""
 import argparse
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -62,7 +63,9 @@ def round_trip(model, allow=()):
     original = _leaf_layers(model)
     rebuilt = {layer.name: layer for layer in built.layers if not isinstance(layer, layers.InputLayer)}
     penalties = {n for n in rebuilt if n.startswith("penalty_")}
-    assert set(rebuilt) - penalties == set(original) - penalties
+    # keras.ops calls (x + 3.0: Operations, not layers) are Expr layers of their names
+    calls = {op.name for op in getattr(model, "operations", ()) if not isinstance(op, keras.layers.Layer)}
+    assert set(rebuilt) - penalties - calls == set(original) - penalties
     assert built.count_params() == model.count_params()
     for name, layer in rebuilt.items():
         if layer.weights:
@@ -442,3 +445,74 @@ def test_hashing_and_category_encoding_round_trip():
     h = layers.Hashing(num_bins=6, salt=[3, 4], name="hash")(x)
     y = layers.CategoryEncoding(num_tokens=6, output_mode="count", name="counts")(h)
     round_trip(keras.Model(x, layers.Dense(2, name="d")(y)))
+
+
+# ------------------------------------------------------------------ keras.ops calls -> Expr layers
+def test_keras_ops_calls_become_expr_layers_with_the_same_outputs():
+    """Keras 3 graphs hold plain keras.ops calls as nodes (MobileNetV3's x + 3.0, ConvNeXt's residual
+    x + y): each is one Expr item computing the same values (round_trip compares the outputs)."""
+    from keras import ops
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    x = keras.Input((4, 6), name="x")
+    y = keras.Input((4, 6), name="y")
+    h = layers.Dense(6, name="d")(x)
+    a = (h + 3.0) * (1.0 / 6.0)
+    b = 2.0 - ops.maximum(a, y)
+    c = b / ops.mean(b, axis=-1, keepdims=True)
+    g = c[:, 1:3, ::2]
+    k = ops.concatenate([g, g * g], axis=-1)
+    m = ops.sum(ops.relu(ops.sqrt(ops.abs(k))), axis=[1, 2])
+    s = CustomScaleLayer(0.17, name="scaled")([m, -m])
+    model = keras.Model([x, y], layers.Dense(2, name="out")(layers.Reshape((1,), name="r")(s)))
+    result, _ = round_trip(model)
+    # keras.ops calls are named by a process-wide counter (add, add_1, ...): their names are not compared
+    exprs = [(args["expr"], sorted(args["from"]) if isinstance(args.get("from"), dict) else None)
+             for kind, args in _items(result.data).values() if kind == "Expr"]
+    assert exprs == [
+        ("x + 3.0", None), ("x * 0.16666666666666666", None), ("maximum(a, b)", ["a", "b"]), ("2.0 - x", None),
+        ("mean(x, axis=-1, keepdims=true)", None), ("a / b", ["a", "b"]), ("x[:, 1:3, ::2]", None), ("x * x", None),
+        ("concat(a, b, axis=-1)", ["a", "b"]), ("abs(x)", None), ("sqrt(x)", None), ("relu(x)", None),
+        ("sum(x, axis=[1, 2])", None), ("-x", None), ("a + b * 0.17", ["a", "b"])]
+
+
+@pytest.mark.parametrize("make, message, hint", [
+    (lambda x: keras.ops.transpose(x, (0, 2, 1)), r"layer 'transpose\w*' \(keras\.src\.ops\.numpy\.Transpose\) is a "
+     r"keras\.ops call that nnspec's Expr layer cannot write", "use the Permute layer"),
+    (lambda x: keras.ops.mean(x), r"works along axis None \(every axis\), the batch axis among them",
+     r"reduce or join over feature axes only \(axis=-1"),
+    (lambda x: x[0], r"indexes the batch axis", "start the index with ':'"),
+    (lambda x: x[:, None], r"adds an axis", "use the Reshape layer"),
+    (lambda x: x > 0, r"Greater\) is a keras\.ops call", r"where\(x > 0, x, 0\.0\)"),
+    (lambda x: x + np.ones(6), r"takes an array of shape \(6,\) as a constant", "make the constant a weight"),
+    (lambda x: keras.ops.concatenate([x, x], axis=0), "works along axis 0", "feature axes only"),
+    (lambda x: keras.ops.cast(x, "int32") + 1, r"Cast\) is a keras\.ops call", "give the input the dtype"),
+])
+def test_keras_ops_calls_nnspec_cannot_write_are_named_with_what_to_write(make, message, hint):
+    x = keras.Input((4, 6), name="x")
+    with pytest.raises(ModelImportError, match=message) as e:
+        model_to_spec(keras.Model(x, make(x)))
+    assert re.search(f"; hint: .*{hint}", str(e.value)), str(e.value)
+
+
+def test_nnspec_expr_layers_import_back_with_their_names_and_seed():
+    """A model nnspec built: its Expr layers come back as written (a map's names, a list's tensor
+    names, the single x, a random layer's seed)."""
+    text = """
+nnspec: 1
+name: e
+inputs: {a: [4], b: [4]}
+layers:
+  - Dense: {units: 4, name: d, from: a}
+  - Expr: {from: {p: d, q: b}, expr: "abs(p - q)", name: dist}
+  - Expr: {expr: "x * 0.5 + 1", name: half}
+  - Expr: {from: [d, half], expr: "d + half", name: both}
+  - Expr: {expr: "x + normal(shape_of(x))", seed: 7, name: noisy}
+outputs: {noisy: null}
+"""
+    spec, diags = check_text(text)
+    assert diags == []
+    items = _items(model_to_spec(nnspec.build(spec)))
+    assert items["dist"] == ("Expr", {"expr": "abs(p - q)", "name": "dist", "from": {"p": "d", "q": "b"}})
+    assert items["half"] == ("Expr", {"expr": "x * 0.5 + 1", "name": "half"})
+    assert items["both"] == ("Expr", {"expr": "d + half", "name": "both", "from": ["d", "half"]})
+    assert items["noisy"] == ("Expr", {"expr": "x + normal(shape_of(x))", "seed": 7, "name": "noisy"})

@@ -183,3 +183,27 @@ def test_trainable_false_on_a_block_call_freezes_every_layer_in_it():
     rng = np.random.default_rng(0)
     model.fit(rng.random((16, 8)), rng.integers(0, 3, 16), epochs=1, verbose=0)
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(w, model.get_layer("base_fc").weights))
+
+
+def test_freeze_from_the_command_line_counts_as_keras_does(tmp_path, capsys):
+    """`--freeze base --freeze head` (a block call and a layer): summary and the compiled model's
+    manifest count what Keras counts with those layers frozen by hand."""
+    import json
+    path = tmp_path / "f.yaml"
+    path.write_text(BLOCKS.replace(", trainable: false", ""))
+    reference = build(spec_of(path.read_text()))
+    for name in ("base_fc", "base_bn", "base_out", "head"):
+        reference.get_layer(name).trainable = False
+    want = (sum(int(np.prod(w.shape)) for w in reference.trainable_weights),
+            sum(int(np.prod(w.shape)) for w in reference.non_trainable_weights))
+    freeze = ["--freeze", "base", "--freeze", "head"]
+    capsys.readouterr()
+    assert main(["summary", str(path), "--format", "json", *freeze]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["trainable_params"], shown["non_trainable_params"]) == want == (224, 523)
+    assert main(["compile", str(path), "-o", str(tmp_path / "out"), "-q", *freeze]) == 0
+    manifest = json.loads((tmp_path / "out" / "assets" / "nnspec" / "manifest.json").read_text())
+    assert (manifest["params"]["trainable"], manifest["params"]["non_trainable"]) == want
+    assert main(["compile", str(path), "-o", str(tmp_path / "out2"), "-q", "--freeze", "bse"]) == 1
+    assert "--freeze bse: 'bse' is not a layer or block call of this spec; hint: did you mean 'base'?" in \
+        capsys.readouterr().err
