@@ -161,3 +161,26 @@ def find_specs(paths) -> tuple[list[str], list[str]]:
         else:
             missing.append(p)
     return files, missing
+
+
+def weights_file(spec: Spec, given: str | None = None):
+    """(path, span, None) of the initial weights to load: ``given`` (yours: any path), else the spec's
+    `weights:`, which may name a file below the spec's own directory only (symbolic links resolved);
+    (None, None, None) when there is none; (None, None, diagnostic) when the spec's is refused."""
+    if given:
+        return given, Span(given), None
+    if not spec.weights:
+        return None, None, None
+    base = os.path.dirname(os.path.abspath(spec.file))
+    path = os.path.join(base, spec.weights)
+    real_base, real = os.path.realpath(base), os.path.realpath(path)
+    span = spec.weights_span
+    if os.path.commonpath([real, real_base]) != real_base:
+        return None, None, Diagnostic(codes.WEIGHTS_PATH, f"weights: {spec.weights!r} leads outside the spec's "
+                                      f"directory ({real}): a spec may name a weights file below its own "
+                                      "directory only", span, "copy the file beside the spec, or give your own "
+                                      "path with --weights FILE")
+    if not os.path.isfile(real):
+        return None, None, Diagnostic(codes.WEIGHTS_PATH, f"weights: no such file {spec.weights!r} (looked for "
+                                      f"{path})", span, "the path is relative to the spec's directory")
+    return real, span, None

@@ -66,31 +66,14 @@ def _weights(parser) -> None:
 def _weights_file(spec, args) -> tuple[str | None, object]:
     """(the weights file to load, the span its diagnostics point at), or (None, exit code) when the
     spec's `weights:` is refused: below the spec's directory only, symbolic links resolved."""
-    from .diagnostics import Span
     given = getattr(args, "weights", None)
-    if given:
-        if not os.path.isfile(given):
-            return None, _usage_error(f"--weights {given}: no such file")
-        return given, Span(given)
-    if not spec.weights:
-        return None, None
-    base = os.path.dirname(os.path.abspath(spec.file))
-    path = os.path.join(base, spec.weights)
-    real_base = os.path.realpath(base)
-    real = os.path.realpath(path)
-    span = spec.weights_span
-    if os.path.commonpath([real, real_base]) != real_base:
-        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: {spec.weights!r} leads outside the spec's "
-                                      f"directory ({real}): a spec may name a weights file below its own "
-                                      "directory only", span, "copy the file beside the spec, or give your own "
-                                      "path with --weights FILE")]), file=sys.stderr)
+    if given and not os.path.isfile(given):
+        return None, _usage_error(f"--weights {given}: no such file")
+    path, span, diag = api.weights_file(spec, given)
+    if diag is not None:
+        print(report.text([diag]), file=sys.stderr)
         return None, EXIT_INVALID
-    if not os.path.isfile(real):
-        print(report.text([Diagnostic(codes.WEIGHTS_PATH, f"weights: no such file {spec.weights!r} (looked for "
-                                      f"{path})", span, "the path is relative to the spec's directory")]),
-              file=sys.stderr)
-        return None, EXIT_INVALID
-    return real, span
+    return path, span
 
 
 def _load_weights(model, spec, path, span, progress) -> int | None:

@@ -93,6 +93,26 @@ def test_check_accepts_weights(saved, capsys):
     assert "5 layer(s) loaded" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("how", ["spec key", "argument"])
+def test_python_build_starts_from_the_weights(saved, how):
+    """nnspec.build() loads the spec's `weights:` as compile does (it ignored it), or its weights=."""
+    d, x, want = saved
+    spec = d / f"ft_build_{how.replace(' ', '_')}.yaml"
+    spec.write_text(SPEC.replace("WEIGHTS", "weights: base.keras") if how == "spec key" else
+                    SPEC.replace("WEIGHTS\n", ""))
+    model = nnspec.build(str(spec), weights=None if how == "spec key" else str(d / "base.weights.h5"))
+    np.testing.assert_allclose(model.predict(x, verbose=0)["head"], want, atol=1e-6)
+
+
+def test_python_build_refuses_a_mismatched_file(saved, tmp_path):
+    d, _, _ = saved
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(SPEC.replace("WEIGHTS\n", "").replace("units: 6", "units: 7"))
+    with pytest.raises(nnspec.SpecError) as e:
+        nnspec.build(str(spec), weights=str(d / "base.keras"))
+    assert [x.code for x in e.value.diagnostics if x.severity == "error"] == ["weights-shape", "weights-shape"]
+
+
 def spec_of(text):
     spec, diags = nnspec.check_text(text.encode(), "ft.yaml")
     assert not [d for d in diags if d.severity == "error"], diags
