@@ -554,19 +554,24 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
-def cmd_schema(args) -> int:
-    from . import schema
-    text = schema.dumps()
-    if args.output:
+def _write_out(text: str, output: str | None) -> int:
+    """``text`` into ``output`` (atomically), or to standard output without one."""
+    if output:
         from . import fsutil
         try:
-            fsutil.atomic_write(args.output, text)
+            fsutil.atomic_write(output, text)
         except OSError as e:
-            print(f"nnspec: error: {fsutil.explain(e, args.output)}", file=sys.stderr)
+            print(f"nnspec: error: {fsutil.explain(e, output)}", file=sys.stderr)
             return EXIT_INVALID
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from . import schema
+    text = schema.dumps()
+    return _write_out(text, args.output)
 
 
 def cmd_ops(args) -> int:
@@ -616,16 +621,7 @@ def cmd_explain(args) -> int:
         hint = did_you_mean(args.code, REGISTRY)
         return _usage_error(f"unknown diagnostic code '{args.code}'; hint: {hint + ' ' if hint else ''}"
                             "nnspec explain lists them")
-    if args.output:
-        from . import fsutil
-        try:
-            fsutil.atomic_write(args.output, text)
-        except OSError as e:
-            print(f"nnspec: error: {fsutil.explain(e, args.output)}", file=sys.stderr)
-            return EXIT_INVALID
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return _write_out(text, args.output)
 
 
 if __name__ == "__main__":
