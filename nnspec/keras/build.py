@@ -119,7 +119,7 @@ def _unique(base: str, taken: set) -> str:
 @functools.lru_cache(maxsize=None)
 def _classes(module, base) -> dict:
     """snake_case name -> class, e.g. binary_crossentropy -> BinaryCrossentropy."""
-    from ..passes.resolve import snake_case
+    from ..naming import snake_case
     out = {}
     for obj in vars(module).values():
         if isinstance(obj, type) and issubclass(obj, base) and obj is not base:

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from .. import vocab  # noqa: E402
 from ..ops import CATALOG  # noqa: E402
 from ..ops.base import REQUIRED, ImportRefused, Op  # noqa: E402
-from ..passes.resolve import snake_case  # noqa: E402
+from ..naming import snake_case  # noqa: E402
 from ..schema import DTYPES, SCHEMA_ID  # noqa: E402
 from .layers import _CONSTRAINT_CLASSES, _INITIALIZER_CLASSES, keras_class, make_layer  # noqa: E402
 

@@ -46,7 +46,7 @@ class Loaded:
 
 
 def _snake(name: str) -> str:
-    from ..passes.resolve import snake_case
+    from ..naming import snake_case
     return snake_case(name)
 
 

@@ -42,9 +42,9 @@ import re
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..naming import AutoNamer, item_type
 from ..ops import CATALOG
 from ..source.yaml_loader import Document
-from .resolve import snake_case
 
 # Limits, all checked before the work they bound (README "Limits"):
 MAX_LAYERS = 20_000           # layers in the document, and after expansion (validate: ~1.3 s)
@@ -159,7 +159,7 @@ class _Scope:
         self.output_named = output_named
         self.top = top  # the top-level call this scope belongs to (for the summary)
         self.local: dict[str, str] = {}  # local name -> global name
-        self.counters: dict[str, int] = {}
+        self.auto = AutoNamer()  # local names: the prefix makes them unique
 
 
 class _Expander:
@@ -170,10 +170,10 @@ class _Expander:
         self.pos: dict = {}
         self.out_count = 0
         self.stack: list[str] = []  # block names being expanded (recursion check)
-        self.taken = {e[k]["name"] for e in doc.data["layers"] for k in e
+        taken = {e[k]["name"] for e in doc.data["layers"] for k in e
                       if isinstance(e[k], dict) and isinstance(e[k].get("name"), str)}
-        self.taken |= set(doc.data.get("inputs", {}))
-        self.counters: dict[str, int] = {}
+        taken |= set(doc.data.get("inputs", {}))
+        self.auto_name = AutoNamer(taken)
         self.calls: dict[str, str] = {}  # call name -> block name, every level
         self.aliases: dict[str, str] = {}  # call name -> its output layer, where they differ
         self.owner: dict[str, str] = {}  # expanded layer -> the top-level call it belongs to
@@ -297,10 +297,7 @@ class _Expander:
             local = args.get("name")
             self.check_name(local, ipath + (key, "name"), via, top=False)
             if local is None:
-                base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
-                n = scope.counters.get(base, 0)
-                scope.counters[base] = n + 1
-                local = base if n == 0 else f"{base}_{n}"
+                local = scope.auto(item_type(key, args))
             args["name"] = self.global_name(scope, local)
             scope.local[local] = args["name"]
             self.owner[args["name"]] = scope.top
@@ -317,7 +314,7 @@ class _Expander:
             if previous is not None and "from" not in args:
                 args["from"] = previous
             if "name" not in args:  # named now, so that a block call after it can take it as input
-                args["name"] = self._global_auto(key if key != "reuse" else str(args.get("layer", "reuse")))
+                args["name"] = self.auto_name(item_type(key, args))
         return self._emit(key, args, ipath + (key,), via)
 
     def check_name(self, name, path, via, top: bool) -> None:
@@ -446,12 +443,12 @@ class _Expander:
         self.check_call_args(args, ipath + (block,), via)
         params = self.bind(block, definition, args, ipath + (block,), via)
         if scope is not None:
-            local = args.get("name") or self._local_auto(scope, block)
+            local = args.get("name") or scope.auto(block)
             name = self.global_name(scope, local)
             scope.local[local] = name
             sources = self.refs(args["from"], scope, ipath + (block, "from"), via) if "from" in args else previous
         else:
-            name = args.get("name") or self._global_auto(block)
+            name = args.get("name") or self.auto_name(block)
             sources = args.get("from", previous)
             if sources is None:
                 sources = self.top_previous()
@@ -492,22 +489,6 @@ class _Expander:
         one, since the expansion names them all."""
         inputs = list(self.doc.data.get("inputs", {}))
         return inputs[0] if len(inputs) == 1 else None
-
-    def _local_auto(self, scope, block):
-        base = snake_case(block)
-        n = scope.counters.get(base, 0)
-        scope.counters[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
-
-    def _global_auto(self, base_name):
-        base = snake_case(base_name)
-        while True:
-            n = self.counters.get(base, 0)
-            self.counters[base] = n + 1
-            candidate = base if n == 0 else f"{base}_{n}"
-            if candidate not in self.taken:
-                self.taken.add(candidate)
-                return candidate
 
     def bind(self, block, definition, args, path, via) -> dict:
         declared = definition.get("params") or {}
@@ -995,7 +976,7 @@ def _last_is_named(layers) -> bool:
 def _local_names(layers) -> list:
     """The local names a block's layer list defines, in order (auto names as
     the expansion will give them)."""
-    out, counters = [], {}
+    out, auto = [], AutoNamer()
     for entry in layers:
         if not isinstance(entry, dict) or len(entry) != 1:
             continue
@@ -1005,10 +986,7 @@ def _local_names(layers) -> list:
             continue
         name = args.get("name")
         if not isinstance(name, str):
-            base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
-            n = counters.get(base, 0)
-            counters[base] = n + 1
-            name = base if n == 0 else f"{base}_{n}"
+            name = auto(item_type(key, args))
         out.append(name)
     return out
 

@@ -11,6 +11,7 @@ import re
 from .. import codes
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
 from ..ir import Input, Node, Output, Penalty, Spec, layer_of
+from ..naming import AutoNamer, item_type
 from ..ops import CATALOG
 from ..ops.base import ShapeError
 
@@ -115,13 +116,6 @@ class LazySpans:
         return self.doc.span(self.path + (key,))
 
 
-def snake_case(name: str) -> str:
-    """Keras's own layer auto-naming (keras.src.utils.naming.to_snake_case)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _name_rule(name: str, what: str, span, diags) -> bool:
     """Names the schema's pattern allows but TensorFlow refuses: a name scope
     (every layer, input and the model) cannot start with `_`; an input is a
@@ -203,17 +197,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     # names first (explicit ones), so auto names avoid them, like Keras's uniquify
     taken = {e[k].get("name") for e in data["layers"] for k in e if isinstance(e[k], dict) and e[k].get("name")}
     taken |= set(data["inputs"])
-    counters: dict[str, int] = {}
-
-    def auto_name(type_name: str) -> str:
-        base = snake_case(type_name)
-        while True:
-            n = counters.get(base, 0)
-            counters[base] = n + 1
-            candidate = base if n == 0 else f"{base}_{n}"
-            if candidate not in taken:
-                taken.add(candidate)
-                return candidate
+    auto_name = AutoNamer(taken)
 
     previous = None  # the previous item's output tensor
     layer_nodes: dict[str, Node] = {}
@@ -224,7 +208,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         args = args or {}
         path = ("layers", i, key)
         span = doc.span(path, key=True)
-        name = args.get("name") or auto_name(key if key != "reuse" else args["layer"])
+        name = args.get("name") or auto_name(item_type(key, args))
         if "from" in args:
             inputs, roles = args["from"], None
             if isinstance(inputs, str):

@@ -34,6 +34,7 @@ import re
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span
+from ..naming import AutoNamer, item_type
 from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Document, decode
 
 # lark's lexer and LALR loop take a few microseconds a token: the budget is
@@ -1053,29 +1054,14 @@ class _Lower:
                 container[key] = name + var.suffix
 
     def auto_names(self, layers) -> dict:
-        """index -> the Keras-style name resolve gives an unnamed layer (as in resolve.build_ir)."""
-        from ..passes.resolve import snake_case
+        """index -> the Keras-style name resolve gives an unnamed layer (nnspec.naming)."""
         if any(k == "repeat" or (k[:1].islower() and k != "reuse") for e in layers for k in e):
             return {}  # blocks rename what they expand: refer to their layers by explicit names
         taken = {a.get("name") for e in layers for a in e.values() if isinstance(a, dict) and a.get("name")}
         taken |= set(self.data.get("inputs") or {}) if isinstance(self.data.get("inputs"), dict) else set()
-        counters: dict = {}
-        out = {}
-        for i, e in enumerate(layers):
-            (key, args), = e.items()
-            args = args or {}
-            if args.get("name"):
-                continue
-            base = snake_case(key if key != "reuse" else str(args.get("layer", "reuse")))
-            while True:
-                n = counters.get(base, 0)
-                counters[base] = n + 1
-                cand = base if n == 0 else f"{base}_{n}"
-                if cand not in taken:
-                    taken.add(cand)
-                    out[i] = cand
-                    break
-        return out
+        auto = AutoNamer(taken)
+        return {i: auto(item_type(key, args)) for i, e in enumerate(layers)
+                for key, args in e.items() if not (args or {}).get("name")}
 
     def lower_repeat(self, s, layers, lpath):
         children = [c for c in s.children if c is not None]
