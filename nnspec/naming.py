@@ -51,3 +51,19 @@ class AutoNamer:
             if candidate not in self.taken:
                 self.taken.add(candidate)
                 return candidate
+
+
+# ---------------------------------------------------------------- the spec's own words
+# The top-level keys, in the order nnspec writes them (emit, the DSL's lowering).
+TOP_KEYS = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "budget", "inputs",
+            "blocks", "layers", "outputs", "penalties", "training")
+# Arguments every layer item takes besides its type's own (and a block call takes besides its params).
+COMMON_ARGS = ("name", "from", "trainable", "activity_regularizer")
+# Lower-case item keys that are not block calls.
+STRUCTURAL = ("reuse",)
+
+
+def is_expansion(key: str) -> bool:
+    """An item key that block expansion replaces: a block call or ``repeat``
+    (layer types are Keras class names, so they start in upper case)."""
+    return key[:1].islower() and key not in STRUCTURAL

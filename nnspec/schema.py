@@ -15,6 +15,7 @@ import json
 import re
 
 from . import budget, codes, vocab
+from .naming import STRUCTURAL
 from .diagnostics import Diagnostic, closest, did_you_mean
 from .ops import CATALOG
 from .ops.base import REQUIRED
@@ -32,7 +33,6 @@ BLOCK_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$(?!\n)", "maxLengt
               "description": "a block name: lowercase letters, digits and _ (layer types are capitalised)"}
 PARAM_TYPES = ["int", "float", "bool", "str", "any"]
 DTYPES = ["float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool"]
-STRUCTURAL = ("reuse",)  # lowercase entry keys that are not layer types
 
 
 def _ref(name: str) -> dict:

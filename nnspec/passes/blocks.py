@@ -42,7 +42,7 @@ import re
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from ..naming import AutoNamer, item_type
+from ..naming import COMMON_ARGS, AutoNamer, is_expansion, item_type
 from ..ops import CATALOG
 from ..source.yaml_loader import Document
 
@@ -59,7 +59,6 @@ MAX_DEPTH = 32
 _TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "any": object}
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ARITH = re.compile(r"\$\{([^{}]*)\}")
-_COMMON = ("name", "from", "trainable", "activity_regularizer")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOCAL_NAME = re.compile(r"[A-Za-z0-9_]+")  # inside a block (prefixed): 1_conv, as keras.applications
 
@@ -82,7 +81,7 @@ def check_layer_count(doc: Document) -> list[Diagnostic]:
 def needs_expansion(data: dict) -> bool:
     if data.get("blocks"):
         return True
-    return any(isinstance(e, dict) and any(k == "repeat" or (k[:1].islower() and k != "reuse") for k in e)
+    return any(isinstance(e, dict) and any(is_expansion(k) for k in e)
                for e in data.get("layers", ()))
 
 
@@ -492,7 +491,7 @@ class _Expander:
 
     def bind(self, block, definition, args, path, via) -> dict:
         declared = definition.get("params") or {}
-        given = {k: v for k, v in args.items() if k not in _COMMON}
+        given = {k: v for k, v in args.items() if k not in COMMON_ARGS}
         values = {}
         for p, spec in declared.items():
             typ, default = _param_spec(spec)

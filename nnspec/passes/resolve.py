@@ -11,11 +11,10 @@ import re
 from .. import codes
 from ..diagnostics import WARNING, Diagnostic, did_you_mean
 from ..ir import Input, Node, Output, Penalty, Spec, layer_of
-from ..naming import AutoNamer, item_type
+from ..naming import COMMON_ARGS, AutoNamer, item_type
 from ..ops import CATALOG
 from ..ops.base import ShapeError
 
-_COMMON = ("name", "from", "trainable", "activity_regularizer")
 
 
 def module_allowed(ref: str, allowed) -> bool:
@@ -228,7 +227,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
             else:
                 inputs = [previous]
             roles, from_span = None, None
-        given = {k: v for k, v in args.items() if k not in _COMMON and not (key == "reuse" and k == "layer")}
+        given = {k: v for k, v in args.items() if k not in COMMON_ARGS and not (key == "reuse" and k == "layer")}
         if key == "reuse":
             node = Node(name=name, op="", args={}, given={}, inputs=inputs, span=span, from_span=from_span,
                         layer=args["layer"], reuse=True)

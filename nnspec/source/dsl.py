@@ -34,7 +34,7 @@ import re
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span
-from ..naming import AutoNamer, item_type
+from ..naming import TOP_KEYS, AutoNamer, is_expansion, item_type
 from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Document, decode
 
 # lark's lexer and LALR loop take a few microseconds a token: the budget is
@@ -546,8 +546,6 @@ def attach_comments(comments, stmts):
 
 # ---------------------------------------------------------------- lowering
 _INT_RE = re.compile(r"^-?\d+\Z")
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "budget", "inputs",
-        "blocks", "layers", "outputs", "penalties", "training")
 
 
 def _lc(node):
@@ -767,8 +765,8 @@ class _Lower:
         for s in stmts:
             getattr(self, "s_" + s.data)(s)
         self.patch_variables()
-        self.data = {k: self.data[k] for k in _TOP if k in self.data} | {
-            k: v for k, v in self.data.items() if k not in _TOP}
+        self.data = {k: self.data[k] for k in TOP_KEYS if k in self.data} | {
+            k: v for k, v in self.data.items() if k not in TOP_KEYS}
 
     def s_version(self, s):
         if self.top("nnspec", s):
@@ -1055,7 +1053,7 @@ class _Lower:
 
     def auto_names(self, layers) -> dict:
         """index -> the Keras-style name resolve gives an unnamed layer (nnspec.naming)."""
-        if any(k == "repeat" or (k[:1].islower() and k != "reuse") for e in layers for k in e):
+        if any(is_expansion(k) for e in layers for k in e):
             return {}  # blocks rename what they expand: refer to their layers by explicit names
         taken = {a.get("name") for e in layers for a in e.values() if isinstance(a, dict) and a.get("name")}
         taken |= set(self.data.get("inputs") or {}) if isinstance(self.data.get("inputs"), dict) else set()

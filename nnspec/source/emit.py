@@ -19,14 +19,14 @@ import unicodedata
 
 import yaml
 
+from ..naming import TOP_KEYS
+
 WIDTH = 100
 INDENT = "    "
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")  # enc.state_h: one output of a layer
 _MUST_QUOTE = {"true", "false", "null", "expr"}  # words the DSL reads as something else
-_TOP = ("nnspec", "name", "description", "seed", "requires_import", "allow_import", "weights", "budget", "inputs",
-        "blocks", "layers", "outputs", "penalties", "training")
 _HEADER = {"nnspec": "nnspec", "name": "model", "description": "description", "seed": "seed",
            "requires_import": "requires_import", "allow_import": "allow_import", "weights": "weights",
            "budget": "budget"}
@@ -177,7 +177,7 @@ class _Dsl:
         d = self.data
         if not isinstance(d, dict):
             raise ConvertError("a spec is a mapping of keys")
-        unknown = [k for k in d if k not in _TOP]
+        unknown = [k for k in d if k not in TOP_KEYS]
         if unknown:
             raise ConvertError(f"the DSL has no statement for top-level key '{unknown[0]}'")
         for k, word in _HEADER.items():
@@ -461,7 +461,7 @@ class _Yaml:
         d = self.data
         if not isinstance(d, dict):
             return yaml_flow(d) + "\n"
-        d = _ordered(d, _TOP)
+        d = _ordered(d, TOP_KEYS)
         for k in _HEADER:
             if k in d:
                 self.emit((k,), f"{k}: {yaml_flow(d[k])}")
