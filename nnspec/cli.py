@@ -13,9 +13,10 @@ import re
 import sys
 
 from . import __version__, api, codes, report
-from .diagnostics import ERROR, WARNING, Diagnostic
+from .diagnostics import ERROR, WARNING
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+from .cli_common import EXIT_BUG, EXIT_INVALID, EXIT_OK, write_out
+from .cli_common import error as _usage_error
 BUG_URL = "https://github.com/nnspec/nnspec/issues"
 
 
@@ -230,11 +231,6 @@ def _review(args) -> int:
 def _import(args) -> int:
     from . import cli_import
     return cli_import.run(args)
-
-
-def _usage_error(message: str) -> int:
-    print(f"nnspec: error: {report.escape(message)}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def cmd_validate(args) -> int:
@@ -554,24 +550,10 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
-def _write_out(text: str, output: str | None) -> int:
-    """``text`` into ``output`` (atomically), or to standard output without one."""
-    if output:
-        from . import fsutil
-        try:
-            fsutil.atomic_write(output, text)
-        except OSError as e:
-            print(f"nnspec: error: {fsutil.explain(e, output)}", file=sys.stderr)
-            return EXIT_INVALID
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
-
-
 def cmd_schema(args) -> int:
     from . import schema
     text = schema.dumps()
-    return _write_out(text, args.output)
+    return write_out(text, args.output)
 
 
 def cmd_ops(args) -> int:
@@ -621,7 +603,7 @@ def cmd_explain(args) -> int:
         hint = did_you_mean(args.code, REGISTRY)
         return _usage_error(f"unknown diagnostic code '{args.code}'; hint: {hint + ' ' if hint else ''}"
                             "nnspec explain lists them")
-    return _write_out(text, args.output)
+    return write_out(text, args.output)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from . import codes
 from .diagnostics import has_errors
 from .source import load_any  # noqa: F401  (callers import it from here too)
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+from .cli_common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, write_file
 from .source import DSL_SUFFIX  # noqa: E402
 
 
@@ -94,22 +94,11 @@ def cmd_convert(args) -> int:
               f"hint: {hint} [convert]", file=sys.stderr)
         return EXIT_INVALID
     if args.output:
-        if not _write(args.output, text):
+        if not write_file(args.output, text):
             return EXIT_INVALID
     else:
         sys.stdout.write(text)
     return EXIT_OK
-
-
-def _write(path, text) -> bool:
-    """Atomically, keeping the file's mode and a symlink a symlink; False (and a message) if it failed."""
-    from . import fsutil
-    try:
-        fsutil.atomic_write(path, text)
-    except OSError as e:
-        print(f"nnspec: error: {fsutil.explain(e, path)}", file=sys.stderr)
-        return False
-    return True
 
 
 def _fmt_files(paths):
@@ -163,7 +152,7 @@ def cmd_fmt(args) -> int:
             continue
         if text.encode("utf-8") != raw:
             changed.append(path)
-            if not args.check and not _write(path, text):
+            if not args.check and not write_file(path, text):
                 changed.pop()
                 bad += 1
     if args.check and changed:

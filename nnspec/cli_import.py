@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+from .cli_common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, write_file
+from .cli_common import error as _error
 
 
 def add_parser(sub):
@@ -25,12 +26,6 @@ def add_parser(sub):
     add_arguments(p, "allow importing this module (for module:function, and custom layers); repeatable")
     p.add_argument("-q", "--quiet", action="store_true", help="no notes, only problems")
     return p
-
-
-def _error(message: str, code: int) -> int:
-    from .keras.importer import printable  # names in the message stay on one line
-    print(f"nnspec: error: {printable(message)}", file=sys.stderr)
-    return code
 
 
 def run(args) -> int:
@@ -68,12 +63,10 @@ def run(args) -> int:
     if args.output:
         try:
             os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-            tmp = args.output + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, args.output)
         except OSError as e:
             return _error(f"cannot write {e.filename or args.output}: {e.strerror}", EXIT_INVALID)
+        if not write_file(args.output, text):  # atomically: never a half-written spec, nor a foo.yaml.tmp of ours
+            return EXIT_INVALID
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+from .cli_common import EXIT_INVALID, EXIT_OK, write_file
+from .cli_common import error as _error
 
 
 def add_parsers(sub) -> None:
@@ -35,12 +36,6 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     return {"graph": cmd_graph, "diff": cmd_diff}[args.command](args)
-
-
-def _error(message: str, code: int = EXIT_USAGE) -> int:
-    from .report import escape
-    print(f"nnspec: error: {escape(message)}", file=sys.stderr)
-    return code
 
 
 def _load(path, args):
@@ -75,12 +70,7 @@ def cmd_graph(args) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         return EXIT_OK
-    from . import fsutil
-    try:
-        fsutil.atomic_write(args.output, text)
-    except OSError as e:
-        return _error(fsutil.explain(e, args.output), EXIT_INVALID)
-    return EXIT_OK
+    return EXIT_OK if write_file(args.output, text) else EXIT_INVALID
 
 
 def _read_ref(ref: str):

@@ -328,6 +328,12 @@ def test_keras_file_on_the_command_line(tmp_path, capsys):
     assert data.outputs["y"].loss == "categorical_crossentropy" and data.training == {"optimizer": "sgd"}
     assert _cli(str(path)) == 0  # to stdout
     assert capsys.readouterr().out.startswith("# yaml-language-server: $schema=")
+    # written atomically, through a temporary of nnspec's own: a user's file beside it is never touched
+    mine = out.parent / "small.yaml.tmp"
+    mine.write_text("the user's notes\n")
+    assert _cli(str(path), "-o", str(out), "-q") == 0
+    assert mine.read_text() == "the user's notes\n" and sorted(p.name for p in out.parent.iterdir()) == [
+        "small.yaml", "small.yaml.tmp"]
     assert _cli(str(tmp_path / "missing.keras")) == 2
     assert load_model_ref(str(path)).count_params() == model.count_params()
 
