@@ -184,3 +184,26 @@ def weights_file(spec: Spec, given: str | None = None):
         return None, None, Diagnostic(codes.WEIGHTS_PATH, f"weights: no such file {spec.weights!r} (looked for "
                                       f"{path})", span, "the path is relative to the spec's directory")
     return real, span, None
+
+
+def build(spec, strategy=None, compile: bool = True, allow_import=(), weights=None):
+    """A compiled keras.Model from a spec path (or a loaded Spec), ready for fit().
+
+    ``allow_import``: for a path, the modules you allow `custom:` objects from (a loaded
+    Spec keeps the ones given to ``load``). ``weights``: a .keras or .weights.h5 file whose
+    weights it starts from, by layer name (default: the spec's `weights:`, as `nnspec compile`
+    loads it); a mismatch raises SpecError with one diagnostic per layer. Imports TensorFlow;
+    ``load`` and ``validate`` do not."""
+    from .keras.build import build as _build
+    if not hasattr(spec, "nodes"):
+        spec = load(spec, allow_import=allow_import)
+    path, span, refused = weights_file(spec, weights)
+    if refused is not None:
+        raise SpecError([refused])
+    model = _build(spec, strategy=strategy, compile=compile)
+    if path is not None:
+        from .keras.weights import load_initial_weights
+        result = load_initial_weights(model, spec, path, span)
+        if any(d.severity == "error" for d in result.diagnostics):
+            raise SpecError(result.diagnostics)
+    return model

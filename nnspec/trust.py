@@ -60,6 +60,12 @@ def _keras_like(module: str) -> bool:
     return any(_under(module, r) for r in _KERAS_ROOTS) or _under(module, "tensorflow")
 
 
+def module_allowed(ref: str, allowed) -> bool:
+    """Is ``module:attr`` (or a module) inside one of the ``allowed`` modules or packages?"""
+    module = ref.split(":")[0]
+    return any(module == m or module.startswith(m + ".") for m in allowed)
+
+
 def module_refused(module: str, imported: bool = False) -> str | None:
     """Why nnspec never imports ``module`` for a spec, or None. ``imported``: ``module`` is the
     ``__module__`` of an imported object, where TensorFlow's public names live under

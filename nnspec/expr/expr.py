@@ -59,12 +59,21 @@ _parser = None
 def _get_parser() -> Lark:
     global _parser
     if _parser is None:
-        from ..source.lark_cache import cache_file
+        from ..lark_cache import cache_file
         try:
             _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr", cache=cache_file("expr"))
         except OSError:  # an unwritable cache file: no cache
             _parser = Lark.open("expr.lark", rel_to=__file__, parser="lalr")
     return _parser
+
+
+def parses(text: str) -> bool:
+    """Is ``text`` an expression by the grammar alone (no name or shape checks)?"""
+    try:
+        _get_parser().parse(text)
+    except Exception:  # lark's UnexpectedInput and friends
+        return False
+    return True
 
 
 @v_args(inline=True)

@@ -16,8 +16,7 @@ import importlib
 
 import keras
 
-from ..passes.resolve import module_allowed
-from ..trust import DENIED_ATTRS, DENIED_CLASSES, module_refused, refused, serialized_object_path
+from ..trust import DENIED_ATTRS, DENIED_CLASSES, module_allowed, module_refused, refused, serialized_object_path
 
 _allowed: contextvars.ContextVar[tuple] = contextvars.ContextVar("nnspec_allow_import", default=())
 

@@ -42,9 +42,9 @@ import re
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..document import Document
 from ..naming import COMMON_ARGS, AutoNamer, is_expansion, item_type
 from ..ops import CATALOG
-from ..source.yaml_loader import Document
 
 # Limits, all checked before the work they bound (README "Limits"):
 MAX_LAYERS = 20_000           # layers in the document, and after expansion (validate: ~1.3 s)

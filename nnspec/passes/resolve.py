@@ -14,12 +14,8 @@ from ..ir import Input, Node, Output, Penalty, Spec, layer_of
 from ..naming import COMMON_ARGS, AutoNamer, item_type
 from ..ops import CATALOG
 from ..ops.base import ShapeError
+from ..trust import module_allowed
 
-
-
-def module_allowed(ref: str, allowed) -> bool:
-    module = ref.split(":")[0]
-    return any(module == m or module.startswith(m + ".") for m in allowed)
 
 
 def _custom_refs(node, path=()):

@@ -35,7 +35,8 @@ import re
 from .. import codes
 from ..diagnostics import Diagnostic, Span
 from ..naming import TOP_KEYS, AutoNamer, is_expansion, item_type
-from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, Document, decode
+from ..document import Document
+from .yaml_loader import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, decode
 
 # lark's lexer and LALR loop take a few microseconds a token: the budget is
 # charged per token as the lexer gives it, before the rest of the file is read
@@ -59,7 +60,7 @@ def _get_parser():
     global _parser
     if _parser is None:
         from lark import Lark
-        from .lark_cache import cache_file
+        from ..lark_cache import cache_file
         post = _PostLex()
         options = dict(rel_to=__file__, parser="lalr", import_paths=[_EXPR_DIR], postlex=post,
                        transformer=_Build(post))

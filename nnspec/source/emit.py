@@ -58,22 +58,13 @@ def _num(v) -> str:
     return text
 
 
-_expr_parser = None
-
 
 def expr_ok(text) -> bool:
     """Can ``text`` be written bare as an expression (and read back to the same text)?"""
-    global _expr_parser
     if not isinstance(text, str) or not text or text != text.strip() or any(c in text for c in "\n\r#\"\\"):
         return False
-    if _expr_parser is None:
-        from ..expr.expr import _get_parser
-        _expr_parser = _get_parser()
-    try:
-        _expr_parser.parse(text)
-    except Exception:  # lark's UnexpectedInput and friends
-        return False
-    return True
+    from ..expr.expr import parses
+    return parses(text)
 
 
 def dsl_value(v, lit: bool = False) -> str:

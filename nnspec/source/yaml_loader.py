@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 
 import yaml
 from yaml import events as ev
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span
+from ..document import Document  # noqa: F401 (the loader returns one; passes take it from nnspec.document)
 
 MAX_BYTES = 2 * 1024 * 1024  # 20,000 layers (MAX_LAYERS) take about 1 MiB
 MAX_DEPTH = 32  # a spec needs about 10 (blocks with nested repeats: 20); each level costs time per node
@@ -45,33 +45,6 @@ _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
-
-
-@dataclass
-class Document:
-    """Plain data (dict/list/str/int/float/bool/None) and where each piece came from."""
-
-    file: str
-    data: object
-    pos: dict = field(default_factory=dict)  # path -> (kline, kcol, vline, vcol[, via]), 1-based
-    text: str = ""
-    meta: dict = field(default_factory=dict)  # e.g. blocks: {"calls": {call name: block name}}
-
-    def span(self, path=(), key: bool = False) -> Span:
-        """The span of the node at ``path`` (its key with ``key=True``),
-        falling back to the nearest ancestor that has a position."""
-        path = tuple(path)
-        while True:
-            p = self.pos.get(path)
-            if p is not None:
-                via = p[4] if len(p) > 4 else ()
-                if key and p[0]:
-                    return Span(self.file, p[0], p[1], via)
-                return Span(self.file, p[2], p[3], via)
-            if not path:
-                return Span(self.file, 1, 1)
-            path = path[:-1]
-            key = False
 
 
 def _mark(m) -> tuple[int, int]:
