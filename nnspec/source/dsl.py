@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+from contextvars import ContextVar
 
 from .. import codes
 from ..diagnostics import Diagnostic, Span
@@ -61,9 +62,8 @@ def _get_parser():
     if _parser is None:
         from lark import Lark
         from ..lark_cache import cache_file
-        post = _PostLex()
-        options = dict(rel_to=__file__, parser="lalr", import_paths=[_EXPR_DIR], postlex=post,
-                       transformer=_Build(post))
+        options = dict(rel_to=__file__, parser="lalr", import_paths=[_EXPR_DIR], postlex=_PostLex(),
+                       transformer=_Build())
         try:
             _parser = Lark.open("dsl.lark", cache=cache_file("dsl"), **options)
         except OSError:  # pragma: no cover - an unwritable cache file: no cache
@@ -72,6 +72,23 @@ def _get_parser():
 
 
 # ---------------------------------------------------------------- post-lexer
+class _Parse:
+    """One parse's state: its text, and what the post-lexer notes for ``_Build`` and the error
+    messages. The parser (built once, shared) holds no state of its own: each parse sets its
+    ``_Parse`` in ``_STATE``, so parses in several threads do not mix."""
+
+    __slots__ = ("text", "comments", "open", "before")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.comments = []  # (line, text, own line?) of every comment, for fmt
+        self.open = []  # (bracket, line, col) of the brackets not closed yet
+        self.before = None  # the token before the last _NL or ')' given to the parser: see _Build
+
+
+_STATE: ContextVar[_Parse] = ContextVar("nnspec_dsl_parse")
+
+
 class _PostLex:
     """Newlines end statements except inside brackets; indentation opens and
     closes block bodies (Python's rules); comments are collected for ``fmt``."""
@@ -79,19 +96,13 @@ class _PostLex:
     always_accept = ("_NL",)
     BRACKETS = {"LPAR": 1, "LSQB": 1, "LBRACE": 1, "RPAR": -1, "RSQB": -1, "RBRACE": -1}
 
-    def __init__(self):
-        self.comments = []
-        self.open = []  # (bracket, line, col) of the brackets not closed yet
-        self.text = ""
-        self.before = None  # the token before the last _NL or ')' given to the parser: see _Build
-
     def process(self, stream):
         from lark import Token
+        st = _STATE.get()
         depth = 0
         indents = [0]
         last = None  # the last token given to the parser
-        self.comments = []
-        self.open = opened = []
+        opened = st.open
         brackets = self.BRACKETS
         for tok in self._counted(stream):
             t = tok.type
@@ -100,14 +111,14 @@ class _PostLex:
                 # comment lines; more are the next _NL). The parser gets the first of a run; the
                 # last gives the indentation.
                 if "#" in tok.value:
-                    self._collect_comments(tok)
+                    self._collect_comments(st, tok)
                 if depth > 0 or last is None:
                     continue
                 if last.type != "_NL":
-                    self.before = last
+                    st.before = last
                     yield tok
                     last = tok
-                if self.text.startswith("#", tok.end_pos):
+                if st.text.startswith("#", tok.end_pos):
                     continue
                 indent_str = tok.value.rsplit("\n", 1)[1]
                 indent = len(indent_str.expandtabs(TAB)) if indent_str else 0
@@ -144,10 +155,10 @@ class _PostLex:
                         depth -= 1
                         opened.pop()
                     if t == "RPAR":
-                        self.before = last
+                        st.before = last
             yield tok
             last = tok
-        n = len(self.text)
+        n = len(st.text)
         for _ in indents[1:]:
             yield Token("_DEDENT", "", n, 1, 1, 1, 1, n)
 
@@ -165,18 +176,19 @@ class _PostLex:
                                  "split the spec; blocks and repeat write repeated layers once")
             yield tok
 
-    def _collect_comments(self, tok):
+    @staticmethod
+    def _collect_comments(st, tok):
         line = tok.line
         start = tok.start_pos
         for k, seg in enumerate(tok.value.split("\n")):
             i = seg.find("#")
             if i >= 0:
                 if k == 0:
-                    before = self.text[self.text.rfind("\n", 0, start) + 1:start]
+                    before = st.text[st.text.rfind("\n", 0, start) + 1:start]
                     own = not before.strip()
                 else:
                     own = True
-                self.comments.append((line + k, seg[i:].rstrip(), own))
+                st.comments.append((line + k, seg[i:].rstrip(), own))
 
 
 # ---------------------------------------------------------------- nodes, built while parsing
@@ -200,64 +212,86 @@ class _Expr(_Node):
 _GAP = re.compile(r"(?:[\t \f]+|\r?\n|#[^\n]*)*")
 
 
+def _node(data, first=0):
+    """A rule's callback: its children from ``first`` on, at the first child."""
+    def build(self, c):
+        f = c[0]
+        return _Node(data, c[first:] if first else c, f.line, f.column)
+    return build
+
+
+def _stmt(data, first):
+    """A simple statement's callback: it ends before the _NL lark was just given."""
+    def build(self, c):
+        f = c[0]
+        return _Node(data, c[first:] if first else c, f.line, f.column, _STATE.get().before.end_line)
+    return build
+
+
+def _nodes_only(data, body=False):
+    """Keeps the nodes: drops the ! tokens and the Nones. A block's or repeat's header (``body``)
+    ends with its ':' (the body's statements are noted apart)."""
+    def build(self, c):
+        f = c[0]
+        end = max((x.end_line for x in c if getattr(x, "type", None) == "COLON"), default=f.line) if body else 0
+        return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column, end)
+    return build
+
+
 class _Build:
     """lark's ``transformer=``: lark calls ``getattr(self, rule)(children)`` as it
     reduces a rule. The children are those lark's Tree would have (anonymous
     tokens dropped, ``[...]`` giving None) plus the keywords and brackets of the
     rules marked ``!`` in dsl.lark, which only give the position. A statement
     ends with the token before the ``_NL`` after it, the one lark has just been
-    given (``post.before``); block and repeat end with their ``_DEDENT``. No
+    given (``_Parse.before``); block and repeat end with their ``_DEDENT``. No
     attribute has a terminal's name (lark would take it for a lexer callback)."""
 
-    def __init__(self, post):
-        self.post = post
-
-        def node(data, first=0):  # children from ``first`` on; at the first child
-            def build(c):
-                f = c[0]
-                return _Node(data, c[first:] if first else c, f.line, f.column)
-            return build
-
-        def stmt(data, first):  # a simple statement: it ends before the _NL lark was just given
-            def build(c):
-                f = c[0]
-                return _Node(data, c[first:] if first else c, f.line, f.column, post.before.end_line)
-            return build
-
-        def nodes_only(data, body=False):  # keep the nodes: drop the ! tokens and the Nones
-            def build(c):
-                f = c[0]
-                # block and repeat: the header ends with its ':' (the body's statements are noted apart)
-                end = max((x.end_line for x in c if getattr(x, "type", None) == "COLON"), default=f.line) \
-                    if body else 0
-                return _Node(data, [x for x in c if type(x) is _Node], f.line, f.column, end)
-            return build
-
-        for name in ("setting_key", "pair", "param", "block_opts", "string", "number", "quantity", "ref", "word",
-                     "ident", "dotted", "entry", "call", "positional", "kwarg"):
-            setattr(self, name, node(name))
-        for name in ("true", "false", "null"):
-            setattr(self, name, node(name, 1))
-        for name, first in (("version", 1), ("model", 1), ("optimizer", 1), ("setting", 0), ("output", 1),
-                            ("penalty_on", 2), ("penalty_map", 1), ("layer", 0)):
-            setattr(self, name, stmt(name, first))
-        self.list, self.map = nodes_only("list"), nodes_only("map")
-        self.block_def, self.repeat_stmt = nodes_only("block_def", True), nodes_only("repeat_stmt", True)
+    setting_key = _node("setting_key")
+    pair = _node("pair")
+    param = _node("param")
+    block_opts = _node("block_opts")
+    string = _node("string")
+    number = _node("number")
+    quantity = _node("quantity")
+    ref = _node("ref")
+    word = _node("word")
+    ident = _node("ident")
+    dotted = _node("dotted")
+    entry = _node("entry")
+    call = _node("call")
+    positional = _node("positional")
+    kwarg = _node("kwarg")
+    true = _node("true", 1)
+    false = _node("false", 1)
+    null = _node("null", 1)
+    version = _stmt("version", 1)
+    model = _stmt("model", 1)
+    optimizer = _stmt("optimizer", 1)
+    setting = _stmt("setting", 0)
+    output = _stmt("output", 1)
+    penalty_on = _stmt("penalty_on", 2)
+    penalty_map = _stmt("penalty_map", 1)
+    layer = _stmt("layer", 0)
+    list = _nodes_only("list")
+    map = _nodes_only("map")
+    block_def = _nodes_only("block_def", True)
+    repeat_stmt = _nodes_only("repeat_stmt", True)
 
     def start(self, c):
         return c
 
     def input(self, c):  # "input" ident value ("dtype" value)?
         kw = c[0]
-        return _Node("input", c[1:3] + c[4:], kw.line, kw.column, self.post.before.end_line)
+        return _Node("input", c[1:3] + c[4:], kw.line, kw.column, _STATE.get().before.end_line)
 
     def output_layer(self, c):  # "output" ident "=" call pair*
         kw = c[0]
-        return _Node("output_layer", [c[1]] + c[3:], kw.line, kw.column, self.post.before.end_line)
+        return _Node("output_layer", [c[1]] + c[3:], kw.line, kw.column, _STATE.get().before.end_line)
 
     def penalty_expr(self, c):  # "penalty" expression
         kw = c[0]
-        return _Node("penalty_expr", [self._expr_after(c[1], kw)], kw.line, kw.column, self.post.before.end_line)
+        return _Node("penalty_expr", [self._expr_after(c[1], kw)], kw.line, kw.column, _STATE.get().before.end_line)
 
     def exprlit(self, c):  # "expr" "(" expression ")"
         kw = c[0]
@@ -265,12 +299,12 @@ class _Build:
 
     def expression(self, c):  # ends before the _NL or ')' lark was just given
         e = _Expr("expression", c, 0, 0)
-        e.end_pos = self.post.before.end_pos
+        e.end_pos = _STATE.get().before.end_pos
         return e
 
     def _expr_after(self, expr, tok):
         """The expression starts at the first token after ``tok``."""
-        text = self.post.text
+        text = _STATE.get().text
         start = _GAP.match(text, tok.end_pos).end()
         nl = text.rfind("\n", tok.end_pos, start)
         if nl < 0:
@@ -286,11 +320,12 @@ _WORDS = {"NAME": "a name", "expr__NAME": "a name", "NUMBER": "a number", "expr_
           "QUANTITY": "a quantity (5M, 2GiB)",
           "STRING": "a quoted string", "REF": "a $parameter", "_NL": "the end of the line",
           "_INDENT": "an indented block", "_DEDENT": "the end of the block", "$END": "the end of the file",
-          "expr__BOOL": "true/false", "__ANON_0": "'**'"}
-_KEYWORDS = {"nnspec", "model", "description", "seed", "requires_import", "allow_import", "training", "weights",
-             "budget", "inputs", "layers", "outputs", "penalties", "blocks", "input", "output", "penalty", "optimizer",
-             "on", "dtype", "block", "repeat"}
-RESERVED = _KEYWORDS | {"true", "false", "null", "expr"}
+          "expr__BOOL": "true/false"}
+
+
+def _keywords(parser) -> set:
+    """The grammar's keywords (nnspec, input, repeat, true, expr, ...): its literal terminals that are words."""
+    return {t.pattern.value for t in parser.terminals if t.pattern.type == "str" and t.pattern.value.isidentifier()}
 
 
 def _describe_terminal(name, parser) -> str:
@@ -309,7 +344,8 @@ def _describe_terminal(name, parser) -> str:
 def _expected(names, parser) -> list[str]:
     names = set(names)
     if "NAME" in names or "expr__NAME" in names:  # keywords are names too there: do not list them all
-        names = {n for n in names if _describe_terminal(n, parser).strip("'") not in RESERVED}
+        keywords = _keywords(parser)
+        names = {n for n in names if _describe_terminal(n, parser).strip("'") not in keywords}
     words = sorted({_describe_terminal(n, parser) for n in names if n not in ("__IGNORE_0",)},
                    key=lambda w: (not w.startswith("a"), w))
     return words
@@ -435,21 +471,23 @@ def parse_dsl(raw: bytes | str, file: str = "<string>"):
         return None, bad, None
     from lark.exceptions import UnexpectedInput, VisitError
     parser = _get_parser()
-    post = _find_postlex(parser)
-    post.text = text + "\n"
+    state = _Parse(text + "\n")
+    reset = _STATE.set(state)
     try:
-        stmts = parser.parse(post.text)
+        stmts = parser.parse(state.text)
     except DslRefused as r:
         return None, [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)], None
     except UnexpectedInput as e:
         orig = e
-        return None, [_syntax_diag(orig, text, file, parser, list(post.open))], None
+        return None, [_syntax_diag(orig, text, file, parser, list(state.open))], None
     except VisitError as e:  # pragma: no cover - _Build raises nothing; lark would not wrap it anyway
         if isinstance(e.orig_exc, DslRefused):
             r = e.orig_exc
             return None, [Diagnostic(r.code, r.message, Span(file, *r.line_col), r.hint)], None
         raise e.orig_exc
-    comments = list(post.comments)
+    finally:
+        _STATE.reset(reset)
+    comments = state.comments
     low = _Lower(text, file)
     try:
         low.spec(stmts)
@@ -508,15 +546,6 @@ def _yaml_limits(data):
         if nodes > MAX_NODES:
             return codes.TOO_MANY_NODES, f"the spec has more than {MAX_NODES:,} nodes", path
     return None
-
-
-def _find_postlex(parser):
-    # lark keeps the postlexer on the lexer configuration
-    for holder in (getattr(parser, "lexer_conf", None), getattr(parser, "options", None)):
-        p = getattr(holder, "postlex", None)
-        if p is not None:
-            return p
-    raise RuntimeError("nnspec: lark postlexer not found")  # pragma: no cover
 
 
 def attach_comments(comments, stmts):

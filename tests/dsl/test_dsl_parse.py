@@ -293,3 +293,40 @@ def test_whole_process_validate_of_a_thousand_layer_dsl_spec_imports_no_tensorfl
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     r = subprocess.run([sys.executable, "-c", code, str(f)], check=True, cwd=ROOT, capture_output=True, text=True)
     assert r.stdout.strip() == "[]", "DSL loading imported TensorFlow/Keras: " + r.stdout
+
+
+def test_parses_in_several_threads_do_not_mix():
+    """The parser is built once and shared; each parse keeps its own text, brackets and comments
+    (a language server or a test runner may parse several files at once)."""
+    import glob
+    import threading
+    texts = [open(p, encoding="utf-8").read() for p in sorted(glob.glob(os.path.join(ROOT, "specs", "*.nns")))]
+    texts.append("nnspec 1\nmodel m\ninput x [4\n")  # a syntax error: an unclosed bracket
+    serial = [parse_dsl(t, f"s{i}.nns") for i, t in enumerate(texts)]
+    got, errors = {}, []
+
+    def work(k):
+        try:
+            for _ in range(5):
+                for i, t in enumerate(texts):
+                    got.setdefault(i, []).append(parse_dsl(t, f"s{i}.nns"))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors
+    for i, results in got.items():
+        doc, diags, comments = serial[i]
+        for d2, g2, c2 in results:
+            assert [str(d) for d in g2] == [str(d) for d in diags]
+            assert (d2.data if d2 else None) == (doc.data if doc else None) and c2 == comments
