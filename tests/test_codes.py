@@ -308,3 +308,34 @@ def test_follow_on_missing_argument_is_dropped_by_path(layers, expected, tmp_pat
     spec = tmp_path / "s.yaml"
     spec.write_text(f"nnspec: 1\nname: m\ninputs: {{x: [4]}}\nlayers: {layers}\noutputs: {{out: {{loss: mse}}}}\n")
     assert [(d.code, d.span.line, d.span.col) for d in nnspec.validate(spec)] == expected
+
+
+_FILL = {"units": 4, "filters": 4, "kernel_size": 3, "pool_size": 2, "rate": 0.1, "target_shape": [4], "size": 2,
+         "num_heads": 2, "key_dim": 2, "layer": {"LSTM": {"units": 2}}, "input_dim": 5, "output_dim": 3,
+         "padding": 1, "cropping": 1, "n": 2}
+
+
+def test_sequence_input_is_what_the_shape_rules_say():
+    """Op.sequence_input (ops/ranks.py) gives the hint "return_sequences: true on 'lstm1'" for a
+    (batch, features) input; the shape rules say in their own words which ops need a time axis.
+    The two agree, op by op."""
+    from nnspec.ops import CATALOG
+    from nnspec.ops.base import ShapeError
+    says, checked = set(), set()
+    for name, op in CATALOG.items():
+        if op.shape is None:
+            continue
+        args = op.fill({a.name: _FILL.get(a.name, 1) for a in op.args if a.required})
+        try:
+            op.shape(args, [(None, 4)] * max(op.inputs[0], 1))
+        except ShapeError as e:
+            checked.add(name)
+            if e.code == codes.RANK_MISMATCH and e.needs and ("time" in e.needs or "steps" in e.needs):
+                says.add(name)
+        except Exception:  # noqa: BLE001 - args this test cannot fill: not checked
+            continue
+        else:
+            checked.add(name)
+    flagged = {n for n, op in CATALOG.items() if op.sequence_input}
+    assert flagged <= checked  # every flagged op was tried
+    assert says == flagged

@@ -7,7 +7,7 @@ The registry is an explicit dict built from each module's ``OPS`` tuple.
 from __future__ import annotations
 
 from . import (activations, attention, conv, core, custom, dtypes, expression, merging, normalization, pooling,
-               preprocessing, recurrent, regularization, reshaping, wrappers)
+               preprocessing, ranks, recurrent, regularization, reshaping, wrappers)
 from .base import Op
 
 _MODULES = (core, activations, conv, pooling, reshaping, merging, normalization,
@@ -23,6 +23,9 @@ for _module in _MODULES:
             object.__setattr__(_op, "dtypes", dtypes.ACCEPTS[_op.name])
         if _op.name in dtypes.KEEPS_DTYPE:
             object.__setattr__(_op, "keeps_dtype", True)
+        # what it asks of its input's rank (ops/ranks.py)
+        object.__setattr__(_op, "rank_free", _op.name in ranks.RANK_FREE)
+        object.__setattr__(_op, "sequence_input", _op.name in ranks.SEQUENCE_INPUT)
         CATALOG[_op.name] = _op
 
 

@@ -194,6 +194,10 @@ class Op:
     # arguments (UpSampling2D's area resize); training fails when a trainable layer comes before it
     no_gradient: Callable | None = None
     out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
+    # Keras builds it without pinning the input's rank: a shared one runs on inputs of another rank;
+    # its (first) input is a sequence, (batch, steps, ...). Both from ops/ranks.py
+    rank_free: bool = False
+    sequence_input: bool = False
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     # several outputs, referred to as `name.output` (None: one output)
     outputs: Outputs | None = None

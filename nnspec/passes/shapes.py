@@ -14,23 +14,13 @@ from ..ops import dtypes as op_dtypes
 from ..ops.base import ShapeError, dtype_kind, fmt_shape, prod
 from ..ops.masks import output_masked
 
-RNNS = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM2D")
-# Layers Keras builds without pinning the input's rank (no InputSpec(ndim=...)),
-# checked against Keras: a shared one may be called on inputs of another rank.
-_RANK_FREE = frozenset({"Dense", "Embedding", "LayerNormalization", "UnitNormalization", "MultiHeadAttention",
-                        "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling", "Activation",
-                        "ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Reshape", "Slice", "Attention",
-                        # merges: measured, a shared one runs on inputs of another rank (fuzzer, seed 33)
-                        "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                        "Expr", "Hashing", "Masking", "CategoryEncoding"})  # no weights, no InputSpec (seeds 34-36: graphs 452, 1716, 3444)
-_WRAPPERS = ("TimeDistributed", "WeightNorm")  # as rank-free as the layer they wrap
-
-
 def _rank_free(node) -> bool:
-    if node.op in _WRAPPERS:
-        inner = node.args.get("layer")
-        return isinstance(inner, dict) and len(inner) == 1 and next(iter(inner)) in _RANK_FREE
-    return node.op in _RANK_FREE
+    """Keras builds the layer (and the one it wraps) without pinning the input's rank (ops/ranks.py)."""
+    for op_name, _ in layered(node.op, node.args):
+        if op_name not in op_dtypes.WRAPPERS:
+            op = CATALOG.get(op_name)
+            return op is not None and op.rank_free
+    return False
 # The most axes (batch included) of a layer's output: TensorFlow's broadcasting kernels (SelectV2 in
 # Maximum's gradient, softmax, ...) take at most 8 (fuzzer, seed 31 graph 2720; FINDINGS F12).
 MAX_AXES = 8
@@ -441,7 +431,7 @@ def _shape_diag(node, e: ShapeError, in_shapes, by_name, spec) -> Diagnostic:
         message = f"{e.needs} but gets {_inputs_text(node, in_shapes)}"
     hint = e.hint
     if e.code == codes.RANK_MISMATCH and len(node.inputs) == 1:
-        hint = _rank_hint(node, in_shapes[0], by_name, e.needs if e.needs is not None else message) or hint
+        hint = _rank_hint(node, in_shapes[0], by_name) or hint
         producer = by_name.get(node.inputs[0])
         if producer is not None:
             related.append((f"'{producer.name}' is defined here", producer.span))
@@ -473,12 +463,13 @@ def expr_column(span, spans, text, col):
     return Span(span.file, span.line, c0 + col, span.via)
 
 
-def _rank_hint(node, in_shape, by_name, needs: str) -> str | None:
+def _rank_hint(node, in_shape, by_name) -> str | None:
     producer = by_name.get(node.inputs[0])
-    wants_time = "time" in needs or "steps" in needs
-    if producer is not None and wants_time and len(in_shape) == 2:
+    op = CATALOG.get(node.op)
+    if producer is not None and op is not None and op.sequence_input and len(in_shape) == 2:
         p_op = producer.op
-        if p_op in RNNS and not producer.args.get("return_sequences"):
+        p_rec = CATALOG.get(p_op)
+        if p_rec is not None and "return_sequences" in p_rec.arg_index and not producer.args.get("return_sequences"):
             return f"return_sequences: true on '{producer.name}'"
         if p_op == "Bidirectional":
             return f"return_sequences: true on the layer inside '{producer.name}'"
