@@ -86,6 +86,20 @@ LOSSES = {
     "dice": {}, "tversky": {"alpha": NONNEG_NUM, "beta": NONNEG_NUM},
 }
 
+# The short names Keras takes for a loss, and the loss they stand for (its class, in snake_case).
+LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+                "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence"}
+
+# The targets a loss takes where they are not any real numbers shaped like the output (`nnspec check`
+# draws its synthetic targets by these): "index", a class index per example (the output's last axis
+# are the classes); "one_hot", a one-hot vector; "binary", 0 or 1 per element; "positive", in (0, 1].
+LOSS_TARGETS = {
+    "sparse_categorical_crossentropy": "index",
+    **dict.fromkeys(("categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge"), "one_hot"),
+    **dict.fromkeys(("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"), "binary"),
+    **dict.fromkeys(("poisson", "kl_divergence", "mean_squared_logarithmic_error"), "positive"),
+}
+
 METRICS = [
     "accuracy", "auc", "binary_accuracy", "binary_crossentropy", "categorical_accuracy", "categorical_crossentropy",
     "categorical_hinge", "cosine_similarity", "f1_score", "hinge", "kl_divergence", "log_cosh_error", "mae", "mape",

@@ -52,6 +52,18 @@ def test_losses_and_args(name):
             assert arg in params, f"{name} has no {arg}"
 
 
+@pytest.mark.parametrize("alias", sorted(vocab.LOSS_ALIASES))
+def test_loss_aliases_are_keras_own(alias):
+    """build.loss_object resolves an alias to the class of the loss it names: Keras's own alias."""
+    name = vocab.LOSS_ALIASES[alias]
+    assert name in vocab.LOSSES and alias in vocab.LOSSES
+    assert keras.losses.get(alias) is keras.losses.get(name)
+
+
+def test_loss_targets_name_losses():
+    assert set(vocab.LOSS_TARGETS) <= set(vocab.LOSSES) - set(vocab.LOSS_ALIASES)
+
+
 def test_metrics_exist():
     for name in vocab.METRICS:
         assert keras.metrics.get(name) is not None, name

@@ -24,6 +24,7 @@ import keras  # noqa: E402
 
 from ..ir import Spec, layer_of  # noqa: E402
 from ..ops import CATALOG  # noqa: E402
+from ..vocab import LOSS_ALIASES  # noqa: E402
 from .layers import call_layer, constraint, make_layer, regularizer  # noqa: E402,F401
 
 
@@ -127,10 +128,6 @@ def _classes(module, base) -> dict:
     return out
 
 
-_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
-                 "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence"}
-
-
 def loss_object(value):
     """A spec loss: 'mae', {categorical_crossentropy: {label_smoothing: 0.1}} or {expr: '...'}."""
     if value is None or isinstance(value, str):
@@ -142,7 +139,7 @@ def loss_object(value):
     if name == "custom":
         from .custom_objects import custom_object
         return custom_object(args)
-    cls = _classes(keras.losses, keras.losses.Loss)[_LOSS_ALIASES.get(name, name)]
+    cls = _classes(keras.losses, keras.losses.Loss)[LOSS_ALIASES.get(name, name)]
     return cls(**(args or {}))
 
 

@@ -16,10 +16,8 @@ import tensorflow as tf  # noqa: E402
 
 from .build import build, loss_object  # noqa: E402
 from .export import model_inputs, random_batch  # noqa: E402
+from ..vocab import LOSS_ALIASES, LOSS_TARGETS  # noqa: E402
 
-_CLASS_SPARSE = ("sparse_categorical_crossentropy",)
-_CLASS_ONEHOT = ("categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge")
-_BINARY = ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge")
 
 
 def _loss_name(loss) -> str:
@@ -39,14 +37,15 @@ def synthetic_targets(spec, batch: int, seed: int = 0, model=None) -> dict:
             continue
         static = shapes.get(name) or tuple(model.output[name].shape)
         shape = (batch,) + tuple(3 if d is None else d for d in static[1:])
-        kind = _loss_name(o.loss)
-        if kind in _CLASS_SPARSE:
+        loss = _loss_name(o.loss)
+        kind = LOSS_TARGETS.get(LOSS_ALIASES.get(loss, loss))
+        if kind == "index":
             out[name] = rng.integers(0, shape[-1], size=shape[:-1]).astype("int32")
-        elif kind in _CLASS_ONEHOT:
+        elif kind == "one_hot":
             out[name] = np.eye(shape[-1], dtype="float32")[rng.integers(0, shape[-1], size=shape[:-1])]
-        elif kind in _BINARY:
+        elif kind == "binary":
             out[name] = rng.integers(0, 2, size=shape).astype("float32")
-        elif kind in ("poisson", "kl_divergence", "kld", "msle", "mean_squared_logarithmic_error"):
+        elif kind == "positive":
             out[name] = rng.uniform(0.1, 1.0, size=shape).astype("float32")
         else:
             out[name] = rng.standard_normal(shape).astype("float32")
