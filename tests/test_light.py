@@ -29,3 +29,21 @@ def test_validate_imports_no_tensorflow():
     out = subprocess.run([sys.executable, "-c", CODE], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "HEAVY []" in out.stdout, out.stdout[-500:]
+
+
+LARK = r"""
+import sys
+from nnspec.cli import main
+assert main(["validate", "-q", "specs/lab_quake.yaml", "specs/resnet50.yaml", "specs/inception_cifar.yaml"]) == 0
+print("LARK", sorted(m for m in sys.modules if m.split(".")[0] == "lark"))
+"""
+
+
+def test_specs_without_expressions_do_not_load_lark():
+    """lark (and the expression grammar) load only for a spec that has an expression or is a .nns file:
+    `validate` is called once per file, and importing lark is a fifth of its whole-process time."""
+    import pathlib
+    root = pathlib.Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", LARK], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LARK []" in out.stdout, out.stdout[-500:]

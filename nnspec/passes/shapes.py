@@ -540,7 +540,6 @@ def _constraint_exprs(op: str, args: dict, keys=()):
 
 
 def _check_constraints(spec: Spec, diags) -> None:
-    from .. import expr as expr_lang
     for node in spec.nodes:
         if node.reuse or not node.op or node.name not in spec.shapes:
             continue
@@ -552,6 +551,7 @@ def _check_constraints(spec: Spec, diags) -> None:
             ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), shape)
             if ranks is None:
                 continue
+            from .. import expr as expr_lang  # lark loads only for specs with expression constraints
             try:
                 tree = expr_lang.parse(text)
             except expr_lang.ExprError:
