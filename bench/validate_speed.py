@@ -2,10 +2,13 @@
 
     python bench/validate_speed.py            # full: sizes 1k/3k/10k, all example specs vs Keras
     python bench/validate_speed.py --quick    # fewer repeats
+    python bench/validate_speed.py --startup  # only the start-up cost of validating one spec
 
 Prints medians over repeated runs and the ratios the targets are stated in:
   * 1,000-layer spec: <= 0.5 s (YAML and .nns);  10,000 layers: <= 3 s;  10x layers within 12x time
   * every example spec: >= 15x faster than importing Keras and building the model
+  * validating one spec (CI and editors call validate once per file): <= 1.5x the floor,
+    `python -c "import yaml"`, both measured interleaved in the same run (issue 13)
 The machine is noisy: read the medians and ratios, not single runs.
 """
 from __future__ import annotations
@@ -48,11 +51,40 @@ def timed(cmd, repeats: int) -> float:
     return statistics.median(times)
 
 
+def startup(n: int) -> None:
+    """Whole-process time of validating one small spec against the floor (the interpreter and
+    PyYAML), run interleaved so that a noisy neighbour slows both alike."""
+    cmds = {"floor     python -c 'import yaml'": [PY, "-c", "import yaml"],
+            "import    python -c 'import nnspec.api'": [PY, "-c", "import nnspec.api"],
+            "validate  specs/lab_quake.yaml": [PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.yaml"],
+            "validate  specs/lab_quake.nns": [PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.nns"]}
+    times = {k: [] for k in cmds}
+    for cmd in cmds.values():  # warm-up: byte-code written, caches filled
+        subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, check=True)
+    for _ in range(n * 3):
+        for k, cmd in cmds.items():
+            t = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, check=True)
+            times[k].append(time.perf_counter() - t)
+    floor = statistics.median(times["floor     python -c 'import yaml'"])
+    print(f"start-up: medians of {n * 3} interleaved runs")
+    for k, ts in times.items():
+        m = statistics.median(ts)
+        print(f"{k:42} {m:7.3f} s  {m / floor:5.2f}x the floor")
+    yaml_ratio = statistics.median(times["validate  specs/lab_quake.yaml"]) / floor
+    print(f"validate one YAML spec: {yaml_ratio:.2f}x the floor, target <= 1.5x: "
+          + ("ok" if yaml_ratio <= 1.5 else "MISSED") + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--startup", action="store_true", help="only the start-up cost of validating one spec")
     args = ap.parse_args()
     n = 3 if args.quick else 7
+    startup(n)
+    if args.startup:
+        return
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="nnspec-bench-"))
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; medians of {n} runs\n")
