@@ -7,7 +7,9 @@ compiled check, which only answers valid / invalid, and runs jsonschema (for
 its positioned, complete error list) only on specs that fail it.
 
 It supports exactly the draft-07 keywords nnspec's schema uses, and refuses to
-compile a schema with any other keyword, so it can never silently skip a rule.
+compile a schema with any other keyword, so it can never silently skip a rule
+(definitions compile when first reached; tests/test_fastcheck.py compiles nnspec's
+whole schema eagerly, so an unsupported keyword fails there, not in a user's run).
 tests/test_fastcheck.py checks it agrees with jsonschema on generated documents.
 """
 from __future__ import annotations
@@ -58,14 +60,29 @@ class Compiler:
         self.refs: dict[str, object] = {}
 
     def ref(self, ref: str):
-        if ref not in self.refs:
+        """A definition, compiled when a value first reaches it: a spec names a few of the ~100 op
+        definitions, and compiling them all took a fifth of validating one small spec. Recursion-safe
+        (a definition that refers to itself gets this same function)."""
+        fn = self.refs.get(ref)
+        if fn is None:
             if not ref.startswith("#/definitions/"):
                 raise ValueError(f"unsupported $ref {ref}")
+            definition = self.root["definitions"][ref.split("/")[-1]]
             cell = []
-            self.refs[ref] = lambda v: cell[0](v)  # recursion-safe forward reference
-            cell.append(self.compile(self.root["definitions"][ref.split("/")[-1]]))
-            self.refs[ref] = cell[0]
-        return self.refs[ref]
+
+            def fn(v):
+                if not cell:
+                    cell.append(self.compile(definition))
+                return cell[0](v)
+            self.refs[ref] = fn
+        return fn
+
+    def compile_all(self) -> None:
+        """Compile every definition now: raises ValueError on any keyword fastcheck does not support
+        (tests/test_fastcheck.py runs it on nnspec's schema, since ``ref`` compiles lazily)."""
+        self.compile(self.root)
+        for definition in self.root.get("definitions", {}).values():
+            self.compile(definition)
 
     def compile(self, schema) -> object:
         if schema is True or schema == {}:
@@ -243,6 +260,10 @@ _KEYWORD_FNS = (
 _KEYWORDS = {k for k, _ in _KEYWORD_FNS}
 
 
-def compile_schema(schema: dict):
-    """A function value -> bool that says whether ``value`` is valid under ``schema``."""
-    return Compiler(schema).compile(schema)
+def compile_schema(schema: dict, eager: bool = False):
+    """A function value -> bool that says whether ``value`` is valid under ``schema``. Definitions
+    compile when first reached, unless ``eager`` (which also checks every keyword is supported)."""
+    c = Compiler(schema)
+    if eager:
+        c.compile_all()
+    return c.compile(schema)
