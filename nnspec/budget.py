@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from . import codes
 from .diagnostics import WARNING, Diagnostic, Span
@@ -84,6 +83,7 @@ def parse(value, kind: str) -> int:
     if isinstance(value, str) and re.match(COUNT_PATTERN if kind == "count" else BYTES_PATTERN, value):
         m = _SPLIT.match(value)
         units = COUNT_UNITS if kind == "count" else BYTE_UNITS
+        from fractions import Fraction
         return int(Fraction(m.group(1)) * (units[m.group(3)] if m.group(3) else 1))  # exact, rounded down
     raise ValueError(*explain(value, kind))
 

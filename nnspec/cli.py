@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import sys
 
@@ -209,6 +208,7 @@ def main(argv=None) -> int:
                   "values (see validate's float-indices warning); hint: feed each Embedding integer indices "
                   "from an input with dtype: int32", file=sys.stderr)
             return EXIT_INVALID
+        import platform
         print(f"nnspec: internal error: {type(e).__name__}: {e}\n"
               f"This is a bug in nnspec, not in your spec. Please report it at {BUG_URL} with the spec and this "
               f"line: nnspec {__version__}, Python {platform.python_version()}, {platform.system()}, "

@@ -7,7 +7,6 @@ for a user error.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 ERROR = "error"
@@ -85,6 +84,7 @@ def closest(word: str, choices, n: int = 1) -> list[str]:
     lower = {c.lower(): c for c in choices}
     if word.lower() in lower:
         return [lower[word.lower()]]
+    import difflib  # only when there is a word to correct: off the path of valid specs
     close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
     return close or [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)]
 

@@ -124,6 +124,19 @@ def test_pyproject_of_the_working_directory_grants(evil):
     assert r.returncode == 1 and "import-not-allowed" in r.stdout
 
 
+def test_pyproject_read_by_its_keys_however_written(tmp_path):
+    """config skips the TOML parser for a pyproject.toml that cannot hold [tool.nnspec]; one that spells
+    the table with an escape or a dotted key is read all the same."""
+    from nnspec import config
+    p = tmp_path / "pyproject.toml"
+    for text in ('[tool."nn\\u0073pec"]\nallow_import = ["mine"]\n', 'tool.nnspec.allow_import = ["mine"]\n',
+                 '[tool]\n"nnspec" = {allow_import = ["mine"]}\n'):
+        p.write_text(text)
+        assert config.read(str(p)) == {"allow_import": ["mine"]}, text
+    p.write_text('[project]\nname = "x"\n[tool.black]\nline-length = 100\n')
+    assert config.read(str(p)) == {"allow_import": []}
+
+
 def test_pyproject_beside_the_spec_grants_nothing(evil, tmp_path):
     marker, mods, work = evil
     shipped = tmp_path / "pr"

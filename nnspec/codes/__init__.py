@@ -23,20 +23,17 @@ It imports nothing of nnspec's, and nothing heavy: it is on the ``validate`` pat
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 ERROR = "error"
 WARNING = "warning"
 
 
-class Code(NamedTuple):  # not a dataclass: cheaper to build at import, on the validate path
-    code: str
-    summary: str
-    severity: str = ERROR
-    section: str = ""
-    example: str | None = None  # the file beside this module holding the example
-    no_example: str | None = None  # why there is none
-    tested_in: str | None = None  # then: the test file that produces the code
+# One declared code: code, summary, severity, section; example (the file beside this module holding
+# it), or no_example (why there is none) and tested_in (then: the test file that produces the code).
+# A plain namedtuple, not a dataclass nor typing.NamedTuple: cheaper to build, on the validate path.
+Code = namedtuple("Code", "code summary severity section example no_example tested_in",
+                  defaults=(ERROR, "", None, None, None))
 
 
 REGISTRY: dict[str, Code] = {}

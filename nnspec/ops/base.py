@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable  # noqa: F401 (annotations)
 
 from .. import codes
 
@@ -92,7 +92,7 @@ def fixed_broadcast_reuse(first, s, kept, what: str, hint: str, with_batch: bool
 class Arg:
     name: str
     schema: dict
-    default: Any = REQUIRED
+    default: object = REQUIRED
     doc: str = ""
 
     @property
