@@ -29,7 +29,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from .keras.importer import is_function_ref
+    from .keras.importing.loading import is_function_ref
     ref = args.model
     if not is_function_ref(ref) and not os.path.isfile(ref):
         if os.path.exists(ref):
