@@ -385,23 +385,14 @@ class _Importer:
                     continue
                 raise ModelImportError(f"{where} is called with {k}={_short(v)}, which nnspec cannot write")
 
-        if op.name == "MultiHeadAttention":
-            roles = {}
-            for i, role in enumerate(("query", "value", "key")):
-                roles[role] = args[i] if i < len(args) else kwargs.pop(role, None)
-            if len(args) > 3:
-                raise ModelImportError(f"{where} is called with {len(args)} positional arguments")
-            no_more(kwargs, quiet=("query_mask", "value_mask", "key_mask"),
-                    off=("return_attention_scores", "use_causal_mask"))
-            tensors = [roles["query"], roles["value"]]
-            if roles["key"] is not None and roles["key"] is not roles["value"]:
-                tensors.append(roles["key"])
+        hooks = op.import_hooks
+        if hooks is not None and hooks.call is not None:  # not layer(x) / layer([x, y]): the op reads it
+            try:
+                tensors, rest = hooks.call(args, kwargs)
+            except ImportRefused as e:
+                raise ModelImportError(f"{where} {e.message}" + (f"; hint: {e.hint}" if e.hint else "")) from None
+            no_more(rest, quiet=hooks.quiet, off=hooks.off)
             return [name_of(t) for t in tensors]
-        if op.name == "Attention":
-            given = args[0] if args else kwargs.pop("inputs", None)
-            no_more({k: v for k, v in kwargs.items()} | {"_extra": args[1:] or None},
-                    off=("return_attention_scores", "use_causal_mask"))
-            return [name_of(t) for t in given]
         no_more(kwargs)
         flat = keras.tree.flatten(args)
         if not flat:

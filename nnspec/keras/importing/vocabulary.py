@@ -115,7 +115,9 @@ def constraint_value(value, modules: list):
         value = keras.constraints.serialize(keras.constraints.get(value))
     class_name, config, registered = _serialized(value)
     if registered == "nnspec>WeightNormConstraint":
-        args = {k: v for k, v in config.items() if not _same(v, 1e-12)}
+        from ..objects import WeightNormConstraint
+        defaults = _signature_defaults(WeightNormConstraint)
+        args = {k: v for k, v in config.items() if not (k in defaults and _same(v, defaults[k]))}
         return _named_value("weight_norm", args)
     if registered == "nnspec>ExprConstraint":
         return {"expr": config["expr"]}
@@ -176,9 +178,9 @@ def _ops_by_class() -> dict:
 
 def _arg_value(op: Op, arg, layer, config: dict, ctx: _Ctx):
     """The spec value of one catalog arg, or REQUIRED when it is the default (left out)."""
-    if arg.name == "layer" and op.name in ("Bidirectional", "TimeDistributed", "WeightNorm"):
-        inner = layer.forward_layer if op.name == "Bidirectional" else layer.layer
-        return _layer_item(inner, ctx, nested=True)
+    hooks = op.import_hooks
+    if hooks is not None and arg.name in hooks.nested:  # a wrapper's layer: a nested item
+        return _layer_item(hooks.nested[arg.name](layer), ctx, nested=True)
     if arg.name not in config:
         return REQUIRED
     value = config[arg.name]
@@ -285,28 +287,6 @@ def _verify(op: Op | None, layer, ref_layer, item_args: dict) -> None:
                            f"{_short(item_args)} builds {_short(ours)})")
 
 
-def _mha_implied(args: dict, shapes: list) -> None:
-    """Keras fills in value_dim (= key_dim) and, once built, attention_axes (all but batch and features)."""
-    if args.get("value_dim") == args.get("key_dim"):
-        args.pop("value_dim", None)
-    axes = args.get("attention_axes")
-    if axes is not None and shapes:
-        rank = len(shapes[0])
-        given = [axes] if isinstance(axes, int) else list(axes)
-        if [a % rank for a in given] == list(range(1, rank - 1)):
-            args.pop("attention_axes")
-
-
-def _pool_implied(args: dict, shapes: list) -> None:
-    """Keras writes strides = pool_size when strides was left out."""
-    if "strides" in args and _same(args["strides"], args.get("pool_size", 2)):
-        args.pop("strides")
-
-
-_IMPLIED = {"MultiHeadAttention": _mha_implied,  # op -> drops args equal to what Keras fills in itself
-            **{f"{m}Pooling{r}D": _pool_implied for m in ("Max", "Average") for r in (1, 2, 3)}}
-
-
 def _class_path(layer) -> str:
     return f"{type(layer).__module__}.{type(layer).__name__}"
 
@@ -329,8 +309,8 @@ def _layer_item(layer, ctx: _Ctx, nested: bool = False, inputs=None) -> dict:
                                "is not in nnspec's catalog (`nnspec ops` lists it)"
                                + ("" if not nested else "; it is wrapped in another layer"))
     args = _layer_args(op, layer, ctx)
-    if op.name in _IMPLIED:
-        _IMPLIED[op.name](args, [tuple(t.shape) for t in inputs or ()])
+    if op.import_hooks is not None and op.import_hooks.implied is not None:  # args Keras fills in itself
+        op.import_hooks.implied(args, [tuple(t.shape) for t in inputs or ()])
     common = {} if nested else _common_args(layer, layer.get_config())
     try:
         ref = make_layer(op, op.fill(args), name=layer.name,
