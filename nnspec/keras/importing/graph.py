@@ -89,7 +89,6 @@ class _Importer:
         self.calls: dict = {}  # id(layer) -> number of calls so far
         self.taken: set = _all_names(model, set())
         self.defined: set = set()  # spec names given so far (inputs, layer items, reuse items)
-        self.layer_owner: dict = {}  # layer name -> id(layer), to refuse two layers of one name
 
     # -------------------------------------------------------------- names
     def _fresh(self, base: str) -> str:
@@ -262,7 +261,7 @@ class _Importer:
         layer = node.operation
         where = f"layer '{layer.name}' ({_class_path(layer)})"
         args, kwargs = _call_parts(node)
-        self._drop_training(kwargs, layer.name)
+        self._drop_training(kwargs)
         try:
             made = op.imports.make(layer, args, kwargs)
         except ImportRefused as e:
@@ -304,7 +303,7 @@ class _Importer:
         sub = node.operation
         graph = _functional(sub)
         args, kwargs = _call_parts(node)
-        self._drop_training(kwargs, sub.name)
+        self._drop_training(kwargs)
         if kwargs.get("mask") is not None:
             raise ModelImportError(f"model '{sub.name}' is called with a mask; nnspec cannot pass masks")
         kwargs.pop("mask", None)
@@ -351,7 +350,7 @@ class _Importer:
         names[id(node.outputs[0])] = tensors[0]
 
     @staticmethod
-    def _drop_training(kwargs: dict, who: str) -> None:
+    def _drop_training(kwargs: dict) -> None:
         # A recorded training=... is overridden whenever the model itself is called with training=True/False
         # (keras.src.models.functional.operation_fn), as in fit, evaluate and predict: nothing to write.
         kwargs.pop("training", None)
@@ -360,7 +359,7 @@ class _Importer:
         """The spec names of a call's input tensors, in the op's order."""
         layer = node.operation
         args, kwargs = _call_parts(node)
-        self._drop_training(kwargs, layer.name)
+        self._drop_training(kwargs)
         where = f"layer '{layer.name}' ({type(layer).__name__})"
 
         def name_of(t):

@@ -17,7 +17,6 @@ from .common import _f32, _named_value, _plain, _registered_name, _same, _short 
 from .graph import _functional  # noqa: E402
 
 # ------------------------------------------------------------------ training configuration
-_LOSS_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 _METRIC_ALIASES = {"acc": "accuracy"}
 
 
