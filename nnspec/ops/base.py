@@ -183,12 +183,15 @@ class ImportHooks:
     ``call(args, kwargs) -> (tensors, kwargs)``: the input tensors of a call that is not ``layer(x)`` or
     ``layer([x, y])``, in the op's order, and the keyword arguments it leaves (the importer refuses
     those that are not None); raises ImportRefused. ``quiet``: keywords that are nothing to write
-    when they hold only None (masks); ``off``: keywords that are nothing to write when False."""
+    when they hold only None (masks); ``off``: keywords that are nothing to write when False.
+    ``derived``: keys of the layer's Keras config that its args make (Bidirectional's backward_layer,
+    a copy of its layer): a difference there is reported as the args', not as an arg nnspec lacks."""
     nested: dict = field(default_factory=dict)
     implied: Callable | None = None
     call: Callable | None = None
     quiet: tuple = ("mask",)
     off: tuple = ()
+    derived: tuple = ()
 
 
 @dataclass(frozen=True)

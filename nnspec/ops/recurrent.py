@@ -269,7 +269,7 @@ BIDIRECTIONAL = Op(
     input_names=("input",),
     ports=(Port("initial_state", many=True, doc="the forward layer's states, then the backward one's"),),
     port_shapes=_bidi_port_shapes,
-    import_hooks=ImportHooks(nested={"layer": lambda layer: layer.forward_layer}),
+    import_hooks=ImportHooks(nested={"layer": lambda layer: layer.forward_layer}, derived=("backward_layer",)),
 )
 
 

@@ -280,7 +280,8 @@ def _verify(op: Op | None, layer, ref_layer, item_args: dict) -> None:
         raise ModelImportError(f"{where}: dtype policy {getattr(policy, 'name', _short(original))!r} cannot be "
                                "written in nnspec (its layers compute in float32); hint: import the float32 model")
     shown = ".".join(str(p) for p in path)
-    if op is not None and key not in op.arg_index and key not in ("layer", "backward_layer"):
+    derived = op.import_hooks.derived if op is not None and op.import_hooks is not None else ()
+    if op is not None and key not in op.arg_index and key not in derived:
         raise ModelImportError(f"{where}: {shown} = {_short(original)} cannot be written in nnspec: {op.name} has "
                                f"no argument '{key}' (nnspec builds it with {_short(ours)})")
     raise ModelImportError(f"{where}: {shown} = {_short(original)} cannot be written in nnspec (the spec "
