@@ -29,7 +29,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from .keras.importer import is_function_ref
+    from .keras.importing.loading import is_function_ref
     ref = args.model
     if not is_function_ref(ref) and not os.path.isfile(ref):
         if os.path.exists(ref):
@@ -58,7 +58,11 @@ def run(args) -> int:
         result = import_model(model)
     except ModelImportError as e:
         return _error(f"cannot import {ref}: {e}", EXIT_INVALID)
-    text = spec_to_yaml(result.data, result.notes, source=os.path.basename(ref))
+    from .source.emit import ConvertError
+    try:
+        text = spec_to_yaml(result.data, result.notes, source=os.path.basename(ref))
+    except ConvertError as e:  # a value no spec can hold (a number that is not finite): nothing is written
+        return _error(f"cannot import {ref}: {e}", EXIT_INVALID)
 
     if args.output:
         try:

@@ -62,3 +62,14 @@ def test_schema_command_prints_committed_file():
 def test_ops_shows_where_an_op_lives():
     r = run("ops", "Conv2D")
     assert r.returncode == 0 and "nnspec/ops/conv.py" in r.stdout and "filters: required" in r.stdout
+
+
+def test_import_tells_a_file_from_a_function_by_the_whole_text_without_tensorflow():
+    """`nnspec import MODEL` reads MODEL as module:function only when all of it is one (a trailing
+    line break makes it a file name), and decides so before TensorFlow is imported."""
+    code = ("import sys; from nnspec.keras.importing.loading import is_function_ref as f; "
+            "print(f('pkg.mod:make'), f('pkg.mod:make\\n'), f('pkg.mod:make\\nx'), 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["True", "False", "False", "False"], r.stderr
+    r = run("import", "no/such/model.keras")
+    assert r.returncode == 2 and "no such file: no/such/model.keras" in r.stderr

@@ -6,8 +6,8 @@ value), or by name ``from: {query: q, value: v, key: k}``.
 from __future__ import annotations
 
 from .. import codes
-from .base import (BOOL, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError, enum, fmt_shape,
-                   need_known, prod, weight_args)
+from .base import (BOOL, POS_INT, RATE, Arg, ImportHooks, ImportRefused, Op, Outputs, Port, ShapeError, enum,
+                   fmt_shape, need_known, prod, weight_args)
 from .regularization import SEED
 
 NAMES = ("query", "value", "key")
@@ -62,6 +62,14 @@ def _attention_params(args, shapes):
     return int(args["use_scale"]) + int(args["score_mode"] == "concat")
 
 
+def _attention_import_call(args, kwargs):
+    """layer([query, value(, key)]), the list given by position or as ``inputs``."""
+    given = args[0] if args else kwargs.pop("inputs", None)
+    return given, {**kwargs, "_extra": args[1:] or None}
+
+
+_CALL_FLAGS = ("return_attention_scores", "use_causal_mask")  # nothing to write when False
+
 ATTENTION = Op(
     name="Attention",
     family="attention",
@@ -79,6 +87,7 @@ ATTENTION = Op(
     macs=lambda a, i, o: 2 * prod(i[0][1:]) * prod(i[1][1:-1]),
     inputs=(2, 3),
     input_names=NAMES,
+    import_hooks=ImportHooks(call=_attention_import_call, off=_CALL_FLAGS),
 )
 
 
@@ -210,6 +219,32 @@ AXES_OR_NULL = {"anyOf": [{"type": "integer", "minimum": -64, "maximum": 64},
                           {"type": "null"}],
                 "description": "an axis or a list of axes (not batch, not features), or null for all"}
 
+
+def _mha_implied(args: dict, shapes: list) -> None:
+    """Keras fills in value_dim (= key_dim) and, once built, attention_axes (all but batch and features)."""
+    if args.get("value_dim") == args.get("key_dim"):
+        args.pop("value_dim", None)
+    axes = args.get("attention_axes")
+    if axes is not None and shapes:
+        rank = len(shapes[0])
+        given = [axes] if isinstance(axes, int) else list(axes)
+        if [a % rank for a in given] == list(range(1, rank - 1)):
+            args.pop("attention_axes")
+
+
+def _mha_import_call(args, kwargs):
+    """layer(query, value[, key]), each by position or keyword; key left out when it is value."""
+    roles = {}
+    for i, role in enumerate(NAMES):
+        roles[role] = args[i] if i < len(args) else kwargs.pop(role, None)
+    if len(args) > 3:
+        raise ImportRefused(f"is called with {len(args)} positional arguments")
+    tensors = [roles["query"], roles["value"]]
+    if roles["key"] is not None and roles["key"] is not roles["value"]:
+        tensors.append(roles["key"])
+    return tensors, kwargs
+
+
 MULTI_HEAD_ATTENTION = Op(
     name="MultiHeadAttention",
     family="attention",
@@ -245,6 +280,8 @@ MULTI_HEAD_ATTENTION = Op(
     inputs=(2, 3),
     input_names=NAMES,
     keras_call=lambda layer, tensors, **kw: layer(*tensors, **kw),  # layer(query, value[, key], ...)
+    import_hooks=ImportHooks(implied=_mha_implied, call=_mha_import_call,
+                             quiet=("query_mask", "value_mask", "key_mask"), off=_CALL_FLAGS),
 )
 
 OPS: tuple[Op, ...] = (ATTENTION, MULTI_HEAD_ATTENTION)

@@ -173,6 +173,28 @@ class KerasImport:
 
 
 @dataclass(frozen=True)
+class ImportHooks:
+    """How `nnspec import` reads a Keras layer of an op where its config, read arg by arg, is not all
+    (called with Keras objects, at import only: the op modules stay free of Keras).
+
+    ``nested``: arg name -> ``f(layer)``, the Keras layer the arg's item is read from (a wrapper's);
+    ``implied(args, input_shapes)``: removes from the args read those equal to what Keras fills in
+    itself (strides = pool_size), so the spec says what the model's author wrote;
+    ``call(args, kwargs) -> (tensors, kwargs)``: the input tensors of a call that is not ``layer(x)`` or
+    ``layer([x, y])``, in the op's order, and the keyword arguments it leaves (the importer refuses
+    those that are not None); raises ImportRefused. ``quiet``: keywords that are nothing to write
+    when they hold only None (masks); ``off``: keywords that are nothing to write when False.
+    ``derived``: keys of the layer's Keras config that its args make (Bidirectional's backward_layer,
+    a copy of its layer): a difference there is reported as the args', not as an arg nnspec lacks."""
+    nested: dict = field(default_factory=dict)
+    implied: Callable | None = None
+    call: Callable | None = None
+    quiet: tuple = ("mask",)
+    off: tuple = ()
+    derived: tuple = ()
+
+
+@dataclass(frozen=True)
 class Op:
     name: str
     doc: str
@@ -231,6 +253,9 @@ class Op:
     gradient_inputs: Callable | None = None
     # Keras classes outside keras.layers that this op stands for (`nnspec import`), see KerasImport
     imports: KerasImport | None = None
+    # how `nnspec import` reads a layer of this op beyond its config's args (a wrapped layer, args Keras
+    # fills in itself, a call that is not layer(x)), see ImportHooks
+    import_hooks: ImportHooks | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

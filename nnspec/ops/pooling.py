@@ -5,7 +5,7 @@ once per mode and rank; the window arithmetic is the conv family's.
 """
 from __future__ import annotations
 
-from .base import BOOL, PADDING, REQUIRED, Arg, Op, as_tuple, int_or_tuple
+from .base import BOOL, PADDING, REQUIRED, Arg, ImportHooks, Op, as_tuple, int_or_tuple
 from .conv import FORMAT_ARG, axis_default, first, join, layout, need_spatial, window_dims
 
 _MODES = {"Max": "maximum", "Average": "average"}
@@ -27,12 +27,18 @@ def _pool(mode: str, rank: int) -> Op:
 
     # Keras 3 gives MaxPooling a default pool_size of 2 but AveragePooling none.
     default = axis_default(rank, 2) if mode == "Max" else REQUIRED
+
+    def implied(args, shapes):
+        """Keras writes strides = pool_size when strides was left out."""
+        if "strides" in args and as_tuple(args["strides"], rank) == as_tuple(args.get("pool_size", default), rank):
+            args.pop("strides")
+
     return Op(name=family.format(rank), family="pooling",
               doc=f"{_MODES[mode].capitalize()} over windows of pool_size on {layout(rank)}, stepping by strides.",
               args=(Arg("pool_size", int_or_tuple(rank), default, doc="window size"),
                     Arg("strides", strides, None, doc="step of the window; null means pool_size"),
                     Arg("padding", PADDING, "valid"), FORMAT_ARG),
-              shape=shape)
+              shape=shape, import_hooks=ImportHooks(implied=implied))
 
 
 def _global_pool(mode: str, rank: int) -> Op:

@@ -10,7 +10,7 @@ left out.
 from __future__ import annotations
 
 from .. import codes
-from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError,
+from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port, ShapeError,
                    as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
 from .regularization import SEED
@@ -269,6 +269,7 @@ BIDIRECTIONAL = Op(
     input_names=("input",),
     ports=(Port("initial_state", many=True, doc="the forward layer's states, then the backward one's"),),
     port_shapes=_bidi_port_shapes,
+    import_hooks=ImportHooks(nested={"layer": lambda layer: layer.forward_layer}, derived=("backward_layer",)),
 )
 
 
@@ -322,6 +323,7 @@ TIME_DISTRIBUTED = Op(
     macs=_td_macs,
     keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
     validate=_td_validate,
+    import_hooks=ImportHooks(nested={"layer": lambda layer: layer.layer}),
 )
 
 

@@ -6,7 +6,7 @@ family; the nested `{Type: {args}}` helpers are shared from there.
 from __future__ import annotations
 
 from .. import codes
-from .base import Arg, Op, ShapeError
+from .base import Arg, ImportHooks, Op, ShapeError
 from .recurrent import _inner_error, _item, _validate_inner
 
 # The layers WeightNorm can wrap, and the arg holding their number of outputs.
@@ -68,6 +68,7 @@ WEIGHT_NORM = Op(
     keras="nnspec.keras.weightnorm:WeightNorm",
     keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
     validate=_wn_validate,
+    import_hooks=ImportHooks(nested={"layer": lambda layer: layer.layer}),
 )
 
 OPS: tuple[Op, ...] = (WEIGHT_NORM,)
