@@ -227,6 +227,9 @@ class Op:
     gradient_inputs: Callable | None = None
     # Keras classes outside keras.layers that this op stands for (`nnspec import`), see KerasImport
     imports: KerasImport | None = None
+    # how `nnspec bounds` maps the layer into its bounding records: the name of a builder in
+    # nnspec/bounding/keras_layers.py (BUILDERS); None: not supported there (one diagnostic)
+    bounds: str | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)
