@@ -161,3 +161,43 @@ def test_issue_examples_through_keras(tmp_path):
     r = _cli(str(path), "--box", "x=0:1", "--method", "exact", "--format", "json")
     assert json.loads(r.stdout) == {"method": "exact", "outputs": {"dense_1": {
         "lower": [-0.5], "upper": [1.0], "witnesses": {"lower": [{"x": [1.0, 0.0]}], "upper": [{"x": [0.0, 1.0]}]}}}}
+
+
+def test_one_dimensional_layers_and_merges(tmp_path):
+    """Conv1D (causal, dilated), DepthwiseConv1D, ZeroPadding1D, 1-D pooling with 'same' padding,
+    GlobalAveragePooling1D, Subtract, Average, Reshape and softplus: sound against Keras."""
+    rng = np.random.default_rng(11)
+    x = keras.Input((9, 2), name="seq")
+    a = keras.layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="softplus")(x)
+    b = keras.layers.Conv1D(3, 2, padding="same", strides=1)(x)
+    h = keras.layers.Subtract()([a, b])
+    h = keras.layers.DepthwiseConv1D(3, padding="same", depth_multiplier=2)(h)
+    h = keras.layers.ReLU(negative_slope=0.1)(h)
+    h = keras.layers.ZeroPadding1D((1, 2))(h)
+    p = keras.layers.MaxPooling1D(3, strides=2, padding="same")(h)
+    q = keras.layers.AveragePooling1D(3, strides=2, padding="same")(h)
+    h = keras.layers.Average()([p, q])
+    g = keras.layers.GlobalAveragePooling1D()(h)
+    r = keras.layers.Reshape((3, -1))(keras.layers.Flatten()(h))
+    out = keras.layers.Concatenate()([keras.layers.Dense(2)(g), keras.layers.Flatten()(keras.layers.Dense(1)(r))])
+    model = keras.Model(x, out)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    box = {"seq": (np.zeros((9, 2)), np.ones((9, 2)))}
+    for method in ("ibp", "crown"):
+        _check_sound(model, box, nnspec.bounds(model, box=box, method=method))
+
+
+def test_exact_through_keras_max_pooling(tmp_path):
+    rng = np.random.default_rng(12)
+    x = keras.Input((4, 4, 1), name="img")
+    h = keras.layers.Conv2D(2, 2, activation="relu")(x)
+    h = keras.layers.MaxPooling2D(2, padding="same")(h)
+    out = keras.layers.Dense(2)(keras.layers.Flatten()(h))
+    model = keras.Model(x, out)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    box = {"img": (0.0, 1.0)}
+    result = nnspec.bounds(model, box=box, method="exact")
+    _check_witnesses(model, result)
+    _check_sound(model, box, result)
