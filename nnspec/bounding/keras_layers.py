@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Unsupported, activations
+from . import Unsupported
 from . import net as N
 
 _ACTIVATION_NAMES = {"linear": ("linear", 0.0), "relu": ("relu", 0.0), "sigmoid": ("sigmoid", 0.0),
@@ -54,8 +54,6 @@ def _conv(net, layer, xs, kind, out_shape):
     cfg = layer.get_config()
     depthwise = kind.startswith("Depthwise")
     kernel = _np(layer.kernel)
-    if len(net.shape(xs[0])) == 2:  # Conv1D: (steps, channels)
-        pass
     x = N.conv(net, xs[0], kernel, _np(layer.bias) if layer.use_bias else None, cfg["strides"], cfg["padding"],
                cfg["dilation_rate"], cfg.get("groups", 1), depthwise, layer.name)
     return _activation(net, x, layer, cfg.get("activation"), kind)
@@ -128,7 +126,6 @@ BUILDERS = {
     "subtract": lambda net, layer, xs, kind, s: N.merge(net, xs, [1, -1], layer.name),
     "average": lambda net, layer, xs, kind, s: N.merge(net, xs, [1 / len(xs)] * len(xs), layer.name),
 }
-assert set(BUILDERS) >= {"dense"} and activations.KINDS
 
 
 def from_keras(model) -> N.Net:
