@@ -118,7 +118,9 @@ def bounds(net, box: dict, method: str = "crown") -> list:
     out: list = []
     for k, n in enumerate(net.nodes):
         lo, hi = step(net, k, out, box)
-        if method == "crown" and k in consumers and n.kind != "input":
+        # a linear map of the inputs alone: interval arithmetic is already exact element by element
+        direct = n.kind == "linear" and all(net.nodes[i].kind == "input" for i in n.inputs) and len(n.inputs) == 1
+        if method == "crown" and k in consumers and n.kind != "input" and not direct:
             rows = refine_rows(net, k, consumers[k], lo, hi)
             lo, hi = lo.copy(), hi.copy()
             for part in np.array_split(rows, -(-len(rows) // chunk)) if len(rows) else ():
