@@ -709,6 +709,7 @@ def cmd_ops(args) -> int:
     if op.imports is not None:
         print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
                                                          for c in op.imports.classes))
+    print("  nnspec bounds: " + ("supported" if op.bounds else "not supported"))
     return EXIT_OK
 
 

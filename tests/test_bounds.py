@@ -518,3 +518,11 @@ def test_readme_transcript_is_what_bounds_prints():
         result = nnspec.bounds(_example(kernels[argv[0]]), {"x": (0, 1)}, method)
         printed = _bounds_json(result) if "json" in argv else _bounds_text(result)
         assert shown.rstrip("\n") == printed, command
+
+
+def test_ops_says_whether_bounds_takes_the_type():
+    import subprocess
+    import sys
+    ok = subprocess.run([sys.executable, "-m", "nnspec", "ops", "Conv2D"], capture_output=True, text=True).stdout
+    no = subprocess.run([sys.executable, "-m", "nnspec", "ops", "LSTM"], capture_output=True, text=True).stdout
+    assert ok.rstrip().endswith("nnspec bounds: supported") and no.rstrip().endswith("nnspec bounds: not supported")
