@@ -62,11 +62,11 @@ def exact(net, box: dict, pre=None, tighten: bool = True):
     ``tighten``: before encoding a layer of ReLUs, bound each unstable one's input by the linear
     relaxation of the program so far (two LPs each), which narrows the big-M constants and often makes
     neurons stable: the branch and bound then has fewer and tighter binaries."""
+    check_exact(net)  # before scipy: a network it cannot take needs no install to hear so
     _need_scipy()
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    check_exact(net)
     pre = crown_bounds(net, box, "crown") if pre is None else pre
     # allocate variables: inputs, then per unstable ReLU (y, z), per undecided window (y, z_1..z_k)
     offsets, n_vars = {}, 0
