@@ -151,8 +151,12 @@ def from_keras(model) -> N.Net:
             done[key] = net.input(layer.name, shape)
             return done[key]
         op = by_keras.get(kind)
-        if op is None or not op.bounds or op.bounds not in BUILDERS:
-            raise Unsupported(layer.name, kind)
+        # Keras's own layer classes only: a keras.ops call (x + 1 is an operation named Add) or a
+        # user's class of the same name computes something else
+        builtin = type(layer).__module__.startswith("keras.src.layers.")
+        if op is None or not op.bounds or op.bounds not in BUILDERS or not builtin:
+            raise Unsupported(layer.name, kind if builtin else f"{type(layer).__module__}.{kind}",
+                              "" if builtin or op is None else "not a keras.layers layer")
         node = layer._inbound_nodes[node_index]
         inputs = [visit(t) for t in node.input_tensors]
         outs = node.output_tensors

@@ -201,3 +201,14 @@ def test_exact_through_keras_max_pooling(tmp_path):
     result = nnspec.bounds(model, box=box, method="exact")
     _check_witnesses(model, result)
     _check_sound(model, box, result)
+
+
+def test_keras_ops_calls_are_not_taken_for_layers():
+    """x + 1 in a Functional model is a keras.ops operation named Add: bounding it as the Add layer
+    of its one tensor input would drop the constant."""
+    x = keras.Input((2,), name="x")
+    model = keras.Model(x, keras.layers.Dense(1)(x + 1.0))
+    with pytest.raises(nnspec.SpecError) as e:
+        nnspec.bounds(model, box={"x": (0, 1)})
+    assert [d.code for d in e.value.diagnostics] == ["bounds-unsupported"]
+    assert "keras.src.ops" in e.value.diagnostics[0].message
