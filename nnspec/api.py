@@ -207,3 +207,119 @@ def build(spec, strategy=None, compile: bool = True, allow_import=(), weights=No
         if any(d.severity == "error" for d in result.diagnostics):
             raise SpecError(result.diagnostics)
     return model
+
+
+def bounds(model, box: dict | None = None, method: str = "crown", weights=None, allow_import=()) -> dict:
+    """The range of every output of a network over a box of inputs (`nnspec bounds`).
+
+    ``model``: a keras.Model, a nnspec.bounding.net.Net (numpy records), a ``.keras`` file (from ``nnspec compile --keras`` or plain Keras), or a
+    spec path with ``weights`` (default: the spec's `weights:`). ``box``: input name -> (lo, hi), each
+    a number or an array of the input's shape (without the batch axis); an input a spec gives a
+    `range: [lo, hi]` may be left out. ``method``: "crown" (the default: backward linear relaxation,
+    intersected with interval arithmetic), "ibp" (interval arithmetic) or "exact" (a mixed-integer
+    linear program over the ReLUs; needs scipy, the `bounds` extra).
+
+    Returns ``{"method": method, "outputs": {name: {"lower": array, "upper": array}}}``, arrays of
+    the output's shape without the batch axis, and for "exact" also ``"witnesses": {"lower": [...],
+    "upper": [...]}``, per output element in row-major order an input ({input name: array}) in the
+    box at which the network attains that bound. Every failure a user can cause raises SpecError
+    with one diagnostic (an unsupported layer, an input without a box, a bad box, a network "exact"
+    cannot take, scipy missing). Loading a model imports TensorFlow; the bounds themselves do not."""
+    from .bounding import NotExact, Unsupported
+    from .bounding.compute import METHODS, compute
+    from .bounding.keras_layers import supported
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    where = Span(os.fspath(model) if isinstance(model, (str, os.PathLike)) else "<model>")
+
+    def fail(code, message, hint, span=where):
+        raise SpecError([Diagnostic(code, message, span, hint)])
+
+    net, ranges = None, {}
+    try:
+        net, ranges = _bounds_net(model, weights, allow_import, where, fail)
+    except Unsupported as e:
+        fail(codes.BOUNDS_UNSUPPORTED, f"cannot bound layer {e.layer!r} of type {e.kind}"
+             + (f": {e.why}" if e.why else "") + f"; bounds supports {', '.join(supported())}",
+             "replace the layer, or bound the model up to it (a sub-model ending before it)")
+    flat = _bounds_box(net, box or {}, ranges, fail)
+    try:
+        outputs = compute(net, flat, method)
+    except NotExact as e:
+        fail(codes.BOUNDS_NOT_EXACT, f"--method exact needs a piecewise-linear network, but layer {e.layer!r} "
+             f"applies {e.what}", "use --method crown (sound bounds, not exact) for this network")
+    except ImportError as e:
+        fail(codes.MISSING_EXTRA, f"{e}", "pip install 'nnspec[bounds]' (numpy and scipy)")
+    return {"method": method, "outputs": outputs}
+
+
+def _bounds_net(model, weights, allow_import, where, fail):
+    """(net, {input name: (lo, hi) of its spec's range:})."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        fail(codes.MISSING_EXTRA, "nnspec bounds needs numpy", "pip install 'nnspec[bounds]'")
+    from .bounding.keras_layers import from_keras
+    from .bounding.net import Net
+    if isinstance(model, Net):
+        return model, {}
+    if not isinstance(model, (str, os.PathLike)):
+        return from_keras(model), {}
+    path = os.fspath(model)
+    if not os.path.isfile(path):
+        fail(codes.UNREADABLE, f"no such file: {path}", "give a .keras file, or a spec with --weights")
+    if not path.endswith(SPEC_SUFFIXES):
+        if not path.endswith(".keras"):
+            fail(codes.UNREADABLE, f"{path} is neither a .keras file nor a spec ({', '.join(SPEC_SUFFIXES)})",
+                 "give a .keras file (from nnspec compile --keras or model.save), or a spec with --weights")
+        from .keras.importer import ModelImportError, load_model_ref
+        try:
+            keras_model = load_model_ref(path, allow_import)
+        except (ModelImportError, OSError, ValueError) as e:
+            fail(codes.UNREADABLE, f"cannot load the model: {e}", "is it a Keras 3 .keras file?")
+        return from_keras(keras_model), {}
+    spec = load(path, allow_import=allow_import)
+    file, span, refused = weights_file(spec, weights)
+    if refused is not None:
+        raise SpecError([refused])
+    if file is None:
+        fail(codes.BOUNDS_NO_WEIGHTS, "the spec has no weights: its bounds would be those of random initial "
+             "weights", "give the trained weights with --weights FILE (a .keras or .weights.h5 file)")
+    keras_model = build(spec, compile=False, weights=file)
+    ranges = {name: (inp.range, inp.range_span) for name, inp in spec.inputs.items()
+              if getattr(inp, "range", None) is not None}
+    return from_keras(keras_model), ranges
+
+
+def _bounds_box(net, box: dict, ranges: dict, fail) -> dict:
+    import numpy as np
+    unknown = sorted(set(box) - set(net.inputs))
+    if unknown:
+        fail(codes.BOUNDS_BAD_BOX, f"--box {unknown[0]}: the model has no input of that name (its inputs: "
+             f"{', '.join(net.inputs)})", "name one of the model's inputs")
+    out = {}
+    for name, k in net.inputs.items():
+        shape = net.nodes[k].shape
+        if name in box:
+            given = box[name]
+        elif name in ranges:
+            given = ranges[name][0]
+        else:
+            fail(codes.BOUNDS_NO_BOX, f"input {name!r} has no box: its bounds need the range of every input",
+                 f"give one: --box {name}=LO:HI (every element in [LO, HI]) or --box {name}=FILE.npz (arrays lo "
+                 "and hi), or range: [LO, HI] on the spec's input")
+        try:
+            lo, hi = given
+            lo = np.broadcast_to(np.asarray(lo, np.float64), shape)
+            hi = np.broadcast_to(np.asarray(hi, np.float64), shape)
+        except (TypeError, ValueError):
+            fail(codes.BOUNDS_BAD_BOX, f"the box of input {name!r} is not (lo, hi) numbers or arrays that "
+                 f"broadcast to its shape {shape}", f"give --box {name}=LO:HI, or arrays lo and hi of shape {shape}")
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            fail(codes.BOUNDS_BAD_BOX, f"the box of input {name!r} is not finite", "give finite bounds")
+        if (lo > hi).any():
+            i = np.unravel_index(np.argmax(lo > hi), shape)
+            fail(codes.BOUNDS_BAD_BOX, f"the box of input {name!r} has lo > hi (at element {[int(v) for v in i]}: "
+                 f"{lo[i]:g} > {hi[i]:g})", "give lo <= hi")
+        out[name] = (lo, hi)
+    return out

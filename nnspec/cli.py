@@ -12,7 +12,7 @@ import re
 import sys
 
 from . import __version__, api, codes, report
-from .diagnostics import ERROR, WARNING
+from .diagnostics import ERROR, WARNING, Diagnostic
 
 from .cli_common import EXIT_BUG, EXIT_INVALID, EXIT_OK, write_out
 from .cli_common import error as _usage_error
@@ -170,6 +170,20 @@ def _parser() -> argparse.ArgumentParser:
     cli_review.add_parsers(sub)
     cli_import.add_parser(sub)
 
+    b = sub.add_parser("bounds", help="the range of every output over a box of inputs: exact (with witnesses) or "
+                       "sound bounds")
+    b.add_argument("path", metavar="MODEL", help="a .keras file (nnspec compile --keras or plain Keras), or a spec "
+                   "with --weights")
+    b.add_argument("--box", action="append", default=[], metavar="INPUT=LO:HI",
+                   help="every element of INPUT in [LO, HI], or INPUT=FILE.npz with arrays lo and hi; repeatable "
+                        "(default: the spec's range: on the input)")
+    b.add_argument("--method", choices=["crown", "ibp", "exact"], default="crown",
+                   help="crown (default: sound, backward linear relaxation), ibp (sound, interval arithmetic), "
+                        "exact (mixed-integer programming over the ReLUs, with witnesses)")
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    _weights(b)
+    _allow_import(b)
+
     o = sub.add_parser("ops", help="list the layer types, or describe one")
     o.add_argument("name", nargs="?", metavar="TYPE")
 
@@ -192,7 +206,7 @@ def main(argv=None) -> int:
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
                 "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect, "explain": cmd_explain,
                 "convert": _dsl, "fmt": _dsl, "import": _import,
-                "graph": _review, "diff": _review}[args.command](args)
+                "graph": _review, "diff": _review, "bounds": cmd_bounds}[args.command](args)
     except KeyboardInterrupt:
         print("nnspec: interrupted", file=sys.stderr)
         return 130
@@ -488,6 +502,96 @@ def cmd_check(args) -> int:
     return EXIT_INVALID if bad else EXIT_OK
 
 
+def _parse_box(text: str):
+    """'x=0:1' -> ('x', (0.0, 1.0)); 'x=lim.npz' -> ('x', (lo array, hi array)); a Diagnostic when bad."""
+    name, eq, value = text.partition("=")
+    from .diagnostics import Span
+    where = Span(f"--box {text}")
+    if not eq or not name:
+        return Diagnostic(codes.BOUNDS_BAD_BOX, f"--box {text!r} is not INPUT=LO:HI or INPUT=FILE.npz", where,
+                          "e.g. --box x=0:1")
+    if value.endswith(".npz"):
+        import numpy as np
+        try:
+            with np.load(value, allow_pickle=False) as z:
+                if "lo" not in z or "hi" not in z:
+                    return Diagnostic(codes.BOUNDS_BAD_BOX, f"--box {text}: the file holds no arrays lo and hi "
+                                      f"(it holds {', '.join(z.files) or 'none'})", where,
+                                      "np.savez(FILE, lo=..., hi=...)")
+                return name, (z["lo"], z["hi"])
+        except (OSError, ValueError) as e:
+            return Diagnostic(codes.BOUNDS_BAD_BOX, f"--box {text}: cannot read {value}: {e}", where,
+                              "give a .npz file written by numpy.savez with arrays lo and hi")
+    lo, colon, hi = value.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        return name, (float(lo), float(hi))
+    except ValueError:
+        return Diagnostic(codes.BOUNDS_BAD_BOX, f"--box {text!r}: {value!r} is not LO:HI (two numbers)", where,
+                          f"e.g. --box {name}=0:1")
+
+
+def _bounds_text(result) -> str:
+    import numpy as np
+    method = result["method"]
+    what = {"exact": "exact: each bound is attained at an input in the box; --format json gives these witnesses",
+            "crown": "sound, not exact: the true range lies inside; --method exact gives it",
+            "ibp": "sound, not exact: the true range lies inside; --method exact gives it"}[method]
+    lines = [f"method: {method} ({what})"]
+    for name, out in result["outputs"].items():
+        lo, hi = out["lower"], out["upper"]
+        lines.append(f"\noutput {name}, shape {tuple(lo.shape)}:")
+        rows = [("element", "lower", "upper", "width")]
+        for idx in np.ndindex(lo.shape):
+            rows.append((f"[{', '.join(map(str, idx))}]", f"{lo[idx] + 0.0:.6g}", f"{hi[idx] + 0.0:.6g}",
+                         f"{hi[idx] - lo[idx] + 0.0:.6g}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                                          enumerate(zip(r, widths))).rstrip())
+    return "\n".join(lines)
+
+
+def _bounds_json(result) -> str:
+    def listed(a):
+        return (a + 0.0).tolist()  # -0.0 -> 0.0
+
+    outputs = {}
+    for name, out in result["outputs"].items():
+        entry = {"lower": listed(out["lower"]), "upper": listed(out["upper"])}
+        if "witnesses" in out:
+            entry["witnesses"] = {side: [{k: listed(v) for k, v in w.items()} for w in out["witnesses"][side]]
+                                  for side in ("lower", "upper")}
+        outputs[name] = entry
+    return json.dumps({"method": result["method"], "outputs": outputs})
+
+
+def cmd_bounds(args) -> int:
+    from .diagnostics import SpecError
+    if not os.path.isfile(args.path):
+        return _usage_error(f"no such file: {args.path}")
+    if args.weights and not os.path.isfile(args.weights):
+        return _usage_error(f"--weights {args.weights}: no such file")
+    allow_import = _permissions(args)
+    if isinstance(allow_import, int):
+        return allow_import
+    box = {}
+    for text in args.box:
+        parsed = _parse_box(text)
+        if isinstance(parsed, Diagnostic):
+            print(report.text([parsed]), file=sys.stderr)
+            return EXIT_INVALID
+        box[parsed[0]] = parsed[1]
+    try:
+        result = api.bounds(args.path, box, args.method, weights=args.weights, allow_import=allow_import)
+    except SpecError as e:
+        print(report.text(e.diagnostics), file=sys.stderr)
+        return EXIT_INVALID
+    print(_bounds_json(result) if args.format == "json" else _bounds_text(result))
+    return EXIT_OK
+
+
 def _manifest_problem(m) -> str | None:
     """What is wrong with a manifest's structure, or None."""
     def kind(v):
@@ -587,6 +691,7 @@ def cmd_ops(args) -> int:
     if op.imports is not None:
         print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
                                                          for c in op.imports.classes))
+    print("  nnspec bounds: " + ("supported" if op.bounds else "not supported"))
     return EXIT_OK
 
 

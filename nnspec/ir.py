@@ -28,6 +28,8 @@ class Input:
     shape: tuple  # with batch: (None, 1, 64)
     dtype: str
     span: Span
+    range: tuple | None = None  # (lo, hi): `range: [lo, hi]`, the default box of `nnspec bounds`
+    range_span: Span | None = None
 
 
 @dataclass

@@ -132,8 +132,11 @@ def generate() -> dict:
     defs["input"] = {
         "description": "a shape without the batch axis ([1, 64]) or {shape, dtype}",
         "anyOf": [shape, {"type": "object", "required": ["shape"], "additionalProperties": False,
-                          "x-nnspec": "input", "description": "{shape, dtype}",
-                          "properties": {"shape": shape, "dtype": {"enum": DTYPES}}}],
+                          "x-nnspec": "input", "description": "{shape, dtype, range}",
+                          "properties": {"shape": shape, "dtype": {"enum": DTYPES},
+                                         # checked by resolve (bad-range): lo <= hi are two numbers
+                                         "range": {"description": "[lo, hi]: every element of the input lies "
+                                                   "in it (the default box of nnspec bounds)"}}}],
     }
     defs["output"] = {
         "type": ["object", "null"], "additionalProperties": False, "x-nnspec": "output",

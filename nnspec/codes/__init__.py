@@ -228,3 +228,24 @@ WEIGHTS_SHAPE = _code("weights-shape", "a layer's weights in the --weights file 
 WEIGHTS_UNUSED = _code("weights-unused", "a layer of the --weights file that the model does not have", WARNING,
                        no_example="compile and check load weights with TensorFlow",
                        tested_in="tests/keras/test_weights.py")
+
+_section("Bounds (nnspec bounds: the range of the outputs over a box of inputs)")
+BAD_RANGE = _code("bad-range", "an input's range: is not two numbers [lo, hi] with lo <= hi")
+BOUNDS_NO_BOX = _code("bounds-no-box", "an input has no box: no --box for it and no range: on the spec's input",
+                      no_example="a property of the command line, not of a spec", tested_in="tests/test_bounds.py")
+BOUNDS_BAD_BOX = _code("bounds-bad-box", "a --box that names no input, does not parse, has lo > hi, or arrays of "
+                       "another shape", no_example="a property of the command line, not of a spec",
+                       tested_in="tests/test_bounds.py")
+BOUNDS_UNSUPPORTED = _code("bounds-unsupported", "a layer nnspec bounds cannot bound (its type, or arguments such as "
+                           "an activation without a sound relaxation)",
+                           no_example="the model's layers are checked when the bounds are computed",
+                           tested_in="tests/keras/test_bounds_keras.py")
+BOUNDS_NOT_EXACT = _code("bounds-not-exact", "--method exact on a network that is not piecewise linear (sigmoid, "
+                         "tanh, ...)", no_example="the model's layers are checked when the bounds are computed",
+                         tested_in="tests/test_bounds.py")
+BOUNDS_NO_WEIGHTS = _code("bounds-no-weights", "nnspec bounds on a spec without weights (neither --weights nor "
+                          "weights:)", no_example="a property of the command line, not of a spec",
+                          tested_in="tests/test_bounds.py")
+MISSING_EXTRA = _code("missing-extra", "an optional dependency a command needs is not installed (the bounds "
+                      "extra: numpy and scipy)", no_example="it takes an environment without scipy",
+                      tested_in="tests/test_bounds.py")

@@ -21,6 +21,7 @@ ACTIVATION_OP = Op(
     doc="Applies an activation function element-wise.",
     args=(Arg("activation", ACTIVATION, doc="the activation function"),),
     shape=_same_shape,
+    bounds="activation",
 )
 
 
@@ -43,6 +44,7 @@ RELU = Op(
         f"with negative_slope and {'threshold' if args.get('threshold') else 'max_value'}, Keras adds float "
         "values to the integer tensor and fails on the first batch"
         if args.get("negative_slope") and (args.get("threshold") or args.get("max_value") is not None) else None),
+    bounds="relu",
 )
 
 LEAKY_RELU = Op(
@@ -51,6 +53,7 @@ LEAKY_RELU = Op(
     doc="Leaky ReLU: x if x > 0 else negative_slope * x.",
     args=(Arg("negative_slope", NONNEG_NUM, 0.3, "slope for negative inputs"),),
     shape=_same_shape,
+    bounds="leaky_relu",
 )
 
 ELU = Op(
@@ -59,6 +62,7 @@ ELU = Op(
     doc="Exponential linear unit: x if x > 0 else alpha * (exp(x) - 1).",
     args=(Arg("alpha", NUM, 1.0, "scale of the negative part"),),
     shape=_same_shape,
+    bounds="elu",
 )
 
 

@@ -256,6 +256,9 @@ class Op:
     # how `nnspec import` reads a layer of this op beyond its config's args (a wrapped layer, args Keras
     # fills in itself, a call that is not layer(x)), see ImportHooks
     import_hooks: ImportHooks | None = None
+    # how `nnspec bounds` maps the layer into its bounding records: the name of a builder in
+    # nnspec/bounding/keras_layers.py (BUILDERS); None: not supported there (one diagnostic)
+    bounds: str | None = None
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

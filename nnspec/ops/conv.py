@@ -212,7 +212,7 @@ def _conv(rank: int) -> Op:
                     _ACTIVATION, *weight_args()),
               shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate,
               macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)) * (_cin(a, i) // a["groups"]),
-              weights=kernel_and_bias(rank + 2))
+              weights=kernel_and_bias(rank + 2), bounds="conv" if rank < 3 else None)
 
 
 def _conv_transpose(rank: int) -> Op:
@@ -310,7 +310,8 @@ def _depthwise_conv(rank: int) -> Op:
                                   ranks=(1, 2)),
               params=params, validate=_equal_strides(rank),
               macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)),
-              weights=lambda args, shapes: {"depthwise": (rank + 2,), **({"bias": (1,)} if args["use_bias"] else {})})
+              weights=lambda args, shapes: {"depthwise": (rank + 2,), **({"bias": (1,)} if args["use_bias"] else {})},
+              bounds="conv")
 
 
 OPS: tuple[Op, ...] = (

@@ -35,6 +35,7 @@ DENSE = Op(
     params=_dense_params,
     macs=lambda a, i, o: prod(o[1:]) * i[0][-1],
     weights=kernel_and_bias(2),
+    bounds="dense",
 )
 
 

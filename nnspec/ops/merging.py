@@ -67,15 +67,16 @@ def _elementwise_reuse(args, first_shapes, shapes):
     return None
 
 
-def _elementwise(name, doc, inputs=(2, None)):
+def _elementwise(name, doc, inputs=(2, None), bounds=None):
     return Op(name=name, family="merging", doc=doc, shape=_elementwise_shape, inputs=inputs,
-              reuse=_elementwise_reuse)
+              reuse=_elementwise_reuse, bounds=bounds)
 
 
-ADD = _elementwise("Add", "Adds its inputs elementwise.")
-SUBTRACT = _elementwise("Subtract", "Subtracts its second input from its first, elementwise.", inputs=(2, 2))
+ADD = _elementwise("Add", "Adds its inputs elementwise.", bounds="add")
+SUBTRACT = _elementwise("Subtract", "Subtracts its second input from its first, elementwise.", inputs=(2, 2),
+                       bounds="subtract")
 MULTIPLY = _elementwise("Multiply", "Multiplies its inputs elementwise.")
-AVERAGE = _elementwise("Average", "Averages its inputs elementwise.")
+AVERAGE = _elementwise("Average", "Averages its inputs elementwise.", bounds="average")
 MAXIMUM = _elementwise("Maximum", "The elementwise maximum of its inputs.")
 MINIMUM = _elementwise("Minimum", "The elementwise minimum of its inputs.")
 
@@ -118,6 +119,7 @@ CONCATENATE = Op(
     args=(Arg("axis", AXIS, -1, doc="the axis to join along"),),
     shape=_concatenate_shape,
     inputs=(2, None),
+    bounds="concatenate",
 )
 
 

@@ -116,6 +116,7 @@ BATCH_NORMALIZATION = Op(
                                   **({"gamma": (1,)} if args["scale"] else {}),
                                   **({"beta": (1,)} if args["center"] else {})},
     validate=_bn_validate,
+    bounds="batchnorm",
 )
 
 

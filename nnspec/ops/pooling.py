@@ -38,7 +38,8 @@ def _pool(mode: str, rank: int) -> Op:
               args=(Arg("pool_size", int_or_tuple(rank), default, doc="window size"),
                     Arg("strides", strides, None, doc="step of the window; null means pool_size"),
                     Arg("padding", PADDING, "valid"), FORMAT_ARG),
-              shape=shape, import_hooks=ImportHooks(implied=implied))
+              shape=shape, import_hooks=ImportHooks(implied=implied),
+              bounds=f"{mode.lower()}_pool" if rank < 3 else None)
 
 
 def _global_pool(mode: str, rank: int) -> Op:
@@ -52,7 +53,7 @@ def _global_pool(mode: str, rank: int) -> Op:
     return Op(name=family.format(rank), family="pooling",
               doc=f"{_MODES[mode].capitalize()} over all spatial axes of {layout(rank)}: (batch, channels).",
               args=(FORMAT_ARG, Arg("keepdims", BOOL, False, doc="keep the spatial axes with size 1")),
-              shape=shape)
+              shape=shape, bounds="global_average_pool" if mode == "Average" and rank < 3 else None)
 
 
 OPS: tuple[Op, ...] = (

@@ -56,6 +56,7 @@ DROPOUT = Op(
     args=(RATE_ARG, Arg("noise_shape", NOISE_SHAPE, None, "the mask's shape (1 on an axis shares a draw along it)"),
           SEED_ARG),
     shape=_dropout_shape,
+    bounds="reshape",
 )
 
 

@@ -31,6 +31,7 @@ FLATTEN = Op(
     family="reshaping",
     doc="Flattens every non-batch axis into one: (batch, d1, d2, ...) -> (batch, d1*d2*...).",
     shape=_flatten_shape,
+    bounds="reshape",
 )
 
 
@@ -86,6 +87,7 @@ RESHAPE = Op(
         doc="the output shape, batch excluded"),),
     shape=_reshape_shape,
     validate=_reshape_validate,
+    bounds="reshape",
 )
 
 
@@ -211,6 +213,7 @@ ZERO_PADDING_1D = Op(
     args=(Arg("padding", int_or_tuple(2, minimum=0), 1,
               doc="zeros to add at both ends, or [before, after]"), FORMAT_ARG),
     shape=_padding_shape(1),
+    bounds="zero_padding",
 )
 
 ZERO_PADDING_2D = Op(
@@ -219,6 +222,7 @@ ZERO_PADDING_2D = Op(
     doc="Pads the rows and cols of (batch, rows, cols, channels) with zeros.",
     args=(Arg("padding", _PAIRS_2D, (1, 1), doc="zeros to add around the image"), FORMAT_ARG),
     shape=_padding_shape(2),
+    bounds="zero_padding",
 )
 
 CROPPING_1D = Op(

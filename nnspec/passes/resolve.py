@@ -6,6 +6,7 @@ Collects every problem instead of stopping at the first.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 
 from .. import codes
@@ -152,6 +153,21 @@ def freeze(spec: Spec, names, file: str) -> list[Diagnostic]:
     return diags
 
 
+def _input_range(value, span, diags):
+    """`range: [lo, hi]` of an input: two finite numbers, lo <= hi; else a bad-range error and None."""
+    numbers = isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    if not numbers:
+        diags.append(Diagnostic(codes.BAD_RANGE, f"range must be [lo, hi], two finite numbers; found {value!r}", span,
+                                "e.g. range: [0, 1] (every element of the input in [0, 1])"))
+        return None
+    if value[0] > value[1]:
+        diags.append(Diagnostic(codes.BAD_RANGE, f"range [{value[0]}, {value[1]}] has lo > hi", span,
+                                f"write range: [{value[1]}, {value[0]}]"))
+        return None
+    return float(value[0]), float(value[1])
+
+
 def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
     """``allow_import``: the modules the person running nnspec allows (--allow-import, their
     pyproject.toml); the only permission there is. The spec's ``requires_import`` declares."""
@@ -188,6 +204,9 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         span = doc.span(("inputs", name), key=True)
         define(name, span, "input")
         spec.inputs[name] = Input(name, (None, *shape), dtype, span)
+        if isinstance(value, dict) and "range" in value:
+            spec.inputs[name].range = _input_range(value["range"], doc.span(("inputs", name, "range")), diags)
+            spec.inputs[name].range_span = doc.span(("inputs", name, "range"))
 
     # names first (explicit ones), so auto names avoid them, like Keras's uniquify
     taken = {e[k].get("name") for e in data["layers"] for k in e if isinstance(e[k], dict) and e[k].get("name")}
