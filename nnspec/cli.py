@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=batch_size, metavar="N",
                    help="the batch size activation memory is counted at (default: the spec's budget: "
                         "batch_size, else 1)")
+    from .targets import TARGETS
+    v.add_argument("--target", action="append", default=[], choices=sorted(TARGETS),
+                   help="an unsupported-target error for each layer this export target (compile --onnx, "
+                        "--litert) cannot take; may be given more than once")
     _allow_import(v)
 
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
@@ -256,7 +260,7 @@ def cmd_validate(args) -> int:
               "batch_size": args.batch_size}
     all_diags, bad = [], 0
     for f in files:
-        _, diags = api.check_file(f, allow_import=allow, budget=limits)
+        _, diags = api.check_file(f, allow_import=allow, budget=limits, targets=args.target)
         all_diags += diags
         failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
         bad += failed
