@@ -86,6 +86,18 @@ def check(spec, targets) -> list[Diagnostic]:
     return out
 
 
+def lacks(target: str) -> str:
+    """What ``target`` cannot take, as the README's table of targets says it: "GRU, LSTM, TimeDistributed
+    (on an unknown time axis)" (a rule that depends on the arguments or shapes says when, ``rule.when``).
+    A wrapper (Bidirectional) goes where the layer it wraps goes."""
+    from .ops import CATALOG
+    out = []
+    for name in unsupported_ops(target):
+        rule = CATALOG[name].unsupported_targets[target]
+        out.append(name if isinstance(rule, str) else f"{name} ({rule.when})")
+    return ", ".join(out)
+
+
 def unsupported_ops(target: str) -> list[str]:
     """The op names whose record lists ``target`` (always, or for some arguments or input shapes)."""
     from .ops import CATALOG

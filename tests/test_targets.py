@@ -35,8 +35,8 @@ def test_time_distributed_needs_a_known_time_axis(time, want):
     assert codes_for(text, "litert") == want
 
 
-@pytest.mark.parametrize("args, want", [("{mean: 1.0, variance: 4.0}", 1), ("{}", 0)])
-def test_normalization_with_its_statistics_in_the_spec_is_not_for_onnx(args, want):
+@pytest.mark.parametrize("args, want", [("{mean: 1.0, variance: 4.0}", 1), ("{}", 1)])
+def test_normalization_is_not_for_onnx(args, want):
     text = spec("{x: [3]}", f"  - Normalization: {args[:-1]}{', ' if args != '{}' else ''}name: out}}\n")
     assert [c for c in codes_for(text, "onnx") if c[0] == "unsupported-target"] == [("unsupported-target", 5, 5)] * want
     assert [c for c in codes_for(text, "litert") if c[0] == "unsupported-target"] == []
@@ -75,3 +75,32 @@ def test_a_missing_extra_names_the_pip_install(monkeypatch):
     assert "onnxruntime" in targets.missing_packages("onnx")
     msg = targets.missing_message("onnx")
     assert "onnxruntime" in msg and "pip install 'nnspec[onnx]'" in msg
+
+
+def test_compile_names_the_missing_extra_before_anything(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(spec("{x: [4]}", "  - Dense: {units: 3, name: out}\n"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ai_edge_litert" else real(name, *a))
+    assert main(["compile", str(path), "-o", str(tmp_path / "out"), "--litert"]) == 2
+    err = capsys.readouterr().err
+    assert "ai-edge-litert" in err and "pip install 'nnspec[litert]'" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
+
+
+def test_compile_refuses_an_unsupported_layer_before_writing(tmp_path, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(spec("{x: [null, 4]}", "  - LSTM: {units: 3, name: out}\n"))
+    if targets.missing_packages("litert"):
+        pytest.skip("pip install 'nnspec[litert]'")
+    assert main(["compile", str(path), "-o", str(tmp_path / "out"), "--litert"]) == 1
+    assert "error: layer 'out' cannot be exported to LiteRT" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
+
+
+def test_readme_table_lists_what_each_target_lacks():
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    shown = dict(re.findall(r"<!-- lacks:(\w+) -->(.*?)<!-- /lacks -->", readme))
+    assert shown == {t: targets.lacks(t) for t in targets.TARGETS}

@@ -129,9 +129,9 @@ NORMALIZATION = Op(
     params=_norm_params,
     validate=_norm_validate,
     reuse=_norm_reuse,
-    unsupported_targets={"onnx": lambda args, shapes: (
-        "tf2onnx turns a mean and variance given in the spec into extra inputs of the ONNX graph; leave them "
-        "out (null: weights to load)") if args["mean"] is not None or args["variance"] is not None else None},
+    unsupported_targets={"onnx": "tf2onnx turns its mean and variance (tensors Keras computes when it builds the "
+                                 "layer) into extra inputs of the ONNX graph; apply them before the model, or "
+                                 "with Rescaling"},
 )
 
 

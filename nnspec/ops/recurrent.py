@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .. import codes
 from .base import (ACTIVATION, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, Op, Outputs, Port, ShapeError,
-                   as_tuple, enum, int_or_tuple, kernel_and_bias, unknown_time_axis, need_known, need_rank, prod, weight_args)
+                   as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, unknown_time_axis,
+                   weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
 from .regularization import SEED
 
