@@ -635,6 +635,9 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    from .targets import TARGETS
+    for target, rule in op.unsupported_targets.items():  # a rule that depends on args or shapes says when
+        print(f"  not for --{target} ({TARGETS[target].title}): " + (rule if isinstance(rule, str) else rule.when))
     if op.imports is not None:
         print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
                                                          for c in op.imports.classes))

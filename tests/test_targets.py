@@ -104,3 +104,12 @@ def test_readme_table_lists_what_each_target_lacks():
     readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
     shown = dict(re.findall(r"<!-- lacks:(\w+) -->(.*?)<!-- /lacks -->", readme))
     assert shown == {t: targets.lacks(t) for t in targets.TARGETS}
+
+
+def test_ops_says_which_targets_an_op_is_not_for(capsys):
+    assert main(["ops", "GRU"]) == 0
+    assert "  not for --litert (LiteRT): LiteRT runs it only through TensorFlow's Select ops" in capsys.readouterr().out
+    assert main(["ops", "TimeDistributed"]) == 0
+    assert "  not for --onnx (ONNX): on an unknown time axis" in capsys.readouterr().out
+    assert main(["ops", "Dense"]) == 0
+    assert "not for" not in capsys.readouterr().out
