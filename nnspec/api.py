@@ -35,10 +35,11 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".nns")
 
 
 def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = None, allow_import=(),
-               budget=None, freeze=()) -> tuple[Spec | None, list[Diagnostic]]:
+               budget=None, freeze=(), targets=()) -> tuple[Spec | None, list[Diagnostic]]:
     """Every stage up to static shapes, and the budget. Returns (IR or None, diagnostics).
     ``timings``, if given, receives seconds per stage (parse, validate). ``freeze``: names of layers
-    or top-level block calls to freeze, as `trainable: false` on them would (``--freeze``)."""
+    or top-level block calls to freeze, as `trainable: false` on them would (``--freeze``).
+    ``targets``: export targets ("onnx", "litert": nnspec.targets) whose unsupported layers are errors."""
     if budget:
         _budget.merge({}, budget, file)  # a bad limit of the caller's: ValueError, before any work
     allow_import = (allow_import,) if isinstance(allow_import, str) else tuple(allow_import or ())
@@ -48,13 +49,13 @@ def check_text(raw: bytes | str, file: str = "<string>", timings: dict | None = 
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
     try:
-        return _check_doc(doc, diags, file, allow_import, budget, freeze)
+        return _check_doc(doc, diags, file, allow_import, budget, freeze, targets)
     finally:
         if timings is not None:
             timings["validate"] = time.perf_counter() - t0
 
 
-def _check_doc(doc, diags, file, allow_import=(), budget=None, freeze=()):
+def _check_doc(doc, diags, file, allow_import=(), budget=None, freeze=(), targets=()):
     if doc is None:
         return None, diags
     if doc.data is None:
@@ -84,6 +85,9 @@ def _check_doc(doc, diags, file, allow_import=(), budget=None, freeze=()):
         limits = _budget.merge(spec.budget, budget or None, file)
         if limits:
             diags += _budget.check(spec, limits)
+    if targets and not has_errors(diags):
+        from . import targets as _targets
+        diags += _targets.check(spec, targets)
     return spec, _sorted(diags)
 
 
@@ -105,17 +109,18 @@ def read_spec(path: str | os.PathLike) -> tuple[bytes | None, list[Diagnostic]]:
                                  "check the path and its permissions")]
 
 
-def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), budget=None, freeze=()
-               ) -> tuple[Spec | None, list[Diagnostic]]:
+def check_file(path: str | os.PathLike, timings: dict | None = None, allow_import=(), budget=None, freeze=(),
+               targets=()) -> tuple[Spec | None, list[Diagnostic]]:
     raw, diags = read_spec(path)
     if raw is None:
         return None, diags
-    return check_text(raw, os.fspath(path), timings, allow_import, budget, freeze)
+    return check_text(raw, os.fspath(path), timings, allow_import, budget, freeze, targets)
 
 
-def validate(path, allow_import=(), budget=None) -> list[Diagnostic]:
-    """All diagnostics for one spec file."""
-    return check_file(path, allow_import=allow_import, budget=budget)[1]
+def validate(path, allow_import=(), budget=None, targets=()) -> list[Diagnostic]:
+    """All diagnostics for one spec file. ``targets``: export targets to check the layers against
+    ("onnx", "litert"; ``nnspec validate --target``)."""
+    return check_file(path, allow_import=allow_import, budget=budget, targets=targets)[1]
 
 
 def load(path, allow_import=(), budget=None, freeze=()) -> Spec:

@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=batch_size, metavar="N",
                    help="the batch size activation memory is counted at (default: the spec's budget: "
                         "batch_size, else 1)")
+    from .targets import TARGETS
+    v.add_argument("--target", action="append", default=[], choices=sorted(TARGETS),
+                   help="an unsupported-target error for each layer this export target (compile --onnx, "
+                        "--litert) cannot take; may be given more than once")
     _allow_import(v)
 
     s = sub.add_parser("summary", help="layer table with static shapes and parameter counts")
@@ -146,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
                                                   "(replaces only a .keras written by nnspec)")
     c.add_argument("--force", action="store_true",
                    help="let --keras replace a .keras file nnspec did not write (-o is never forced)")
+    c.add_argument("--onnx", action="store_true",
+                   help="also write DIR/model.onnx (tf2onnx), verified through ONNX Runtime: pip install "
+                        "'nnspec[onnx]'")
+    c.add_argument("--litert", action="store_true",
+                   help="also write DIR/model.tflite (Keras's LiteRT export), verified through the LiteRT "
+                        "interpreter: pip install 'nnspec[litert]'")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _weights(c)
     _freeze(c)
@@ -266,7 +276,7 @@ def cmd_validate(args) -> int:
               "batch_size": args.batch_size}
     all_diags, bad = [], 0
     for f in files:
-        _, diags = api.check_file(f, allow_import=allow, budget=limits)
+        _, diags = api.check_file(f, allow_import=allow, budget=limits, targets=args.target)
         all_diags += diags
         failed = any(d.severity == ERROR or (args.strict and d.severity == WARNING) for d in diags)
         bad += failed
@@ -337,7 +347,8 @@ def _load_for_build(path: str, progress, args):
     timings: dict = {}
     spec = None
     if raw is not None:
-        spec, diags = api.check_text(raw, path, timings, allow_import, freeze=getattr(args, "freeze", ()))
+        spec, diags = api.check_text(raw, path, timings, allow_import, freeze=getattr(args, "freeze", ()),
+                                     targets=_targets(args))
         if spec is not None and not any(d.severity == ERROR for d in diags):
             from .passes.shapes import MAX_WEIGHTS_BYTES, size_diagnostic
             diags = [d for d in diags if d.code != codes.MODEL_TOO_LARGE]  # validate's warning: the limit decides
@@ -366,12 +377,22 @@ def _timed(progress, label):
     return block()
 
 
+def _targets(args) -> tuple:
+    """The export targets compile was asked for (--onnx, --litert)."""
+    return tuple(t for t in ("onnx", "litert") if getattr(args, t, False))
+
+
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     from . import fsutil
+    from .targets import missing_message
     if args.keras and not args.keras.endswith(".keras"):
         return _usage_error(f"--keras {args.keras} does not end in .keras; Keras writes that format only; "
                             "hint: name it e.g. model.keras")
+    for target in _targets(args):
+        missing = missing_message(target)
+        if missing:
+            return _usage_error(missing)
     spec, raw = _load_for_build(args.path, progress, args)
     if spec is None:
         return raw
@@ -404,7 +425,8 @@ def cmd_compile(args) -> int:
             return failed
     timings: dict = {}
     try:
-        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings, force=args.force)
+        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings, force=args.force,
+                          targets=_targets(args))
     except fsutil.Refused as e:
         print(f"nnspec: error: {e}", file=sys.stderr)
         return EXIT_INVALID
@@ -417,10 +439,13 @@ def cmd_compile(args) -> int:
         print(f"nnspec: error: {fsutil.explain(e, args.output, f' ({args.output} was left as it was)')}",
               file=sys.stderr)
         return EXIT_INVALID
-    for stage in ("export", "verify"):
+    for stage in ("export", "verify", *(f"{s} {t}" for t in _targets(args) for s in ("export", "verify"))):
         progress(f"{stage} {_fmt_time(timings[stage])}")
     if not args.quiet:
         extra = f" and {args.keras}" if args.keras else ""
+        for target, entry in manifest.get("targets", {}).items():
+            extra += (f", {os.path.join(args.output, entry['file'])} (max abs diff "
+                      f"{entry['verified_max_abs_diff']:.2g} in {target})")
         print(f"wrote {args.output}{extra}: {manifest['params']['total']:,} params, outputs "
               f"{', '.join(manifest['outputs'])}; reloaded and verified (max abs diff "
               f"{manifest['verified_max_abs_diff']:.2g})")
@@ -651,6 +676,14 @@ def cmd_inspect(args) -> int:
         print(f"  input  {name}: {i['dtype']} {i['shape']}")
     for name, o in manifest["outputs"].items():
         print(f"  output {name}: {o['shape']}")
+    found = manifest.get("targets")
+    for target, entry in (found.items() if isinstance(found, dict) else ()):
+        if isinstance(entry, dict):
+            versions = lambda key: ", ".join(f"{k} {v}" for k, v in (entry.get(key) or {}).items())  # noqa: E731
+            diff = entry.get("verified_max_abs_diff")
+            print(f"{target}: {entry.get('file')} (converted by {versions('converter')}; verified in "
+                  f"{versions('runtime')}, max abs diff "
+                  f"{f'{diff:.2g}' if isinstance(diff, (int, float)) else diff})")
     return EXIT_OK
 
 
@@ -688,6 +721,9 @@ def cmd_ops(args) -> int:
     for a in op.args:
         default = "required" if a.default is REQUIRED else f"default {json.dumps(a.default)}"
         print(f"  {a.name}: {default}" + (f"  -- {a.doc}" if a.doc else ""))
+    from .targets import TARGETS
+    for target, rule in op.unsupported_targets.items():  # a rule that depends on args or shapes says when
+        print(f"  not for --{target} ({TARGETS[target].title}): " + (rule if isinstance(rule, str) else rule.when))
     if op.imports is not None:
         print("  nnspec import writes it for: " + ", ".join(c + ("*" if c.endswith(".") else "")
                                                          for c in op.imports.classes))

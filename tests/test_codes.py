@@ -112,7 +112,7 @@ def test_each_code_has_an_example_and_a_fix(code):
                            f"'# expect: {code} LINE:COL [words]', last lines its fix ('# fix LINE: TEXT')")
     ex = explain.parse(path.name, path.read_bytes())
     assert ex.code == code and ex.has_fix
-    diags = nnspec.validate(path, allow_import=ex.run_allow)
+    diags = nnspec.validate(path, allow_import=ex.run_allow, targets=ex.targets)
     assert [d.severity for d in diags if d.code == code][:1] == [c.severity]
 
 
@@ -212,7 +212,7 @@ def test_explain_every_code(code, capsys):
     path = CODES_DIR / c.example
     ex = explain.parse(path.name, path.read_bytes())
     # what nnspec validate says of the file itself, named as explain names it
-    d = next(d for d in nnspec.validate(path, allow_import=ex.run_allow) if d.code == code)
+    d = next(d for d in nnspec.validate(path, allow_import=ex.run_allow, targets=ex.targets) if d.code == code)
     assert d.format().split("\n")[0].replace(str(path), path.name) in out
     assert "The fix:\n" in out
 

@@ -22,7 +22,7 @@ def example(path):
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_invalid_spec(path):
     ex = example(path)
-    diags = nnspec.validate(path, allow_import=ex.run_allow)
+    diags = nnspec.validate(path, allow_import=ex.run_allow, targets=ex.targets)
     found = [d for d in diags if d.code == ex.code]
     assert found, f"expected {ex.code}, got:\n" + "\n".join(d.format() for d in diags)
     d = found[0]
@@ -43,7 +43,7 @@ def test_fix_validates_cleanly(path, tmp_path):
                         "as it should be>' ('# fix 7+: TEXT' inserts after line 7, '# fix 7-' deletes it)")
     fixed = tmp_path / path.name
     fixed.write_bytes(ex.fixed)
-    diags = nnspec.validate(fixed, allow_import=ex.run_allow + tuple(ex.allow_import))
+    diags = nnspec.validate(fixed, allow_import=ex.run_allow + tuple(ex.allow_import), targets=ex.targets)
     assert not diags, "the fixed spec still gives:\n" + "\n".join(d.format() for d in diags)
 
 

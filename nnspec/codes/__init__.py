@@ -222,6 +222,8 @@ BUDGET_UNCHECKED = _code("budget-unchecked", "a budget nnspec cannot check: a si
                          WARNING)
 
 _section("Compile and check (TensorFlow)")
+UNSUPPORTED_TARGET = _code("unsupported-target", "a layer an export target cannot take (validate --target, compile "
+                           "--onnx / --litert): found before anything is written")
 WEIGHTS_SHAPE = _code("weights-shape", "a layer's weights in the --weights file have other shapes than the model's",
                       no_example="compile and check load weights with TensorFlow",
                       tested_in="tests/keras/test_weights.py")

@@ -3,7 +3,8 @@
 An example is a spec file in this directory. Its first line says what it must
 produce, ``# expect: CODE LINE:COL [words the message or hint contains]``
 (``warning`` as the words: the diagnostic is a warning). A second line
-``# allow-import: mypkg`` validates it as ``--allow-import mypkg`` would. Its
+``# allow-import: mypkg`` validates it as ``--allow-import mypkg`` would; a second
+line ``# target: onnx`` as ``--target onnx`` would (the example and its fix). Its
 last lines may give the smallest fix, applied to the file's own line numbers:
 
     # fix 7: TEXT     line 7 becomes TEXT
@@ -27,6 +28,7 @@ EXPECT = re.compile(rb"# expect: (\S+) (\d+):(\d+)[ \t]*(.*?)\r?\Z")
 FIX = re.compile(rb"# fix (\d+)([+-]?)(?:: ?(.*?))?\r?\Z")
 ALLOW = re.compile(rb"# fix allow-import: ([\w.]+)\r?\Z")
 RUN_ALLOW = re.compile(rb"# allow-import: ([\w.]+)\r?\Z")
+RUN_TARGET = re.compile(rb"# target: (\w+)\r?\Z")
 SUFFIXES = (".yaml", ".nns")
 
 
@@ -46,6 +48,7 @@ class Example:
     fixes: list = field(default_factory=list)  # (line, op, text): op "" replace, "+" insert after, "-" delete
     allow_import: list = field(default_factory=list)  # modules the fix needs allowed
     run_allow: tuple = ()  # modules allowed when the example (and its fix) is validated
+    targets: tuple = ()  # export targets the example (and its fix) is validated for
 
     @property
     def has_fix(self) -> bool:
@@ -97,8 +100,14 @@ def parse(name: str, raw: bytes) -> Example:
                                f"'# fix N+: TEXT' inserts after it, N a line of the spec (2 to {start})")
         fixes.append((n, op, text or b""))
     run = RUN_ALLOW.match(lines[1]) if len(lines) > 1 else None
+    target = RUN_TARGET.match(lines[1]) if len(lines) > 1 else None
+    if target:
+        from ..targets import TARGETS
+        if target.group(1).decode() not in TARGETS:
+            raise ExampleError(f"{name}:2: '# target: NAME' names one of {', '.join(TARGETS)}")
     return Example(name, raw, m.group(1).decode(), int(m.group(2)), int(m.group(3)), m.group(4).decode().strip(),
-                   lines[:start], fixes, allow, (run.group(1).decode(),) if run else ())
+                   lines[:start], fixes, allow, (run.group(1).decode(),) if run else (),
+                   (target.group(1).decode(),) if target else ())
 
 
 def example_names() -> list[str]:
@@ -127,7 +136,7 @@ def diagnose(ex: Example, fixed: bool = False):
     """The diagnostics ``nnspec validate`` gives the example (or its fixed spec), its file named as the example."""
     from ..api import check_text
     allow = ex.run_allow + (tuple(ex.allow_import) if fixed else ())
-    return check_text(ex.fixed if fixed else ex.failing, ex.name, allow_import=allow)[1]
+    return check_text(ex.fixed if fixed else ex.failing, ex.name, allow_import=allow, targets=ex.targets)[1]
 
 
 def _show(line: bytes) -> str:
@@ -146,7 +155,7 @@ def explain(code: str) -> str:
     width = len(str(len(ex.lines)))
     out.append(f"{ex.name}:")
     out += [f"  {i:>{width}} | {_show(line)}".rstrip() for i, line in enumerate(ex.lines, 1)]
-    out += ["", f"nnspec validate {ex.name}:"]
+    out += ["", f"nnspec validate {''.join(f'--target {t} ' for t in ex.targets)}{ex.name}:"]
     out += ["  " + line for d in diagnose(ex) if d.code == code for line in _safe_format(d).split("\n")]
     if ex.has_fix:
         out += ["", "The fix:"] + ["  " + line for line in fix_diff(ex)]

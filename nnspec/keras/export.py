@@ -32,6 +32,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from .. import __version__, fsutil  # noqa: E402
+from ..targets import TARGETS  # noqa: E402
+from . import targets as export_targets  # noqa: E402
 
 MANIFEST = fsutil.MANIFEST
 TOLERANCE = 1e-5
@@ -191,11 +193,25 @@ def _differs(what: str, detail: str, spec) -> ExportError:
     return ExportError(text)
 
 
-def verify_savedmodel(saved_dir: str, model, spec) -> float:
-    batch = random_batch(spec)
+def expected_outputs(model, spec, module, batch: dict):
+    """The in-memory model's outputs on ``batch``, with its seed generators fixed: through the traced
+    serving function the SavedModel was written from (no eager pass over every layer), except where a
+    Custom layer may draw random numbers (user code: a traced call replays its unseeded random ops
+    alike in both models, and an eager call is the one that shows the difference)."""
+    fix_seeds(model.variables, seed_state_indices(model))
+    if module is None or stochastic_layers(spec)[1]:
+        return model(model_inputs(spec, batch), training=False)
+    return module.serve(*(tf.constant(batch[n]) for n in spec.inputs))
+
+
+def verify_savedmodel(saved_dir: str, model, spec, module=None, batch=None, expected=None) -> float:
+    """The reloaded SavedModel against the built model on a random batch (``batch`` and the model's
+    ``expected`` outputs on it, when the caller has them); the max abs diff."""
+    if batch is None:
+        batch = random_batch(spec)
     seeds = seed_state_indices(model)
-    fix_seeds(model.variables, seeds)
-    expected = model(model_inputs(spec, batch), training=False)
+    if expected is None:
+        expected = expected_outputs(model, spec, module, batch)
     loaded = tf.saved_model.load(saved_dir)
     fix_seeds(loaded.variables_, seeds)  # the module tracks model.variables, in order
     got = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in batch.items()})
@@ -211,8 +227,12 @@ def verify_savedmodel(saved_dir: str, model, spec) -> float:
 
 
 def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = None, timings=None,
-           force: bool = False) -> dict:
+           force: bool = False, targets=()) -> dict:
     """Write, verify and move into place. Returns the manifest.
+
+    ``targets``: "onnx", "litert" (nnspec.targets): each artifact is written into the new directory
+    (model.onnx, model.tflite), verified through its own runtime, and listed in the manifest with
+    the converters' versions; all of them appear with the SavedModel, or none.
 
     ``out_dir`` is replaced only if it does not exist, is empty, or is an
     earlier nnspec output holding nothing but the files its manifest lists;
@@ -238,6 +258,17 @@ def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = No
             fsutil.check_keras_file(keras_file, spec.file, force)
         elif not keras_file.endswith(".keras"):
             raise fsutil.Refused(f"--keras {shown_keras} does not end in .keras; hint: name it e.g. model.keras")
+    target_files = {t: TARGETS[t].file for t in targets}
+    if keras_rel is not None and keras_rel.replace(os.sep, "/") in target_files.values():
+        raise fsutil.Refused(f"--keras {shown_keras} would overwrite the {keras_rel} that --"
+                             f"{next(t for t, f in target_files.items() if f == keras_rel)} writes; hint: give "
+                             "another name")
+    sure = stochastic_layers(spec)[0] if targets else []
+    if sure:
+        raise ExportError(f"layer{'s' if len(sure) > 1 else ''} {', '.join(repr(s) for s in sure)} draw random "
+                          f"numbers at inference, which {' and '.join(TARGETS[t].title for t in targets)} cannot "
+                          "replay as TensorFlow draws them, so nnspec cannot verify the export; hint: leave out "
+                          + " and ".join(f"--{t}" for t in targets))
     created = fsutil.makedirs(parent)
     tmp = keras_tmp = None
     done = False
@@ -286,14 +317,35 @@ def export(model, spec, out_dir: str, source: bytes, keras_file: str | None = No
         timings["export"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        diff = verify_savedmodel(tmp.path, model, spec)
+        batch = random_batch(spec)
+        expected = expected_outputs(model, spec, module, batch)
+        diff = verify_savedmodel(tmp.path, model, spec, batch=batch, expected=expected)
         if keras_file:
             verify_keras_file(keras_path, model, spec)
         timings["verify"] = time.perf_counter() - t
 
+        written = {}
+        for target in targets:
+            t = time.perf_counter()
+            path = os.path.join(tmp.path, target_files[target])
+            try:
+                export_targets.write(target, model, spec, module, path, os.path.join(stage, "tmp"))
+                timings[f"export {target}"] = time.perf_counter() - t
+                t = time.perf_counter()
+                checked = export_targets.verify(target, path, spec, batch, expected)  # the SavedModel's batch
+            except export_targets.TargetError as e:
+                raise ExportError(str(e)) from None
+            timings[f"verify {target}"] = time.perf_counter() - t
+            written[target] = {"file": target_files[target], **export_targets.versions(target),
+                               **({"opset": export_targets.ONNX_OPSET} if target == "onnx" else {}),
+                               "verified_with": TARGETS[target].runtime, "tolerance": export_targets.TOLERANCE,
+                               **checked}
+
         manifest = manifest_for(spec, model, source, diff)
         manifest["variables_bytes"] = variables_nbytes(tmp.path)
         manifest["weights_bytes"] = weights_nbytes(model)
+        if written:
+            manifest["targets"] = written
         os.makedirs(os.path.join(tmp.path, "assets", "nnspec"), exist_ok=True)
         shutil.copyfile(spec_copy, os.path.join(tmp.path, "assets", "nnspec", os.path.basename(spec_copy)))
         shutil.rmtree(stage)

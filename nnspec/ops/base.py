@@ -28,6 +28,21 @@ from .. import codes
 Shape = tuple  # (None, d1, d2, ...)
 
 REQUIRED = object()
+
+# why a target cannot take an op (Op.unsupported_targets), the phrases several ops share
+LITERT_FLEX = ("LiteRT runs it only through TensorFlow's Select ops (the Flex delegate), which the LiteRT "
+               "interpreter does not include")
+
+
+def unknown_time_axis(target: str):
+    """The rule of a layer that loops over axis 1: the target's loop fails when that axis is unknown."""
+    def rule(args, shapes):
+        if shapes and shapes[0] is not None and len(shapes[0]) > 1 and shapes[0][1] is None:
+            return (f"on an unknown (null) axis 1 its loop fails in {target}; give that axis a size in the "
+                    "spec's inputs")
+        return None
+    rule.when = "on an unknown time axis"  # the README's table of targets says it so (nnspec.targets.lacks)
+    return rule
 INT_MAX = 2**31 - 1
 
 
@@ -259,6 +274,10 @@ class Op:
     # how `nnspec bounds` maps the layer into its bounding records: the name of a builder in
     # nnspec/bounding/keras_layers.py (BUILDERS); None: not supported there (one diagnostic)
     bounds: str | None = None
+    # export targets it cannot go to (nnspec/targets.py: "onnx", "litert") -> why: a phrase, or
+    # rule(args, input_shapes) -> the phrase or None where it depends on them; tried against each
+    # converter and runtime in tests/keras/test_export_targets.py; the README's table lists them
+    unsupported_targets: dict = field(default_factory=dict, compare=False)
     arg_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     _defaults: dict = field(default_factory=dict, compare=False, repr=False)

@@ -73,6 +73,17 @@ def stochastic(args) -> bool:
         return False
 
 
+_RANDOM_AT_INFERENCE = ("it draws random numbers at inference, which the target's runtime cannot draw as "
+                        "TensorFlow does, so nnspec cannot verify the export; give the random numbers as an "
+                        "input instead")
+
+
+def _random_at_inference(args, shapes):
+    return _RANDOM_AT_INFERENCE if stochastic(args) else None
+
+
+_random_at_inference.when = "drawing random numbers"  # for the README's table (nnspec.targets.lacks)
+
 EXPR = Op(
     name="Expr",
     family="expression",
@@ -92,6 +103,7 @@ EXPR = Op(
     keras_call=lambda layer, tensors: layer(tensors[0] if len(tensors) == 1 else list(tensors)),
     stochastic=stochastic,
     gradient_inputs=gradient_inputs,
+    unsupported_targets={"onnx": _random_at_inference, "litert": _random_at_inference},
     imports=KerasImport(KERAS_CLASSES, import_keras_op),  # keras.ops calls in a graph (expression_import.py)
 )
 

@@ -5,7 +5,7 @@ once per mode and rank; the window arithmetic is the conv family's.
 """
 from __future__ import annotations
 
-from .base import BOOL, PADDING, REQUIRED, Arg, ImportHooks, Op, as_tuple, int_or_tuple
+from .base import BOOL, LITERT_FLEX, PADDING, REQUIRED, Arg, ImportHooks, Op, as_tuple, int_or_tuple
 from .conv import FORMAT_ARG, axis_default, first, join, layout, need_spatial, window_dims
 
 _MODES = {"Max": "maximum", "Average": "average"}
@@ -39,7 +39,8 @@ def _pool(mode: str, rank: int) -> Op:
                     Arg("strides", strides, None, doc="step of the window; null means pool_size"),
                     Arg("padding", PADDING, "valid"), FORMAT_ARG),
               shape=shape, import_hooks=ImportHooks(implied=implied),
-              bounds=f"{mode.lower()}_pool" if rank < 3 else None)
+              bounds=f"{mode.lower()}_pool" if rank < 3 else None,
+              unsupported_targets={"litert": LITERT_FLEX} if rank == 3 else {})
 
 
 def _global_pool(mode: str, rank: int) -> Op:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import codes
-from .base import AXIS, BOOL, INT, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse, fmt_shape, prod
+from .base import AXIS, BOOL, INT, LITERT_FLEX, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse, fmt_shape, prod
 from .normalization import known_axis_sizes, resolve_axes
 
 NUM_OR_LIST = {
@@ -129,6 +129,9 @@ NORMALIZATION = Op(
     params=_norm_params,
     validate=_norm_validate,
     reuse=_norm_reuse,
+    unsupported_targets={"onnx": "tf2onnx turns its mean and variance (tensors Keras computes when it builds the "
+                                 "layer) into extra inputs of the ONNX graph; apply them before the model, or "
+                                 "with Rescaling"},
 )
 
 
@@ -161,6 +164,7 @@ CATEGORY_ENCODING = Op(
             "one_hot: a vector per index; multi_hot / count: one per sample, over its last axis"),
     ),
     shape=_category_shape,
+    unsupported_targets={"litert": LITERT_FLEX},
 )
 
 _SALT = {"anyOf": [INT, {"type": "array", "items": INT, "minItems": 2, "maxItems": 2}, {"type": "null"}],
@@ -179,6 +183,7 @@ HASHING = Op(
     ),
     shape=lambda args, shapes: tuple(shapes[0]),
     out_dtype="int64",
+    unsupported_targets={"onnx": "ONNX has no operator for TensorFlow's string-bucket hash", "litert": LITERT_FLEX},
 )
 
 OPS: tuple[Op, ...] = (RESCALING, NORMALIZATION, CATEGORY_ENCODING, HASHING)

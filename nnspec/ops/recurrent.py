@@ -10,8 +10,9 @@ left out.
 from __future__ import annotations
 
 from .. import codes
-from .base import (ACTIVATION, BOOL, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port, ShapeError,
-                   as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod, weight_args)
+from .base import (ACTIVATION, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
+                   ShapeError, as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod,
+                   unknown_time_axis, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
 from .regularization import SEED
 
@@ -105,7 +106,8 @@ INITIAL_STATE = Port("initial_state", many=True, doc="the states to start from (
 def _rnn_op(name: str, shape_rule=None, **kw) -> Op:
     shape_rule = shape_rule or _rnn_shape
     return Op(name=name, family="recurrent", shape=shape_rule, outputs=_rnn_outputs(name, shape_rule),
-              input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule), **kw)
+              input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule),
+              unsupported_targets={"litert": LITERT_FLEX}, **kw)
 
 
 SIMPLE_RNN = _rnn_op(
@@ -324,6 +326,7 @@ TIME_DISTRIBUTED = Op(
     keras_kwargs=lambda args, make_item: {"layer": make_item(args["layer"])},
     validate=_td_validate,
     import_hooks=ImportHooks(nested={"layer": lambda layer: layer.layer}),
+    unsupported_targets={"onnx": unknown_time_axis("ONNX Runtime"), "litert": unknown_time_axis("LiteRT")},
 )
 
 
@@ -387,6 +390,7 @@ CONV_LSTM_2D = Op(
     macs=_conv_lstm_macs,
     weights=kernel_and_bias(4, recurrent=4),
     validate=_no_dilated_strides,
+    unsupported_targets={"litert": LITERT_FLEX},
 )
 
 OPS: tuple[Op, ...] = (SIMPLE_RNN, LSTM, GRU, BIDIRECTIONAL, TIME_DISTRIBUTED, CONV_LSTM_2D)
