@@ -4,7 +4,7 @@
     spec = nnspec.load("specs/lab_quake.yaml")   # validated IR, no TensorFlow imported
     model = nnspec.build("specs/lab_quake.yaml")  # a compiled keras.Model
 """
-from .api import bounds, build, check_file, check_text, load, validate  # noqa: F401
+from .api import CompileError, bounds, build, check_file, check_text, compile, load, validate  # noqa: F401
 from .diagnostics import Diagnostic, SpecError  # noqa: F401
 
 

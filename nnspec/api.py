@@ -214,6 +214,130 @@ def build(spec, strategy=None, compile: bool = True, allow_import=(), weights=No
     return model
 
 
+class CompileError(Exception):
+    """``compile`` failed for a reason the user can act on, and wrote nothing: ``str(e)`` is the one
+    line to print (with its hint). ``usage``: the request itself was wrong (a flag, an extra not
+    installed), which the command line exits 2 for."""
+
+    def __init__(self, message: str, usage: bool = False):
+        super().__init__(message)
+        self.usage = usage
+
+
+def compile_request_error(keras_file: str | None = None, targets=()) -> str | None:
+    """What is wrong with a compile request before any spec is read, or None: a ``keras_file`` Keras
+    would not write, a target whose extra is not installed."""
+    if keras_file and not os.fspath(keras_file).endswith(".keras"):
+        return (f"--keras {keras_file} does not end in .keras; Keras writes that format only; "
+                "hint: name it e.g. model.keras")
+    from .targets import missing_message
+    for target in targets:
+        missing = missing_message(target)
+        if missing:
+            return missing
+    return None
+
+
+def _timed(progress, label):
+    import contextlib
+
+    @contextlib.contextmanager
+    def block():
+        t = time.perf_counter()
+        yield
+        if progress is not None:
+            progress(f"{label} {fmt_seconds(time.perf_counter() - t)}")
+    return block()
+
+
+def fmt_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def compile(spec, output, *, keras_file=None, targets=(), weights=None, force: bool = False, raw=None,
+            allow_import=(), progress=None, timings: dict | None = None, on_warnings=None) -> dict:
+    """What `nnspec compile` does: build ``spec`` (a path, or a loaded Spec with its source bytes
+    ``raw``) in Keras, start it from ``weights`` (default: the spec's `weights:`), and write the
+    SavedModel into the directory ``output`` (with ``keras_file`` and the ``targets`` "onnx" and
+    "litert" beside it), each reloaded and verified before it is moved into place: every artifact,
+    or none. ``output`` is replaced only if it is new, empty, or an earlier compile's (its manifest
+    proves it); ``force`` lets ``keras_file`` replace a file nnspec did not write.
+
+    Returns the manifest. ``progress(line)`` gets a line per stage with its time; ``timings`` is
+    filled with the export and verify stages' seconds; ``on_warnings(diagnostics)`` gets the warnings
+    of loading the weights (layers the file does not have, ...). Raises SpecError (diagnostics: an invalid
+    spec, weights that do not fit) or CompileError (one line: a refused path, a failed export)."""
+    problem = compile_request_error(keras_file, targets)
+    if problem:
+        raise CompileError(problem, usage=True)
+    if not hasattr(spec, "nodes"):
+        path = os.fspath(spec)
+        raw, diags = read_spec(path)
+        if raw is None:
+            raise SpecError(diags)
+        spec = load(path, allow_import=allow_import)
+    elif raw is None:
+        raise ValueError("compile needs the spec's source bytes (raw=) with a loaded Spec: the manifest keeps them")
+    from . import fsutil
+    try:  # refuse before loading TensorFlow; export checks again just before the swap
+        fsutil.check_output_dir(output, spec.file)
+        if keras_file and fsutil.relative_inside(keras_file, output) is None:
+            fsutil.check_keras_file(keras_file, spec.file, force)
+    except fsutil.Refused as e:
+        raise CompileError(str(e)) from None
+    file, span, refused = weights_file(spec, weights)
+    if refused is not None:
+        raise SpecError([refused])
+    with _timed(progress, "load tensorflow"):
+        from .keras.build import build as _build
+        from .keras.export import ExportError, export
+    try:
+        with _timed(progress, "build"):
+            model = _build(spec)
+    except Exception as e:
+        if not spec.custom_modules:
+            raise  # a valid spec that Keras cannot build is a bug in nnspec
+        raise CompileError(f"building the model failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}; "
+                           f"hint: the spec uses custom objects from {', '.join(spec.custom_modules)}, which may "
+                           "be the cause") from None
+    if file is not None:
+        load_weights(model, spec, file, span, progress, require_some=True, on_warnings=on_warnings)
+    left = f" ({output} was left as it was)"
+    try:
+        return export(model, spec, output, raw, keras_file=keras_file, timings=timings if timings is not None else {},
+                      force=force, targets=tuple(targets))
+    except fsutil.Refused as e:
+        raise CompileError(str(e)) from None
+    except ExportError as e:
+        what, _, hint = str(e).partition("; hint: ")
+        raise CompileError(what + left + (f"; hint: {hint}" if hint else "")) from None
+    except OSError as e:
+        raise CompileError(fsutil.explain(e, output, left)) from None
+
+
+def load_weights(model, spec, path, span, progress=None, require_some: bool = False, on_warnings=None) -> None:
+    """Load the initial weights in ``path`` into ``model`` by layer name. Raises SpecError with the
+    diagnostics of layers that do not fit, or CompileError when the file cannot be read or (with
+    ``require_some``) no layer took weights from it; ``on_warnings(diagnostics)`` gets the others."""
+    from .keras.weights import WeightsError, load_initial_weights
+    try:
+        with _timed(progress, "weights"):
+            result = load_initial_weights(model, spec, path, span)
+    except (WeightsError, OSError) as e:
+        raise CompileError(f"cannot read weights from {path}: {e}") from None
+    if has_errors(result.diagnostics):
+        raise SpecError(result.diagnostics)
+    if result.diagnostics and on_warnings is not None:
+        on_warnings(result.diagnostics)
+    if require_some and not result.loaded:
+        raise CompileError(f"no layer of the model took weights from {path}; hint: the spec's layer names "
+                           "(and, for a .weights.h5 file, their types and order) must be those of the saved model")
+    if progress is not None and result.loaded:
+        kept = ", ".join(result.kept)
+        progress(f"weights: {len(result.loaded)} layer(s) loaded from {path}" +
+                 (f"; keep their initialisers (not in the file): {kept}" if kept else ""))
+
+
 def bounds(model, box: dict | None = None, method: str = "crown", weights=None, allow_import=()) -> dict:
     """The range of every output of a network over a box of inputs (`nnspec bounds`).
 

@@ -76,30 +76,6 @@ def _weights_file(spec, args) -> tuple[str | None, object]:
     return path, span
 
 
-def _load_weights(model, spec, path, span, progress) -> int | None:
-    """Load the initial weights; an exit code on failure (the diagnostics printed), else None."""
-    from .keras.weights import WeightsError, load_initial_weights
-    try:
-        with _timed(progress, "weights"):
-            result = load_initial_weights(model, spec, path, span)
-    except (WeightsError, OSError) as e:
-        print(f"nnspec: error: cannot read weights from {path}: {e}", file=sys.stderr)
-        return EXIT_INVALID
-    if result.diagnostics:
-        print(report.text(result.diagnostics), file=sys.stderr)
-    if any(d.severity == ERROR for d in result.diagnostics):
-        return EXIT_INVALID
-    if not result.loaded:
-        print(f"nnspec: error: no layer of the model took weights from {path}; hint: the spec's layer names "
-              "(and, for a .weights.h5 file, their types and order) must be those of the saved model",
-              file=sys.stderr)
-        return EXIT_INVALID
-    kept = ", ".join(result.kept)
-    progress(f"weights: {len(result.loaded)} layer(s) loaded from {path}" +
-             (f"; keep their initialisers (not in the file): {kept}" if kept else ""))
-    return None
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
@@ -329,10 +305,6 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
-def _fmt_time(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
 def _load_for_build(path: str, progress, args):
     """Parse and validate with progress lines; (spec, source bytes) or (None, exit code).
     ``args``: the parsed arguments (for --allow-import, --no-config, --max-weights-bytes).
@@ -357,24 +329,12 @@ def _load_for_build(path: str, progress, args):
                 diags.append(too_large)
     for stage in ("parse", "validate"):
         if stage in timings:
-            progress(f"{stage} {_fmt_time(timings[stage])}")
+            progress(f"{stage} {api.fmt_seconds(timings[stage])}")
     if diags:
         print(report.text(diags), file=sys.stderr)
     if spec is None or any(d.severity == ERROR for d in diags):
         return None, EXIT_INVALID
     return spec, raw
-
-
-def _timed(progress, label):
-    import contextlib
-    import time
-
-    @contextlib.contextmanager
-    def block():
-        t = time.perf_counter()
-        yield
-        progress(f"{label} {_fmt_time(time.perf_counter() - t)}")
-    return block()
 
 
 def _targets(args) -> tuple:
@@ -384,63 +344,27 @@ def _targets(args) -> tuple:
 
 def cmd_compile(args) -> int:
     progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    from . import fsutil
-    from .targets import missing_message
-    if args.keras and not args.keras.endswith(".keras"):
-        return _usage_error(f"--keras {args.keras} does not end in .keras; Keras writes that format only; "
-                            "hint: name it e.g. model.keras")
-    for target in _targets(args):
-        missing = missing_message(target)
-        if missing:
-            return _usage_error(missing)
+    problem = api.compile_request_error(args.keras, _targets(args))
+    if problem:
+        return _usage_error(problem)
     spec, raw = _load_for_build(args.path, progress, args)
     if spec is None:
         return raw
-    try:  # refuse before loading TensorFlow; export checks again just before the swap
-        fsutil.check_output_dir(args.output, spec.file)
-        if args.keras and fsutil.relative_inside(args.keras, args.output) is None:
-            fsutil.check_keras_file(args.keras, spec.file, args.force)
-    except fsutil.Refused as e:
-        print(f"nnspec: error: {e}", file=sys.stderr)
-        return EXIT_INVALID
-    weights, span = _weights_file(spec, args)
-    if weights is None and span is not None:
-        return span
-    with _timed(progress, "load tensorflow"):
-        from .keras.build import build
-        from .keras.export import ExportError, export
-    try:
-        with _timed(progress, "build"):
-            model = build(spec)
-    except Exception as e:
-        if not spec.custom_modules:
-            raise  # a valid spec that Keras cannot build is a bug in nnspec
-        print(f"nnspec: error: building the model failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}; "
-              f"hint: the spec uses custom objects from {', '.join(spec.custom_modules)}, which may be the cause",
-              file=sys.stderr)
-        return EXIT_INVALID
-    if weights is not None:
-        failed = _load_weights(model, spec, weights, span, progress)
-        if failed is not None:
-            return failed
+    given = getattr(args, "weights", None)
+    if given and not os.path.isfile(given):
+        return _usage_error(f"--weights {given}: no such file")
     timings: dict = {}
     try:
-        manifest = export(model, spec, args.output, raw, keras_file=args.keras, timings=timings, force=args.force,
-                          targets=_targets(args))
-    except fsutil.Refused as e:
-        print(f"nnspec: error: {e}", file=sys.stderr)
+        manifest = api.compile(spec, args.output, keras_file=args.keras, targets=_targets(args), weights=given,
+                               force=args.force, raw=raw, progress=progress, timings=timings,
+                               on_warnings=_print_diagnostics)
+    except api.SpecError as e:
+        _print_diagnostics(e.diagnostics)
         return EXIT_INVALID
-    except ExportError as e:
-        what, _, hint = str(e).partition("; hint: ")
-        print(f"nnspec: error: {what} ({args.output} was left as it was)" + (f"; hint: {hint}" if hint else ""),
-              file=sys.stderr)
-        return EXIT_INVALID
-    except OSError as e:
-        print(f"nnspec: error: {fsutil.explain(e, args.output, f' ({args.output} was left as it was)')}",
-              file=sys.stderr)
-        return EXIT_INVALID
+    except api.CompileError as e:
+        return _usage_error(str(e)) if e.usage else _error_line(str(e))
     for stage in ("export", "verify", *(f"{s} {t}" for t in _targets(args) for s in ("export", "verify"))):
-        progress(f"{stage} {_fmt_time(timings[stage])}")
+        progress(f"{stage} {api.fmt_seconds(timings[stage])}")
     if not args.quiet:
         extra = f" and {args.keras}" if args.keras else ""
         for target, entry in manifest.get("targets", {}).items():
@@ -450,6 +374,16 @@ def cmd_compile(args) -> int:
               f"{', '.join(manifest['outputs'])}; reloaded and verified (max abs diff "
               f"{manifest['verified_max_abs_diff']:.2g})")
     return EXIT_OK
+
+
+def _print_diagnostics(diags) -> None:
+    print(report.text(diags), file=sys.stderr)
+
+
+def _error_line(message: str) -> int:
+    """A failed job (exit 1); the message as nnspec wrote it (paths in it are the user's own)."""
+    print(f"nnspec: error: {message}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 CHECK_MAX_STEPS = 1000
@@ -500,9 +434,14 @@ def cmd_check(args) -> int:
     if weights is not None:
         from .keras.build import build
         model = build(spec)
-        failed = _load_weights(model, spec, weights, span, lambda line: print(line, file=sys.stderr))
-        if failed is not None:
-            return failed
+        try:
+            api.load_weights(model, spec, weights, span, lambda line: print(line, file=sys.stderr),
+                             require_some=True, on_warnings=_print_diagnostics)
+        except api.SpecError as e:
+            _print_diagnostics(e.diagnostics)
+            return EXIT_INVALID
+        except api.CompileError as e:
+            return _error_line(str(e))
     result = run_check(spec, steps=args.train_steps, batch=args.batch_size, model=model)
     for i, step in enumerate(result["steps"], 1):
         parts = [f"{k} {v:.4g}" for k, v in step["outputs"].items()]

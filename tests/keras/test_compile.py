@@ -215,3 +215,34 @@ def test_two_concurrent_compiles_never_mix(tmp_path):
     assert set(loaded.signatures["serving_default"].structured_outputs) == \
         set(nnspec.load(ROOT / "specs" / manifest["spec_file"]).outputs)
     assert [p for p in os.listdir(tmp_path) if p not in ("model", ".model.lock")] == []
+
+
+def test_python_api_compiles_as_the_command_does(tmp_path):
+    """nnspec.compile is what `nnspec compile` runs: the CLI is a shell over it."""
+    src = tmp_path / "spec.yaml"
+    src.write_text(_spec_text("inputs: {x: [4]}\nlayers:\n  - Dense: {units: 3, name: out}\n"
+                              "outputs: {out: {loss: mse}}\nseed: 3\n"))
+    lines, timings = [], {}
+    manifest = nnspec.compile(src, tmp_path / "m", progress=lines.append, timings=timings)
+    assert [ln.split()[0] for ln in lines] == ["load", "build"] and {"export", "verify"} <= set(timings)
+    assert json.loads((tmp_path / "m" / "assets" / "nnspec" / "manifest.json").read_text()) == manifest
+    sig = tf.saved_model.load(str(tmp_path / "m")).signatures["serving_default"]
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype("float32")
+    want = nnspec.build(src)(x, training=False)  # the same seed: the same initial weights
+    np.testing.assert_allclose(sig(x=tf.constant(x))["out"].numpy(), np.asarray(want["out"]), atol=1e-5)
+    # a directory nnspec did not write is refused and left as it was; so is a bad request
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(nnspec.CompileError) as e:
+        nnspec.compile(src, mine)
+    assert not e.value.usage and str(mine) in str(e.value) and (mine / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    with pytest.raises(nnspec.CompileError, match="does not end in .keras") as e:
+        nnspec.compile(src, tmp_path / "m2", keras_file=tmp_path / "m.h5")
+    assert e.value.usage and not (tmp_path / "m2").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_spec_text("inputs: {x: [4]}\nlayers:\n  - LSTM: {units: 3, name: out}\noutputs: {out: {}}\n"))
+    with pytest.raises(nnspec.SpecError) as e:
+        nnspec.compile(bad, tmp_path / "m3")
+    assert [d.code for d in e.value.diagnostics] == ["rank-mismatch"] and not (tmp_path / "m3").exists()
