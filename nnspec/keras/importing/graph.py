@@ -98,6 +98,15 @@ class _Importer:
         self.taken.add(name)
         return name
 
+    def _first_name(self, layer) -> str:
+        """The name of a layer at its first call: one a spec can hold, and no other layer's."""
+        name = layer.name
+        self._check_name(name, "layer")
+        if name in self.defined:
+            raise ModelImportError(f"two layers are named '{name}' (one may be inside a nested model); "
+                                   "hint: rename one, weights are matched by name")
+        return name
+
     def _check_name(self, name: str, what: str) -> None:
         if not _IDENT.match(name) or len(name) > 128:
             raise ModelImportError(f"{what} '{name}' is not a valid nnspec name (letters, digits and _, not starting "
@@ -228,11 +237,7 @@ class _Importer:
                                        "called")
             self.items.append(({"reuse": {"layer": self.first_call[lid]}}, inputs, name, ports))
         else:
-            name = layer.name
-            self._check_name(name, "layer")
-            if name in self.defined:
-                raise ModelImportError(f"two layers are named '{name}' (one may be inside a nested model); "
-                                       "hint: rename one, weights are matched by name")
+            name = self._first_name(layer)
             if op is None:
                 item = _custom_item(layer, out.shape, self.ctx)
             else:
@@ -284,11 +289,7 @@ class _Importer:
             self.calls[lid] += 1
             name = self._fresh(f"{self.first_call[lid]}_call{self.calls[lid]}")
         else:
-            name = layer.name
-            self._check_name(name, "layer")
-            if name in self.defined:
-                raise ModelImportError(f"two layers are named '{name}' (one may be inside a nested model); "
-                                       "hint: rename one, weights are matched by name")
+            name = self._first_name(layer)
             self.first_call[lid], self.calls[lid] = name, 1
         if is_layer and self.calls[lid] > 1:  # its weights (and an Expr's names) are the first call's
             item = {"reuse": {"layer": self.first_call[lid]}}
