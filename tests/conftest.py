@@ -23,7 +23,8 @@ _SLOW_PATHS = ("tests/keras/", "tests/parity/", "tests/fuzz/", "tests/test_examp
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: builds Keras models (skip with -m 'not slow')")
+    config.addinivalue_line("markers", "slow: builds Keras models, or samples and solves for seconds (skip with "
+                                       "-m 'not slow')")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -139,6 +139,7 @@ def fill_dense(layers, rng, n_in):
     return layers
 
 
+@pytest.mark.slow  # seconds of sampling and solving: CI runs it, the fast tier does not
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), image=st.booleans(), smooth=st.booleans(), method=st.sampled_from(["ibp",
        "crown"]))
@@ -278,6 +279,7 @@ def other_milp(layers, lo, hi):
     return np.array(res_lo), np.array(res_hi)
 
 
+@pytest.mark.slow  # seconds of sampling and solving: CI runs it, the fast tier does not
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_in=st.integers(2, 4), widths=st.sampled_from([(3,), (4,), (2, 2), (3, 3),
                                                                                         (2, 3, 2)]))
@@ -297,6 +299,7 @@ def test_exact_equals_enumeration(seed, n_in, widths):
             assert abs(ref_forward(layers, w[None])[0, e] - got[side][e]) < 1e-6
 
 
+@pytest.mark.slow  # seconds of sampling and solving: CI runs it, the fast tier does not
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_in=st.integers(2, 4), widths=st.sampled_from([(10, 10), (15, 15),
                                                                                         (10, 10, 10)]))
