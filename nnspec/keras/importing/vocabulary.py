@@ -60,7 +60,6 @@ def _serialized(value):
     raise _Unexpressible(f"{_short(value)} is not a Keras object nnspec knows")
 
 
-
 def initializer_value(value):
     """A serialized initializer -> 'glorot_uniform' or {name: {args}} (None seeds and defaults dropped)."""
     if value is None:
