@@ -341,8 +341,9 @@ def load_weights(model, spec, path, span, progress=None, require_some: bool = Fa
 def bounds(model, box: dict | None = None, method: str = "crown", weights=None, allow_import=()) -> dict:
     """The range of every output of a network over a box of inputs (`nnspec bounds`).
 
-    ``model``: a keras.Model, a nnspec.bounding.net.Net (numpy records), a ``.keras`` file (from ``nnspec compile --keras`` or plain Keras), or a
-    spec path with ``weights`` (default: the spec's `weights:`). ``box``: input name -> (lo, hi), each
+    ``model``: a keras.Model, a nnspec.bounding.net.Net (numpy records), a ``.keras`` file (from
+    ``nnspec compile --keras`` or plain Keras), or a spec path with ``weights`` (default: the spec's
+    `weights:`). ``box``: input name -> (lo, hi), each
     a number or an array of the input's shape (without the batch axis); an input a spec gives a
     `range: [lo, hi]` may be left out. ``method``: "crown" (the default: backward linear relaxation,
     intersected with interval arithmetic), "ibp" (interval arithmetic) or "exact" (a mixed-integer

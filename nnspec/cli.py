@@ -66,14 +66,22 @@ def _weights(parser) -> None:
 def _weights_file(spec, args) -> tuple[str | None, object]:
     """(the weights file to load, the span its diagnostics point at), or (None, exit code) when the
     spec's `weights:` is refused: below the spec's directory only, symbolic links resolved."""
-    given = getattr(args, "weights", None)
-    if given and not os.path.isfile(given):
-        return None, _usage_error(f"--weights {given}: no such file")
-    path, span, diag = api.weights_file(spec, given)
+    missing = _missing_weights(args)
+    if missing is not None:
+        return None, missing
+    path, span, diag = api.weights_file(spec, getattr(args, "weights", None))
     if diag is not None:
-        print(report.text([diag]), file=sys.stderr)
+        _print_diagnostics([diag])
         return None, EXIT_INVALID
     return path, span
+
+
+def _missing_weights(args) -> int | None:
+    """The usage error (exit 2) for a --weights FILE that does not exist, else None."""
+    given = getattr(args, "weights", None)
+    if given and not os.path.isfile(given):
+        return _usage_error(f"--weights {given}: no such file")
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -338,8 +346,9 @@ def _load_for_build(path: str, progress, args):
 
 
 def _targets(args) -> tuple:
-    """The export targets compile was asked for (--onnx, --litert)."""
-    return tuple(t for t in ("onnx", "litert") if getattr(args, t, False))
+    """The export targets compile was asked for (--onnx, --litert: a flag per nnspec.targets.TARGETS)."""
+    from .targets import TARGETS
+    return tuple(t for t in TARGETS if getattr(args, t, False))
 
 
 def cmd_compile(args) -> int:
@@ -350,14 +359,14 @@ def cmd_compile(args) -> int:
     spec, raw = _load_for_build(args.path, progress, args)
     if spec is None:
         return raw
-    given = getattr(args, "weights", None)
-    if given and not os.path.isfile(given):
-        return _usage_error(f"--weights {given}: no such file")
+    missing = _missing_weights(args)
+    if missing is not None:
+        return missing
     timings: dict = {}
     try:
-        manifest = api.compile(spec, args.output, keras_file=args.keras, targets=_targets(args), weights=given,
-                               force=args.force, raw=raw, progress=progress, timings=timings,
-                               on_warnings=_print_diagnostics)
+        manifest = api.compile(spec, args.output, keras_file=args.keras, targets=_targets(args),
+                               weights=args.weights, force=args.force, raw=raw, progress=progress,
+                               timings=timings, on_warnings=_print_diagnostics)
     except api.SpecError as e:
         _print_diagnostics(e.diagnostics)
         return EXIT_INVALID
@@ -535,8 +544,9 @@ def cmd_bounds(args) -> int:
     from .diagnostics import SpecError
     if not os.path.isfile(args.path):
         return _usage_error(f"no such file: {args.path}")
-    if args.weights and not os.path.isfile(args.weights):
-        return _usage_error(f"--weights {args.weights}: no such file")
+    missing = _missing_weights(args)
+    if missing is not None:
+        return missing
     allow_import = _permissions(args)
     if isinstance(allow_import, int):
         return allow_import
@@ -544,13 +554,13 @@ def cmd_bounds(args) -> int:
     for text in args.box:
         parsed = _parse_box(text)
         if isinstance(parsed, Diagnostic):
-            print(report.text([parsed]), file=sys.stderr)
+            _print_diagnostics([parsed])
             return EXIT_INVALID
         box[parsed[0]] = parsed[1]
     try:
         result = api.bounds(args.path, box, args.method, weights=args.weights, allow_import=allow_import)
     except SpecError as e:
-        print(report.text(e.diagnostics), file=sys.stderr)
+        _print_diagnostics(e.diagnostics)
         return EXIT_INVALID
     print(_bounds_json(result) if args.format == "json" else _bounds_text(result))
     return EXIT_OK
