@@ -14,7 +14,8 @@ import sys
 from . import __version__, api, codes, report
 from .diagnostics import ERROR, WARNING, Diagnostic
 
-from .cli_common import EXIT_BUG, EXIT_INVALID, EXIT_OK, write_out
+from .cli_common import EXIT_BUG, EXIT_INVALID, EXIT_OK, EXIT_USAGE, write_out
+from .cli_common import error as _error
 from .cli_common import error as _usage_error
 BUG_URL = "https://github.com/nnspec/nnspec/issues"
 
@@ -371,7 +372,7 @@ def cmd_compile(args) -> int:
         _print_diagnostics(e.diagnostics)
         return EXIT_INVALID
     except api.CompileError as e:
-        return _usage_error(str(e)) if e.usage else _error_line(str(e))
+        return _error(str(e), EXIT_USAGE if e.usage else EXIT_INVALID)
     for stage in ("export", "verify", *(f"{s} {t}" for t in _targets(args) for s in ("export", "verify"))):
         progress(f"{stage} {api.fmt_seconds(timings[stage])}")
     if not args.quiet:
@@ -388,11 +389,6 @@ def cmd_compile(args) -> int:
 def _print_diagnostics(diags) -> None:
     print(report.text(diags), file=sys.stderr)
 
-
-def _error_line(message: str) -> int:
-    """A failed job (exit 1); the message as nnspec wrote it (paths in it are the user's own)."""
-    print(f"nnspec: error: {message}", file=sys.stderr)
-    return EXIT_INVALID
 
 
 CHECK_MAX_STEPS = 1000
@@ -450,7 +446,7 @@ def cmd_check(args) -> int:
             _print_diagnostics(e.diagnostics)
             return EXIT_INVALID
         except api.CompileError as e:
-            return _error_line(str(e))
+            return _error(str(e), EXIT_INVALID)
     result = run_check(spec, steps=args.train_steps, batch=args.batch_size, model=model)
     for i, step in enumerate(result["steps"], 1):
         parts = [f"{k} {v:.4g}" for k, v in step["outputs"].items()]
