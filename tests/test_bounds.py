@@ -529,3 +529,26 @@ def test_ops_says_whether_bounds_takes_the_type():
     ok = subprocess.run([sys.executable, "-m", "nnspec", "ops", "Conv2D"], capture_output=True, text=True).stdout
     no = subprocess.run([sys.executable, "-m", "nnspec", "ops", "LSTM"], capture_output=True, text=True).stdout
     assert ok.rstrip().endswith("nnspec bounds: supported") and no.rstrip().endswith("nnspec bounds: not supported")
+
+
+def test_solver_prints_stay_off_standard_output(capfd, monkeypatch):
+    """HiGHS's C++ code sometimes prints a debug line to file descriptor 1 itself; on standard output it
+    broke `nnspec bounds --format json` (seen in CI). The solver runs with its output on stderr."""
+    import os
+
+    import scipy.optimize
+    from scipy.optimize import Bounds
+    from nnspec.bounding import exact
+    real = scipy.optimize.milp
+
+    def noisy(*args, **kwargs):
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "milp", noisy)
+    print("before")
+    res = exact._solve(np.array([1.0, -1.0]), bounds=Bounds([0.0, 0.0], [1.0, 2.0]))
+    print("after")
+    assert res.fun == pytest.approx(-2.0)
+    out, err = capfd.readouterr()
+    assert out == "before\nafter\n" and "HighsMipSolverData" in err

@@ -21,6 +21,27 @@ from . import NotExact, prims
 from .crown import bounds as crown_bounds
 
 
+def _solve(*args, **kwargs):
+    """scipy.optimize.milp, with standard output kept for nnspec's own: HiGHS's C++ code sometimes
+    prints a debug line there itself ("HighsMipSolverData::transformNewIntegerFeasibleSolution ..."),
+    which broke `nnspec bounds --format json`. Its output goes to standard error while it runs."""
+    import os
+    import sys
+
+    from scipy.optimize import milp
+    sys.stdout.flush()  # what Python wrote so far goes out first
+    try:
+        saved = os.dup(1)  # the descriptor the C++ code writes to, whatever sys.stdout is
+    except OSError:  # no descriptor 1 (a daemon): nothing to keep clean
+        return milp(*args, **kwargs)
+    try:
+        os.dup2(2, 1)
+        return milp(*args, **kwargs)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _need_scipy():
     try:
         import scipy.optimize  # noqa: F401
@@ -65,7 +86,7 @@ def exact(net, box: dict, pre=None, tighten: bool = True):
     check_exact(net)  # before scipy: a network it cannot take needs no install to hear so
     _need_scipy()
     import scipy.sparse as sp
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     pre = crown_bounds(net, box, "crown") if pre is None else pre
     # allocate variables: inputs, then per unstable ReLU (y, z), per undecided window (y, z_1..z_k)
@@ -145,7 +166,7 @@ def exact(net, box: dict, pre=None, tighten: bool = True):
                     x = prog.lb.copy()
                     proven = None
                 else:
-                    res = milp(sign * row, constraints=cons, integrality=prog.integral, bounds=var_bounds,
+                    res = _solve(sign * row, constraints=cons, integrality=prog.integral, bounds=var_bounds,
                                options={"mip_rel_gap": 0.0, "presolve": True})
                     if res.x is None:
                         raise RuntimeError(f"HiGHS found no solution: {res.message}")
@@ -165,7 +186,7 @@ def exact(net, box: dict, pre=None, tighten: bool = True):
 
 
 def _tighten(expr, pre, plan, prog, sp):
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
     A, c = expr
     lo, hi = (v.copy() for v in pre)
     unstable, base = plan
@@ -177,7 +198,7 @@ def _tighten(expr, pre, plan, prog, sp):
     for j in unstable:
         row = A.getrow(j).toarray().ravel()
         for sign in (1.0, -1.0):
-            res = milp(sign * row, constraints=cons, bounds=var_bounds)
+            res = _solve(sign * row, constraints=cons, bounds=var_bounds)
             if res.status != 0:
                 continue
             v = sign * res.fun + c[j]
