@@ -21,7 +21,7 @@ fraction of a unit rounded down to a whole number (``1.0005k`` is 1000).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from .record import record
 
 from . import codes
 from .diagnostics import WARNING, Diagnostic, Span
@@ -143,7 +143,7 @@ def batch_size(text: str) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Limit:
     value: int
     text: str  # as written: 5M

@@ -7,13 +7,13 @@ for a user error.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Span:
     file: str
     line: int = 0  # 1-based; 0 when unknown (e.g. a file that cannot be read)
@@ -28,7 +28,7 @@ class Span:
         return self.file
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     code: str
     message: str

@@ -6,12 +6,12 @@ It imports nothing of nnspec's but ``Span``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 
 from .diagnostics import Span
 
 
-@dataclass
+@record
 class Document:
     """Plain data (dict/list/str/int/float/bool/None) and where each piece came from."""
 

@@ -6,7 +6,7 @@ the batch axis first (``None``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 
 from .diagnostics import Span
 
@@ -22,7 +22,7 @@ def output_of(ref: str) -> str | None:
     return out if dot else None
 
 
-@dataclass
+@record
 class Input:
     name: str
     shape: tuple  # with batch: (None, 1, 64)
@@ -32,7 +32,7 @@ class Input:
     range_span: Span | None = None
 
 
-@dataclass
+@record
 class Node:
     """One layer call. A reused (shared) layer gives several nodes with one ``layer``."""
 
@@ -67,7 +67,7 @@ class Node:
         return [self.name] + [f"{self.name}.{o}" for o in self.outputs]
 
 
-@dataclass
+@record
 class Output:
     name: str
     loss: object = None  # name, {name: args} or {expr: text}
@@ -78,7 +78,7 @@ class Output:
     metric_spans: object = None  # index in metrics -> Span (resolve.LazySpans)
 
 
-@dataclass
+@record
 class Penalty:
     kind: str  # l1 | l2 | l1_l2 | expr
     on: list  # tensor names (expr: the names it uses)
@@ -89,7 +89,7 @@ class Penalty:
     span: Span | None = None
 
 
-@dataclass
+@record
 class Spec:
     file: str
     name: str

@@ -9,11 +9,11 @@ escapes, so none reaches a terminal or a CI log raw. JSON output is escaped by
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import unicodedata
 
 from .diagnostics import ERROR, Diagnostic, Span
+from .record import replace
 
 
 def _escape_char(ch: str) -> str:
@@ -37,13 +37,13 @@ def _safe_span(span: Span, via: bool = True) -> Span:
     """The span with its file name escaped. Only the span's own call sites are
     printed (as notes), so theirs are dropped: a call site's span carries its own
     call sites, and walking them all is exponential in the block nesting."""
-    return dataclasses.replace(span, file=escape(span.file),
+    return replace(span, file=escape(span.file),
                                via=tuple((escape(n), _safe_span(s, False)) for n, s in span.via) if via else ())
 
 
 def safe(d: Diagnostic) -> Diagnostic:
     """The diagnostic with its text fields escaped for a terminal."""
-    return dataclasses.replace(d, message=escape(d.message), hint=None if d.hint is None else escape(d.hint),
+    return replace(d, message=escape(d.message), hint=None if d.hint is None else escape(d.hint),
                                code=escape(d.code), span=_safe_span(d.span),
                                related=tuple((escape(n), _safe_span(s, False)) for n, s in d.related))
 

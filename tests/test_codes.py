@@ -163,14 +163,13 @@ def test_schema_fallback():
 
 
 def test_shape_mismatch_is_the_default(monkeypatch, tmp_path):
-    import dataclasses
-
     from nnspec.ops import CATALOG
     from nnspec.ops.base import ShapeError
+    from nnspec.record import replace
 
     def shape(args, shapes):
         raise ShapeError("does not fit")
-    monkeypatch.setitem(CATALOG, "Dense", dataclasses.replace(CATALOG["Dense"], shape=shape))
+    monkeypatch.setitem(CATALOG, "Dense", replace(CATALOG["Dense"], shape=shape))
     spec = tmp_path / "s.yaml"
     spec.write_text("nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers:\n  - Dense: {units: 2, name: out}\n"
                     "outputs: {out: {loss: mse}}\n")

@@ -20,7 +20,7 @@ This module imports nothing heavy: it is on the ``validate`` path.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from ..record import field, record
 from collections.abc import Callable  # noqa: F401 (annotations)
 
 from .. import codes
@@ -103,7 +103,7 @@ def fixed_broadcast_reuse(first, s, kept, what: str, hint: str, with_batch: bool
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Arg:
     name: str
     schema: dict
@@ -126,7 +126,7 @@ def _no_params(args, shapes):
     return 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outputs:
     """A layer that gives several tensors (LSTM with return_state: its output, state_h and state_c).
 
@@ -141,7 +141,7 @@ class Outputs:
     enable: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Port:
     """A named extra input (``from: {input: x, initial_state: [h, c]}``), given only by name: passed to
     the Keras call as the keyword ``name``, as a list when ``many``. Its expected shapes come from the
@@ -161,7 +161,7 @@ class ImportRefused(Exception):
         self.message, self.hint = message, hint
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Imported:
     """What an op's ``imports`` hook makes of one call: the item's ``args`` and its ``inputs``, the
     call's tensors as a list (``from:`` one name or a list) or a dict by the names the args use
@@ -170,7 +170,7 @@ class Imported:
     inputs: list | dict
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KerasImport:
     """Keras classes outside keras.layers that an op stands for, for `nnspec import` (convnext's
     LayerScale is a Scale; keras.ops calls in a Functional graph are Expr layers).
@@ -187,7 +187,7 @@ class KerasImport:
         return any(path == c or (c.endswith(".") and path.startswith(c)) for c in self.classes)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImportHooks:
     """How `nnspec import` reads a Keras layer of an op where its config, read arg by arg, is not all
     (called with Keras objects, at import only: the op modules stay free of Keras).
@@ -209,7 +209,7 @@ class ImportHooks:
     derived: tuple = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Op:
     name: str
     doc: str

@@ -153,10 +153,11 @@ PROBE_BUDGET = 100_000
 def _with_sizes(spec: Spec, sizes):
     """A copy of the spec whose unknown input axes take ``sizes`` in turn (shapes re-inferred)."""
     import copy
-    import dataclasses
+
+    from ..record import replace
     it = iter(sizes)
     trial = copy.copy(spec)
-    trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(next(it) if d is None else d
+    trial.inputs = {n: replace(inp, shape=(None,) + tuple(next(it) if d is None else d
                                                                       for d in inp.shape[1:]))
                     for n, inp in spec.inputs.items()}
     trial.shapes, trial.params, trial.dtypes = {}, {}, {}
@@ -222,12 +223,13 @@ def runtime_size(spec: Spec) -> tuple[int, dict]:
     tensor's shape with it: (size, {tensor: shape}). (3, spec.shapes) when no input has an
     unknown axis, or no size tried fits."""
     import copy
-    import dataclasses
+
+    from ..record import replace
     if not any(d is None for inp in spec.inputs.values() for d in inp.shape[1:]):
         return 3, spec.shapes
     for size in probe_sizes(spec):
         trial = copy.copy(spec)
-        trial.inputs = {n: dataclasses.replace(inp, shape=(None,) + tuple(size if d is None else d
+        trial.inputs = {n: replace(inp, shape=(None,) + tuple(size if d is None else d
                                                                           for d in inp.shape[1:]))
                         for n, inp in spec.inputs.items()}
         trial.shapes, trial.params, trial.dtypes = {}, {}, {}
