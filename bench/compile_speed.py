@@ -46,7 +46,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HAND = ROOT / "bench" / "handwritten"
 PY = sys.executable
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "0"}
+# bytecode cached as for a user (PYTHONDONTWRITEBYTECODE set to anything, "0" too, turns that off)
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
 _SCRIPT = pathlib.Path(PY).with_name("nnspec")
 NNSPEC = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "nnspec"]
 

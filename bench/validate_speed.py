@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from gen_spec import spec as gen_spec  # noqa: E402
 
 PY = sys.executable
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "0"}
+# bytecode is cached as for a user (PYTHONDONTWRITEBYTECODE set to anything, "0" too, turns that off
+# and makes every process compile the modules changed since their .pyc)
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 KERAS_BUILD = """
 import sys

@@ -85,10 +85,48 @@ def _missing_weights(args) -> int | None:
     return None
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """What a subcommand's parser is when another command runs: it takes its arguments and keeps none."""
+
+    def add_argument(self, *args, **kwargs):
+        return None
+
+    def add_mutually_exclusive_group(self, *args, **kwargs):
+        return self
+
+    add_argument_group = add_mutually_exclusive_group
+
+
+class _Only:
+    """The subparsers, making only ``command``'s: building all 15 of them costs 10-15 ms, most of a
+    `nnspec validate`'s start-up budget (bench/validate_speed.py --startup)."""
+
+    def __init__(self, sub, command: str):
+        self.sub, self.command = sub, command
+
+    def add_parser(self, name, **kwargs):
+        return self.sub.add_parser(name, **kwargs) if name == self.command else _Skipped()
+
+
+COMMANDS = ("validate", "summary", "schema", "compile", "check", "inspect", "convert", "fmt", "graph", "diff",
+            "import", "bounds", "ops", "explain")
+
+
+def _command(argv) -> str | None:
+    """The subcommand ``argv`` names, when argparse would take it as one: the first argument, a known
+    command (options before it, such as --help or --version, need the whole parser)."""
+    argv = sys.argv[1:] if argv is None else argv
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, the subparser of that command only (what it parses
+    is the same)."""
     p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command is not None:
+        sub = _Only(sub, command)
 
     v = sub.add_parser("validate", help="check specs (files or directories) without TensorFlow")
     v.add_argument("paths", nargs="+", metavar="PATH")
@@ -197,7 +235,7 @@ _INDEX_OUT_OF_RANGE = re.compile(r"indices\[[^]]*\] = (-?\d+) is not in \[0, (\d
 def main(argv=None) -> int:
     args = None
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(_command(argv)).parse_args(argv)
         return {"validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema, "ops": cmd_ops,
                 "compile": cmd_compile, "check": cmd_check, "inspect": cmd_inspect, "explain": cmd_explain,
                 "convert": _dsl, "fmt": _dsl, "import": _import,

@@ -73,3 +73,34 @@ def test_import_tells_a_file_from_a_function_by_the_whole_text_without_tensorflo
     assert r.stdout.split() == ["True", "False", "False", "False"], r.stderr
     r = run("import", "no/such/model.keras")
     assert r.returncode == 2 and "no such file: no/such/model.keras" in r.stderr
+
+
+def test_the_one_command_parser_parses_as_the_whole_one():
+    """main builds only the named command's subparser (start-up): the namespaces it gives, and its
+    usage errors, are those of the parser with every command; COMMANDS lists them all."""
+    import argparse
+
+    import pytest
+
+    from nnspec import cli
+    whole = cli._parser()
+    sub = next(a for a in whole._actions if isinstance(a, argparse._SubParsersAction))
+    assert tuple(sub.choices) == cli.COMMANDS
+    lines = [["validate", "-q", "--strict", "--target", "onnx", "--max-params", "5M", "a.yaml", "b"],
+             ["summary", "x.yaml", "--expand", "--freeze", "a", "--batch-size", "3"],
+             ["compile", "x.yaml", "-o", "out", "--keras", "m.keras", "--onnx", "--max-weights-bytes", "4G"],
+             ["check", "x.yaml", "--train-steps", "2"], ["graph", "x.yaml", "-o", "g.svg"], ["fmt", "x.nns"],
+             ["import", "m.keras", "-o", "s.yaml"], ["bounds", "m.keras", "--box", "x=0:1", "--method", "ibp"],
+             ["explain", "rank-mismatch"], ["ops", "Dense"], ["schema"], ["inspect", "d"], ["diff", "a", "b"],
+             ["convert", "a.yaml", "--to", "nns"]]
+    for argv in lines:
+        assert cli._command(argv) == argv[0]
+        assert vars(cli._parser(argv[0]).parse_args(argv)) == vars(whole.parse_args(argv)), argv
+    assert {line[0] for line in lines} == set(cli.COMMANDS)
+    assert cli._command(["--version"]) is None and cli._command(["valdate", "x"]) is None and cli._command([]) is None
+    for bad in (["validate", "--nope", "x.yaml"], ["validate", "--max-params", "lots", "x"], ["compile", "x.yaml"]):
+        with pytest.raises(SystemExit) as one:
+            cli._parser(bad[0]).parse_args(bad)
+        with pytest.raises(SystemExit) as every:
+            whole.parse_args(bad)
+        assert one.value.code == every.value.code == 2
