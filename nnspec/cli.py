@@ -97,15 +97,37 @@ class _Skipped:
     add_argument_group = add_mutually_exclusive_group
 
 
-class _Only:
-    """The subparsers, making only ``command``'s: building all 15 of them costs 10-15 ms, most of a
-    `nnspec validate`'s start-up budget (bench/validate_speed.py --startup)."""
+class _Formatter(argparse.HelpFormatter):
+    """argparse's, with the terminal's width found as shutil.get_terminal_size finds it, without
+    importing shutil (argparse imports it for each parser: 2-3 ms of validate's start-up)."""
 
-    def __init__(self, sub, command: str):
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            try:
+                columns = int(os.environ["COLUMNS"])
+            except (KeyError, ValueError):
+                columns = 0
+            if columns <= 0:
+                try:
+                    columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+                except (AttributeError, ValueError, OSError):
+                    columns = 0
+            width = (columns if columns > 0 else 80) - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Only:
+    """The subparsers, making only ``command``'s (all of them when it is None): building all 15
+    costs 10-15 ms, most of a `nnspec validate`'s start-up budget (bench/validate_speed.py
+    --startup). Each gets the formatter that leaves shutil alone."""
+
+    def __init__(self, sub, command: str | None):
         self.sub, self.command = sub, command
 
     def add_parser(self, name, **kwargs):
-        return self.sub.add_parser(name, **kwargs) if name == self.command else _Skipped()
+        if self.command is not None and name != self.command:
+            return _Skipped()
+        return self.sub.add_parser(name, formatter_class=_Formatter, **kwargs)
 
 
 COMMANDS = ("validate", "summary", "schema", "compile", "check", "inspect", "convert", "fmt", "graph", "diff",
@@ -122,11 +144,10 @@ def _command(argv) -> str | None:
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser; with ``command``, the subparser of that command only (what it parses
     is the same)."""
-    p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.")
+    p = argparse.ArgumentParser(prog="nnspec", description="Declarative model specs for Keras.",
+                                formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"nnspec {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    if command is not None:
-        sub = _Only(sub, command)
+    sub = _Only(p.add_subparsers(dest="command", required=True, metavar="COMMAND"), command)
 
     v = sub.add_parser("validate", help="check specs (files or directories) without TensorFlow")
     v.add_argument("paths", nargs="+", metavar="PATH")

@@ -70,6 +70,9 @@ def _check_owner(path: str) -> None:
                           "group/world-writable, or pass --allow-import instead")
 
 
+_MAY_HOLD_TABLE = re.compile(r"""tool\W*nnspec|^\s*\[\s*["']?tool["']?\s*\]""", re.M)
+
+
 def read(path: str) -> dict:
     """The ``[tool.nnspec]`` settings of one pyproject.toml, checked: {"allow_import": [...]}."""
     try:
@@ -81,9 +84,12 @@ def read(path: str) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    if "nnspec" not in text and "\\" not in text:
-        # no [tool.nnspec] table can be written without the word (or an escape, "nn\u0073pec"): skip
-        # the TOML parser, whose import is a tenth of validating one spec (CI runs one per file)
+    if not _MAY_HOLD_TABLE.search(text) and "\\" not in text:
+        # no tool.nnspec table can be written without "tool" and then "nnspec" with no letter between
+        # ([tool.nnspec], [ tool . "nnspec" ], tool.nnspec.x = , tool = {nnspec = ...}), or a [tool]
+        # table, or an escape ("nn\u0073pec"): skip the TOML parser, whose import and parse are a
+        # tenth of validating one spec (CI runs one per file). A project's own name ("nnspec>=0.1",
+        # `nnspec = "nnspec.cli:main"`) does not count.
         return {"allow_import": []}
     data = _toml_loads(text, path)
     table = data.get("tool", {}).get("nnspec", {}) if isinstance(data.get("tool"), dict) else {}

@@ -104,3 +104,17 @@ def test_the_one_command_parser_parses_as_the_whole_one():
         with pytest.raises(SystemExit) as every:
             whole.parse_args(bad)
         assert one.value.code == every.value.code == 2
+
+
+def test_help_width_is_argparse_own(monkeypatch):
+    """cli._Formatter finds the terminal width as argparse does (through shutil.get_terminal_size)."""
+    import argparse
+
+    from nnspec import cli
+    for columns in ("50", "200", "0", "-3", "wide", None):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        ours, theirs = cli._Formatter("nnspec"), argparse.HelpFormatter("nnspec")
+        assert (ours._width, ours._max_help_position) == (theirs._width, theirs._max_help_position), columns

@@ -130,11 +130,30 @@ def test_pyproject_read_by_its_keys_however_written(tmp_path):
     from nnspec import config
     p = tmp_path / "pyproject.toml"
     for text in ('[tool."nn\\u0073pec"]\nallow_import = ["mine"]\n', 'tool.nnspec.allow_import = ["mine"]\n',
-                 '[tool]\n"nnspec" = {allow_import = ["mine"]}\n'):
+                 '[tool]\n"nnspec" = {allow_import = ["mine"]}\n', "[ tool . 'nnspec' ]\nallow_import = ['mine']\n",
+                 'tool = {nnspec = {allow_import = ["mine"]}}\n', '[ "tool" ]\nnnspec.allow_import = ["mine"]\n',
+                 '[project]\nname = "nnspec"\n\n[tool.nnspec]  # ours\nallow_import = ["mine"]\n'):
         p.write_text(text)
         assert config.read(str(p)) == {"allow_import": ["mine"]}, text
     p.write_text('[project]\nname = "x"\n[tool.black]\nline-length = 100\n')
     assert config.read(str(p)) == {"allow_import": []}
+
+
+def test_pyproject_naming_nnspec_otherwise_is_not_parsed(tmp_path, monkeypatch):
+    """A project that depends on nnspec, or is nnspec, names it without a tool.nnspec table: the TOML
+    parser is not loaded for it (a tenth of validating one spec)."""
+    from nnspec import config
+
+    def parse(text, path):
+        raise AssertionError("parsed")
+    monkeypatch.setattr(config, "_toml_loads", parse)
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[project]\nname = "nnspec"\ndependencies = ["nnspec>=0.1", "nnspec[onnx]"]\n\n[project.scripts]\n'
+                 'nnspec = "nnspec.cli:main"\n\n[tool.setuptools.packages.find]\ninclude = ["nnspec*"]\n')
+    assert config.read(str(p)) == {"allow_import": []}
+    p.write_text('[tool.nnspec]\nallow_import = ["mine"]\n')
+    with pytest.raises(AssertionError):
+        config.read(str(p))
 
 
 def test_pyproject_beside_the_spec_grants_nothing(evil, tmp_path):
