@@ -8,7 +8,7 @@ its positioned, complete error list) only on specs that fail it.
 
 It supports exactly the draft-07 keywords nnspec's schema uses, and refuses to
 compile a schema with any other keyword, so it can never silently skip a rule
-(definitions compile when first reached; tests/test_fastcheck.py compiles nnspec's
+(definitions and properties compile when first reached; tests/test_fastcheck.py compiles nnspec's
 whole schema eagerly, so an unsupported keyword fails there, not in a user's run).
 tests/test_fastcheck.py checks it agrees with jsonschema on generated documents.
 """
@@ -55,8 +55,8 @@ def _same(a, b) -> bool:
 
 
 class Compiler:
-    def __init__(self, root: dict):
-        self.root = root
+    def __init__(self, root: dict, eager: bool = False):
+        self.root, self.eager = root, eager
         self.refs: dict[str, object] = {}
 
     def ref(self, ref: str):
@@ -127,7 +127,9 @@ def _k_const(c, value, s):
 
 
 def _k_properties(c, props, s):
-    compiled = {k: c.compile(v) for k, v in props.items()}
+    # each property's schema compiles when a value first has the key (a layer uses a few of its
+    # op's 20-40 arguments; compiling them all was most of validating one small spec's schema)
+    compiled = {k: c.compile(v) for k, v in props.items()} if c.eager else {}
     patterns = [(re.compile(p), c.compile(v)) for p, v in s.get("patternProperties", {}).items()]
     extra = s.get("additionalProperties", True)
     extra_fn = None if extra is False else c.compile(extra)
@@ -137,6 +139,8 @@ def _k_properties(c, props, s):
             return True
         for k, x in v.items():
             fn = compiled.get(k)
+            if fn is None and k in props:
+                fn = compiled[k] = c.compile(props[k])
             matched = fn is not None
             if matched and not fn(x):
                 return False
@@ -262,8 +266,8 @@ _KEYWORDS = {k for k, _ in _KEYWORD_FNS}
 
 def compile_schema(schema: dict, eager: bool = False):
     """A function value -> bool that says whether ``value`` is valid under ``schema``. Definitions
-    compile when first reached, unless ``eager`` (which also checks every keyword is supported)."""
-    c = Compiler(schema)
+    and properties compile when first reached, unless ``eager`` (which also checks every keyword is supported)."""
+    c = Compiler(schema, eager)
     if eager:
         c.compile_all()
     return c.compile(schema)

@@ -82,13 +82,34 @@ def _dispatch(keys: dict, kind: str, description: str) -> dict:
             "additionalProperties": False, "x-nnspec": kind, "description": description}
 
 
-@functools.lru_cache(maxsize=1)
+class _LazyOpDefinitions(dict):
+    """The schema's definitions with each op's made when first looked up (fastcheck's $ref): a spec
+    uses a few of the op families, and only those load (ops.CATALOG)."""
+
+    def __missing__(self, key):
+        if key.startswith("op_") and key[3:] in CATALOG:
+            value = self[key] = op_schema(CATALOG[key[3:]])
+            return value
+        raise KeyError(key)
+
+
 def generate() -> dict:
-    defs = vocab.definitions()
+    """The JSON Schema of the spec format (schemas/nnspec-v1.schema.json)."""
+    return _generate(False)
+
+
+@functools.lru_cache(maxsize=2)
+def _generate(lazy: bool) -> dict:
+    """With ``lazy``, the op definitions are made when looked up (for fastcheck, which reaches them
+    through $ref only): the same schema, a lookup away."""
+    from .ops import names
+    defs = _LazyOpDefinitions() if lazy else {}
+    defs.update(vocab.definitions())
     defs.update({f"common_{k}": v for k, v in COMMON_LAYER_ARGS.items()})
-    for name in sorted(CATALOG):
-        defs[f"op_{name}"] = op_schema(CATALOG[name])
-    ops = {name: _ref(f"op_{name}") for name in sorted(CATALOG)}
+    if not lazy:
+        for name in sorted(CATALOG):
+            defs[f"op_{name}"] = op_schema(CATALOG[name])
+    ops = {name: _ref(f"op_{name}") for name in sorted(CATALOG if not lazy else names())}
     defs["layer_item"] = _dispatch(ops, "layer", "a layer: a one-key mapping {Type: {args}}")
     defs["layer_entry"] = _dispatch(
         {**ops, "reuse": _ref("reuse"), "repeat": _ref("repeat")}, "layer",
@@ -487,7 +508,7 @@ def _remap_layer_index(error, keep) -> None:
 @functools.lru_cache(maxsize=1)
 def fast_check():
     from .fastcheck import compile_schema
-    return compile_schema(generate())
+    return compile_schema(_generate(True))
 
 
 def check(doc) -> list[Diagnostic]:

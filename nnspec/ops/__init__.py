@@ -2,31 +2,148 @@
 
 Where does layer type X live?  ``python -m nnspec ops X`` prints its module, or
 look in the family modules below (one small module per Keras layer family).
-The registry is an explicit dict built from each module's ``OPS`` tuple.
+The registry is a dict filled from each module's ``OPS`` tuple, a family when first used.
 """
 from __future__ import annotations
 
-from . import (activations, attention, conv, core, custom, dtypes, expression, merging, normalization, pooling,
-               preprocessing, ranks, recurrent, regularization, reshaping, wrappers)
+import importlib
+
+from . import dtypes, ranks
 from .base import Op
 
-_MODULES = (core, activations, conv, pooling, reshaping, merging, normalization,
-            regularization, recurrent, attention, preprocessing, wrappers, expression, custom)
+# Each family module's ops, by name, in the catalog's order: a spec loads only the families it uses
+# (a layer type is looked up by name; building all 76 records, 14 modules, was a tenth of validating
+# one small spec). Only a speed-up: a name missing here loads every family before it is refused, and
+# tests/test_ops_index.py says which line to change when a family's OPS and this disagree.
+FAMILIES = {
+    "core": ("Dense", "EinsumDense", "Embedding", "Scale", "Masking"),
+    "activations": ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax"),
+    "conv": ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+             "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D"),
+    "pooling": ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+                "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+                "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D"),
+    "reshaping": ("Flatten", "Reshape", "Permute", "RepeatVector", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
+                  "Cropping2D", "UpSampling1D", "UpSampling2D", "Slice"),
+    "merging": ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"),
+    "normalization": ("BatchNormalization", "LayerNormalization", "UnitNormalization"),
+    "regularization": ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                       "GaussianDropout"),
+    "recurrent": ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "ConvLSTM2D"),
+    "attention": ("Attention", "MultiHeadAttention"),
+    "preprocessing": ("Rescaling", "Normalization", "CategoryEncoding", "Hashing"),
+    "wrappers": ("WeightNorm",),
+    "expression": ("Expr",),
+    "custom": ("Custom",),
+}
+_FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 
-CATALOG: dict[str, Op] = {}
-for _module in _MODULES:
-    for _op in _module.OPS:
-        if _op.name in CATALOG:
-            raise RuntimeError(f"op {_op.name} defined twice")
-        # the input dtypes Keras takes (ops/dtypes.py), set on the frozen record as its __post_init__ does
-        if _op.name in dtypes.ACCEPTS:
-            object.__setattr__(_op, "dtypes", dtypes.ACCEPTS[_op.name])
-        if _op.name in dtypes.KEEPS_DTYPE:
-            object.__setattr__(_op, "keeps_dtype", True)
-        # what it asks of its input's rank (ops/ranks.py)
-        object.__setattr__(_op, "rank_free", _op.name in ranks.RANK_FREE)
-        object.__setattr__(_op, "sequence_input", _op.name in ranks.SEQUENCE_INPUT)
-        CATALOG[_op.name] = _op
+
+class _Catalog(dict):
+    """The op records by name (a dict), each family module loaded when one of its ops is first
+    asked for; iterating, ``len`` or an unknown name load them all."""
+
+    def __init__(self):
+        super().__init__()
+        self._loaded: set = set()
+
+    def _load(self, family: str) -> None:
+        if family in self._loaded:
+            return
+        self._loaded.add(family)
+        for op in importlib.import_module(f"{__name__}.{family}").OPS:
+            if dict.__contains__(self, op.name):
+                raise RuntimeError(f"op {op.name} defined twice")
+            # the input dtypes Keras takes (ops/dtypes.py), set on the frozen record as its __post_init__ does
+            if op.name in dtypes.ACCEPTS:
+                object.__setattr__(op, "dtypes", dtypes.ACCEPTS[op.name])
+            if op.name in dtypes.KEEPS_DTYPE:
+                object.__setattr__(op, "keeps_dtype", True)
+            # what it asks of its input's rank (ops/ranks.py)
+            object.__setattr__(op, "rank_free", op.name in ranks.RANK_FREE)
+            object.__setattr__(op, "sequence_input", op.name in ranks.SEQUENCE_INPUT)
+            dict.__setitem__(self, op.name, op)
+
+    def load_all(self) -> None:
+        """Load every family; the records then iterate in FAMILIES' order, however they were loaded."""
+        if len(self._loaded) == len(FAMILIES):
+            return
+        for family in FAMILIES:
+            self._load(family)
+        ordered = {name: dict.__getitem__(self, name) for name in _FAMILY_OF if dict.__contains__(self, name)}
+        ordered.update(dict.items(self))  # any op the index lacks, last
+        dict.clear(self)
+        dict.update(self, ordered)
+
+    def _find(self, name) -> bool:
+        if not dict.__contains__(self, name):
+            family = _FAMILY_OF.get(name)
+            if family is not None and family not in self._loaded:
+                self._load(family)
+            elif len(self._loaded) < len(FAMILIES) and isinstance(name, str):
+                self.load_all()
+        return dict.__contains__(self, name)
+
+    def __missing__(self, name):
+        if self._find(name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def __contains__(self, name) -> bool:
+        return self._find(name)
+
+    def __setitem__(self, name, op) -> None:  # tests replace a record: its family first, so none is lost
+        self._find(name)
+        dict.__setitem__(self, name, op)
+
+    def __delitem__(self, name) -> None:
+        self._find(name)
+        dict.__delitem__(self, name)
+
+    def get(self, name, default=None):
+        return dict.__getitem__(self, name) if self._find(name) else default
+
+    def __iter__(self):
+        self.load_all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self.load_all()
+        return dict.__len__(self)
+
+    def keys(self):
+        self.load_all()
+        return dict.keys(self)
+
+    def values(self):
+        self.load_all()
+        return dict.values(self)
+
+    def items(self):
+        self.load_all()
+        return dict.items(self)
+
+    def __eq__(self, other):
+        self.load_all()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self.load_all()
+        return dict.__repr__(self)
+
+    def copy(self) -> dict:
+        self.load_all()
+        return dict(dict.items(self))
+
+
+CATALOG: dict[str, Op] = _Catalog()
+
+
+def names() -> list:
+    """Every op's name, without loading a family module (the schema's layer dispatch)."""
+    return list(_FAMILY_OF)
 
 
 def get(name: str) -> Op | None:
