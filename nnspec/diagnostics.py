@@ -22,6 +22,10 @@ class Span:
     # innermost first, as (note, Span) pairs
     via: tuple = field(default=(), compare=False)
 
+    def __init__(self, file: str, line: int = 0, col: int = 0, via: tuple = ()):
+        # written out (record's generic one takes twice as long): a spec makes one per node and argument
+        self.__dict__.update(file=file, line=line, col=col, via=via)
+
     def __str__(self) -> str:
         if self.line:
             return f"{self.file}:{self.line}:{self.col}"

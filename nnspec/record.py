@@ -17,7 +17,8 @@ used, with the same meaning:
     replace(span, line=3)        # a copy with some fields changed (dataclasses.replace)
 
 Fields are the class's annotations in order (names only: they are never evaluated);
-``__post_init__`` runs after ``__init__`` when the class defines it.
+``__post_init__`` runs after ``__init__`` when the class defines it. A frozen record's __init__
+(and __post_init__) set fields through ``self.__dict__``.
 """
 from __future__ import annotations
 
@@ -59,46 +60,66 @@ def _frozen_delattr(self, name):
     raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is frozen")
 
 
+def _initializer(cls, names: tuple, fields: dict):
+    """A generic __init__ over the fields (Python compiles no code for it: the first compile() of a
+    process costs 1-1.5 ms, a twentieth of validate's start-up budget)."""
+    count, known = len(names), frozenset(names)
+    required = tuple(n for n in names if fields[n].default is _MISSING and fields[n].default_factory is _MISSING)
+    defaults = {n: f.default for n, f in fields.items() if f.default is not _MISSING}
+    factories = tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory is not _MISSING)
+    post_init = hasattr(cls, "__post_init__")
+    name = cls.__name__
+
+    def __init__(self, *args, **kwargs):
+        if len(args) > count:
+            raise TypeError(f"{name}() takes {count} positional arguments but {len(args)} were given")
+        values = dict(zip(names, args))
+        if kwargs:
+            for k in kwargs:
+                if k not in known:
+                    raise TypeError(f"{name}() got an unexpected keyword argument {k!r}")
+                if k in values:
+                    raise TypeError(f"{name}() got multiple values for argument {k!r}")
+            values.update(kwargs)
+        if len(values) < count:
+            for n in required:
+                if n not in values:
+                    raise TypeError(f"{name}() missing required argument {n!r}")
+            for n, d in defaults.items():
+                if n not in values:
+                    values[n] = d
+            for n, factory in factories:
+                if n not in values:
+                    values[n] = factory()
+        self.__dict__.update(values)
+        if post_init:
+            self.__post_init__()
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
 def _make(cls, frozen: bool):
-    names = [n for n in cls.__dict__.get("__annotations__", {})]
-    env = {"_object_setattr": object.__setattr__}
-    params, body = [], []
+    names = tuple(cls.__dict__.get("__annotations__", {}))
     fields = {}
+    seen_default = False
     for n in names:
         spec = cls.__dict__.get(n, _MISSING)
         f = spec if isinstance(spec, Field) else Field(default=spec)
         fields[n] = f
-        if f.default_factory is not _MISSING:
-            env[f"_factory_{n}"] = f.default_factory
-            params.append(f"{n}=_MISSING")
-            value = f"_factory_{n}() if {n} is _MISSING else {n}"
-            env["_MISSING"] = _MISSING
-        elif f.default is not _MISSING:
-            env[f"_default_{n}"] = f.default
-            params.append(f"{n}=_default_{n}")
-            value = n
-        else:
-            if any(p.find("=") > 0 for p in params):
-                raise TypeError(f"{cls.__name__}: field {n!r} without a default follows one with a default")
-            params.append(n)
-            value = n
+        has_default = f.default is not _MISSING or f.default_factory is not _MISSING
+        if seen_default and not has_default:
+            raise TypeError(f"{cls.__name__}: field {n!r} without a default follows one with a default")
+        seen_default |= has_default
         if isinstance(spec, Field):  # the class attribute was the field's description, not its default
             if f.default is _MISSING:
                 delattr(cls, n)
             else:
                 setattr(cls, n, f.default)
-        body.append(f"  _object_setattr(self, {n!r}, {value})" if frozen else f"  self.{n} = {value}")
-    if "__post_init__" in cls.__dict__ or hasattr(cls, "__post_init__"):
-        body.append("  self.__post_init__()")
-    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
-    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), env)
-    init = env["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init
-    cls.__record_fields__ = tuple(names)
+    if "__init__" not in cls.__dict__:  # a class may write its own, the same, where speed counts (Span)
+        cls.__init__ = _initializer(cls, names, fields)
+    cls.__record_fields__ = names
     cls.__record_repr__ = tuple(n for n in names if fields[n].repr)
     cls.__record_compare__ = tuple(n for n in names if fields[n].compare)
-    cls.__record_init__ = {n: fields[n] for n in names}
     if "__repr__" not in cls.__dict__:
         cls.__repr__ = _repr
     if "__eq__" not in cls.__dict__:
