@@ -134,7 +134,8 @@ def load(path, allow_import=(), budget=None, freeze=()) -> Spec:
 
 
 # a top-level `nnspec:` key at the start of a line (quoted or not, or opening a flow mapping)
-_SPEC_KEY = re.compile(rb"""(?m)^(\xef\xbb\xbf)?\{?[ \t]*(nnspec|"nnspec"|'nnspec')[ \t]*:""")
+# (compiled when first used, by re, which caches it: --skip-non-specs only)
+_SPEC_KEY = rb"""(?m)^(\xef\xbb\xbf)?\{?[ \t]*(nnspec|"nnspec"|'nnspec')[ \t]*:"""
 
 
 def looks_like_spec(path) -> bool:
@@ -149,7 +150,7 @@ def looks_like_spec(path) -> bool:
             head = f.read(MAX_BYTES + 1)
     except OSError:
         return True
-    return _SPEC_KEY.search(head) is not None
+    return re.search(_SPEC_KEY, head) is not None
 
 
 def find_specs(paths) -> tuple[list[str], list[str]]:

@@ -33,7 +33,7 @@ _NUM = r"[0-9]{1,15}(\.[0-9]{1,15})?"
 # `$(?!\n)`: Python's `$` also matches before a final newline (schema.IDENT says the same)
 COUNT_PATTERN = rf"^([0-9]{{1,30}}|{_NUM}[kKMGT])$(?!\n)"
 BYTES_PATTERN = rf"^([0-9]{{1,30}}|{_NUM}(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB))$(?!\n)"
-_SPLIT = re.compile(r"([0-9]+(\.[0-9]+)?)([A-Za-z]*)\Z")
+_SPLIT = r"([0-9]+(\.[0-9]+)?)([A-Za-z]*)\Z"  # compiled when first used (re caches it)
 
 COUNT_TEXT = "a count: a whole number (5000000) or a number with k, M, G or T (5M, 1.5G; powers of 1000)"
 BYTES_TEXT = ("a number of bytes: a whole number, or a number with a unit: B, kB, MB, GB, TB (powers of "
@@ -81,7 +81,7 @@ def parse(value, kind: str) -> int:
     if isinstance(value, float) and value.is_integer() and value >= 0:  # YAML's 1e9
         return int(value)
     if isinstance(value, str) and re.match(COUNT_PATTERN if kind == "count" else BYTES_PATTERN, value):
-        m = _SPLIT.match(value)
+        m = re.match(_SPLIT, value)
         units = COUNT_UNITS if kind == "count" else BYTE_UNITS
         from fractions import Fraction
         return int(Fraction(m.group(1)) * (units[m.group(3)] if m.group(3) else 1))  # exact, rounded down
@@ -103,7 +103,7 @@ def explain(value, kind: str) -> tuple[str, str | None]:
         joined = text.replace(" ", "")
         if re.match(COUNT_PATTERN if kind == "count" else BYTES_PATTERN, joined):
             return expected, f"write it without spaces: {joined}"
-    m = _SPLIT.match(text.replace(" ", ""))
+    m = re.match(_SPLIT, text.replace(" ", ""))
     if m is None:
         return expected, None
     number, unit = m.group(1), m.group(3)

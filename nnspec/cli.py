@@ -250,7 +250,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-_INDEX_OUT_OF_RANGE = re.compile(r"indices\[[^]]*\] = (-?\d+) is not in \[0, (\d+)\)")
+_INDEX_OUT_OF_RANGE = r"indices\[[^]]*\] = (-?\d+) is not in \[0, (\d+)\)"  # compiled when needed (by re)
 
 
 def main(argv=None) -> int:
@@ -267,7 +267,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:  # a bug in nnspec: say so, and how to report it
-        index = _INDEX_OUT_OF_RANGE.search(str(e))
+        index = re.search(_INDEX_OUT_OF_RANGE, str(e))
         if index and args is not None and args.command in ("check", "compile"):
             # not a bug: an Embedding computes its indices from float values (validate warned:
             # float-indices), and they left its range on nnspec's random data

@@ -23,7 +23,7 @@ import re
 import stat
 
 KEYS = ("allow_import",)
-_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_MODULE = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z"  # compiled when first used (re caches it)
 
 
 class ConfigError(Exception):
@@ -101,7 +101,7 @@ def read(path: str) -> dict:
             hint = did_you_mean(key, KEYS) or "the keys are: " + ", ".join(KEYS)
             raise ConfigError(f"{path}: unknown key '{key}' under [tool.nnspec]; hint: {hint}")
     allow = table.get("allow_import", [])
-    if not isinstance(allow, list) or not all(isinstance(m, str) and _MODULE.match(m) for m in allow):
+    if not isinstance(allow, list) or not all(isinstance(m, str) and re.match(_MODULE, m) for m in allow):
         raise ConfigError(f"{path}: allow_import under [tool.nnspec] must be a list of module names, "
                           f"e.g. [\"mypkg\"]; found {allow!r}"[:400])
     for m in allow:
@@ -124,7 +124,7 @@ def allowed_imports(start: str | os.PathLike | None = None) -> tuple[tuple[str, 
 def check_module_name(name: str) -> str | None:
     """Why ``name`` cannot be given to --allow-import, or None."""
     from .trust import module_refused
-    if not _MODULE.match(name):
+    if not re.match(_MODULE, name):
         return f"'{name}' is not a Python module name"
     why = module_refused(name)
     if why:

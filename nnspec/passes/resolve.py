@@ -298,7 +298,7 @@ def build_ir(doc, allow_import=()) -> tuple[Spec, list[Diagnostic]]:
         ``unknown(name)`` gives those for a name that is nothing at all."""
         if ref in valid:
             return None
-        m = _INDEXED.match(ref)
+        m = re.match(_INDEXED, ref)
         if m and m.group(1) in defined:
             base, i = m.group(1), int(m.group(2))
             node = by_node.get(base)
@@ -550,7 +550,7 @@ def _outputs_text(node) -> str:
     return ", ".join([f"{node.name} (or {node.name}.{first})"] + [f"{node.name}.{o}" for o in rest])
 
 
-_INDEXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([0-9]+)\]$")
+_INDEXED = r"^([A-Za-z_][A-Za-z0-9_]*)\[([0-9]+)\]$"  # compiled when first needed (by re): a wrong ref only
 
 
 def _penalty(p: dict, path, doc, defined, diags, valid=None, ref_problem=None) -> Penalty | None:
