@@ -118,3 +118,27 @@ def test_help_width_is_argparse_own(monkeypatch):
             monkeypatch.setenv("COLUMNS", columns)
         ours, theirs = cli._Formatter("nnspec"), argparse.HelpFormatter("nnspec")
         assert (ours._width, ours._max_help_position) == (theirs._width, theirs._max_help_position), columns
+
+
+def test_the_command_ends_without_teardown_and_loses_no_output(tmp_path):
+    """`nnspec` (cli.run) ends with os._exit when nothing is registered to run at exit: every byte of a
+    long output still arrives, through a pipe and into a file, with main()'s exit code."""
+    import pathlib
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parent.parent
+    schema = (root / "schemas" / "nnspec-v1.schema.json").read_text()
+    assert len(schema) > 1 << 17  # more than a pipe's buffer
+    out = subprocess.run([sys.executable, "-m", "nnspec", "schema"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == schema and out.stderr == ""
+    with open(tmp_path / "out.json", "w") as f:
+        code = subprocess.run([sys.executable, "-m", "nnspec", "schema"], cwd=root, stdout=f).returncode
+    assert code == 0 and (tmp_path / "out.json").read_text() == schema
+    bad = subprocess.run([sys.executable, "-m", "nnspec", "validate", str(tmp_path / "none.yaml")], cwd=root,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("nnspec: error: no such file")
+    full = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'nnspec'; from nnspec.cli import run; "
+                           "import atexit; atexit.register(lambda: print('at exit ran')); sys.argv[1:] = "
+                           "['validate', '-q', 'specs/lab_quake.yaml']; run()"], cwd=root, capture_output=True,
+                          text=True)
+    assert full.returncode == 0 and full.stdout == "at exit ran\n"  # a callback: the interpreter's own exit
