@@ -198,8 +198,8 @@ def build(spec, strategy=None, compile: bool = True, allow_import=(), weights=No
     ``allow_import``: for a path, the modules you allow `custom:` objects from (a loaded
     Spec keeps the ones given to ``load``). ``weights``: a .keras or .weights.h5 file whose
     weights it starts from, by layer name (default: the spec's `weights:`, as `nnspec compile`
-    loads it); a mismatch raises SpecError with one diagnostic per layer. Imports TensorFlow;
-    ``load`` and ``validate`` do not."""
+    loads it); a mismatch raises SpecError with one diagnostic per layer, a file that cannot be read
+    CompileError (as `nnspec.compile` does). Imports TensorFlow; ``load`` and ``validate`` do not."""
     from .keras.build import build as _build
     if not hasattr(spec, "nodes"):
         spec = load(spec, allow_import=allow_import)
@@ -208,10 +208,7 @@ def build(spec, strategy=None, compile: bool = True, allow_import=(), weights=No
         raise SpecError([refused])
     model = _build(spec, strategy=strategy, compile=compile)
     if path is not None:
-        from .keras.weights import load_initial_weights
-        result = load_initial_weights(model, spec, path, span)
-        if any(d.severity == "error" for d in result.diagnostics):
-            raise SpecError(result.diagnostics)
+        load_weights(model, spec, path, span)
     return model
 
 

@@ -113,6 +113,17 @@ def test_python_build_refuses_a_mismatched_file(saved, tmp_path):
     assert [x.code for x in e.value.diagnostics if x.severity == "error"] == ["weights-shape", "weights-shape"]
 
 
+def test_python_build_says_when_it_cannot_read_the_file(saved, tmp_path):
+    """A file that is no .keras archive: one line, as `nnspec.compile` says it (it leaked the internal
+    WeightsError before)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("WEIGHTS\n", ""))
+    (tmp_path / "junk.keras").write_bytes(b"not a zip archive")
+    with pytest.raises(nnspec.CompileError) as e:
+        nnspec.build(str(spec), weights=str(tmp_path / "junk.keras"))
+    assert str(e.value).startswith(f"cannot read weights from {tmp_path / 'junk.keras'}: it is not a .keras file")
+
+
 def spec_of(text):
     spec, diags = nnspec.check_text(text.encode(), "ft.yaml")
     assert not [d for d in diags if d.severity == "error"], diags
