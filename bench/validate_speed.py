@@ -3,6 +3,7 @@
     python bench/validate_speed.py            # full: sizes 1k/3k/10k, all example specs vs Keras
     python bench/validate_speed.py --quick    # fewer repeats
     python bench/validate_speed.py --startup  # only the start-up cost of validating one spec
+    python bench/validate_speed.py --startup --before DIR  # and of a checkout of another revision
 
 Prints medians over repeated runs and the ratios the targets are stated in:
   * 1,000-layer spec: <= 0.5 s (YAML and .nns);  10,000 layers: <= 3 s;  10x layers within 12x time
@@ -53,20 +54,28 @@ def timed(cmd, repeats: int) -> float:
     return statistics.median(times)
 
 
-def startup(n: int) -> None:
+def startup(n: int, before: str | None = None) -> None:
     """Whole-process time of validating one small spec against the floor (the interpreter and
-    PyYAML), run interleaved so that a noisy neighbour slows both alike."""
-    cmds = {"floor     python -c 'import yaml'": [PY, "-c", "import yaml"],
-            "import    python -c 'import nnspec.api'": [PY, "-c", "import nnspec.api"],
-            "validate  specs/lab_quake.yaml": [PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.yaml"],
-            "validate  specs/lab_quake.nns": [PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.nns"]}
+    PyYAML), run interleaved so that a noisy neighbour slows both alike. ``before``: a checkout of
+    another revision (git worktree add DIR REV), whose validate runs in the same rounds."""
+    here = {"cwd": ROOT, "env": ENV}
+    cmds = {"floor     python -c 'import yaml'": ([PY, "-c", "import yaml"], here),
+            "import    python -c 'import nnspec.api'": ([PY, "-c", "import nnspec.api"], here),
+            "validate  specs/lab_quake.yaml": ([PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.yaml"], here),
+            "validate  specs/resnet50.yaml": ([PY, "-m", "nnspec", "validate", "-q", "specs/resnet50.yaml"], here),
+            "validate  specs/lab_quake.nns": ([PY, "-m", "nnspec", "validate", "-q", "specs/lab_quake.nns"], here)}
+    if before:
+        there = {"cwd": before, "env": {**ENV, "PYTHONPATH": os.path.abspath(before)}}
+        # (not the .nns: both checkouts would take turns rewriting the one cached DSL parser)
+        for spec in ("lab_quake.yaml", "resnet50.yaml"):
+            cmds[f"before    specs/{spec}"] = ([PY, "-m", "nnspec", "validate", "-q", f"specs/{spec}"], there)
     times = {k: [] for k in cmds}
-    for cmd in cmds.values():  # warm-up: byte-code written, caches filled
-        subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, check=True)
+    for cmd, where in cmds.values():  # warm-up: byte-code written, caches filled
+        subprocess.run(cmd, **where, capture_output=True, check=True)
     for _ in range(n * 3):
-        for k, cmd in cmds.items():
+        for k, (cmd, where) in cmds.items():
             t = time.perf_counter()
-            subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, check=True)
+            subprocess.run(cmd, **where, capture_output=True, check=True)
             times[k].append(time.perf_counter() - t)
     floor = statistics.median(times["floor     python -c 'import yaml'"])
     print(f"start-up: medians of {n * 3} interleaved runs")
@@ -82,9 +91,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--startup", action="store_true", help="only the start-up cost of validating one spec")
+    ap.add_argument("--before", metavar="DIR", help="with --startup: also time a checkout of another revision "
+                    "(git worktree add DIR REV), interleaved")
     args = ap.parse_args()
     n = 3 if args.quick else 7
-    startup(n)
+    startup(n, args.before)
     if args.startup:
         return
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="nnspec-bench-"))
