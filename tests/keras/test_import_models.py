@@ -312,6 +312,17 @@ def test_names_cannot_inject_keys(tmp_path, brk, capsys):
     assert load_yaml(text, "<t>")[0].data["layers"][1]["Custom"]["args"] == {f"k{brk}": f"v{brk}a: b"}
 
 
+@pytest.mark.parametrize("name, written", [("café", "caf_"), ("модель", "model"), ("3d-net", "model_3d_net")])
+def test_a_model_name_becomes_a_spec_name(name, written):
+    """Letters outside ASCII too (\\W kept them: the spec failed validation as a bug in nnspec import)."""
+    from nnspec.keras.importer import import_model
+    x = keras.Input((4,), name="x")
+    result = import_model(keras.Model(x, layers.Dense(2, name="y")(x), name=name))
+    assert result.data["name"] == written and any(f"'{written}'" in n for n in result.notes)
+    spec, diags = nnspec.check_text(spec_to_yaml(result.data).encode(), "imported.yaml")
+    assert spec is not None and not diags, diags
+
+
 def test_keras_file_on_the_command_line(tmp_path, capsys):
     x = keras.Input((6,), name="x")
     y = layers.Dense(2, activation="softmax", name="y")(layers.Dense(4, activation="relu", name="h")(x))

@@ -17,8 +17,10 @@ from .training import _training  # noqa: E402
 
 
 def _spec_name(name: str, notes: list) -> str:
-    clean = re.sub(r"\W", "_", name or "model")
-    if not clean or clean[0].isdigit():
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", name or "model")  # ASCII, as spec names are (\W keeps é)
+    if not clean.strip("_"):  # nothing of it is left ("модель")
+        clean = "model"
+    elif clean[0].isdigit():
         clean = "model_" + clean
     if clean != name:
         notes.append(f"model name '{name}' is written as '{clean}' (nnspec names take letters, digits and _)")
