@@ -5,7 +5,9 @@ changed (type, each argument old -> new with defaults filled in, so writing a de
 out is no change, inputs, trainable), shapes and parameter counts that changed
 (``ripple``: a layer whose own definition did not change but whose shape or count did,
 because of something upstream), inputs, outputs (loss, weight, metrics), penalties, the
-training section (optimizer and the rest, key by key), and the totals with their delta.
+training section (optimizer and the rest, key by key), the settings beside the graph (seed,
+weights file, requires_import, budget limits, as written; an input's range is with its input),
+and the totals with their delta.
 
 ``compare(old, new) -> dict`` is the JSON form; ``text``/``markdown`` render it.
 """
@@ -60,6 +62,27 @@ def _outputs(spec) -> dict:
             for name, o in (spec.outputs.items() if spec else ())}
 
 
+def _settings(spec) -> dict:
+    """What a spec sets beside its graph that a reviewer must see change: the seed (initial weights),
+    the weights file, the modules it declares it imports, its budget limits (as written)."""
+    if spec is None:
+        return {}
+    out = {"seed": spec.seed, "weights": spec.weights,
+           "requires_import": list(spec.requires_import) if spec.requires_import else None}
+    for key, limit in (spec.budget or {}).items():
+        out[f"budget.{key}"] = getattr(limit, "text", limit)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _inputs(spec) -> dict:
+    out = {}
+    for name, i in (spec.inputs.items() if spec else ()):
+        out[name] = {"shape": fmt_shape(i.shape), "dtype": i.dtype}
+        if i.range is not None:
+            out[name]["range"] = list(i.range)
+    return out
+
+
 def compare(old: Spec | None, new: Spec | None) -> dict:
     """None stands for no spec (a file added or deleted)."""
     on = {n.name: n for n in (old.nodes if old else ())}
@@ -93,7 +116,6 @@ def compare(old: Spec | None, new: Spec | None) -> dict:
         if len(entry) > 1:
             entry["ripple"] = not defined  # changed only through something upstream
             changed.append(entry)
-    ins = lambda s: {k: {"shape": fmt_shape(i.shape), "dtype": i.dtype} for k, i in (s.inputs.items() if s else ())}
     pens = lambda s: [penalty_text(p) + ("" if p.kind == "expr" else " on " + ", ".join(p.on))
                       for p in (s.penalties if s else ())]
     po, pn = pens(old), pens(new)
@@ -102,16 +124,17 @@ def compare(old: Spec | None, new: Spec | None) -> dict:
         "name": None if (old and new and old.name == new.name) else
         {"old": old.name if old else None, "new": new.name if new else None},
         "layers": {"added": added, "removed": removed, "changed": changed},
-        "inputs": _changes(ins(old), ins(new)),
+        "inputs": _changes(_inputs(old), _inputs(new)),
         "outputs": _changes(_flat(_outputs(old)), _flat(_outputs(new))),
         "penalties": {"added": [p for p in pn if p not in po], "removed": [p for p in po if p not in pn]},
         "training": _changes(_flat(old.training if old else {}), _flat(new.training if new else {})),
+        "settings": _changes(_settings(old), _settings(new)),
         "totals": {"old": totals(old), "new": totals(new)},
     }
     if result["name"] is None:
         del result["name"]
     result["equivalent"] = not (added or removed or changed or result["inputs"] or result["outputs"] or
-                                po != pn or result["training"] or "name" in result)
+                                po != pn or result["training"] or result["settings"] or "name" in result)
     return result
 
 
@@ -177,7 +200,7 @@ def text(r: dict) -> str:
         out.append(f"- {e(a['name'])}: {a['type']} {a['shape']}, {_num(a['params'])} params")
     for c in lay["changed"]:
         out.append(f"{'~' if c['ripple'] else '!'} {e(c['name'])}: {e('; '.join(_describe(c)))}")
-    for section in ("inputs", "outputs", "training"):
+    for section in ("inputs", "outputs", "training", "settings"):
         for c in r[section]:
             out.append(f"{section}: {e(_fmt_change(c))}")
     for p in r["penalties"]["added"]:
@@ -222,7 +245,7 @@ def markdown(r: dict) -> str:
         for c in lay["changed"]:
             out.append(f"| {'ripple' if c['ripple'] else 'changed'} | {_md(c['name'])} | "
                        f"{'<br>'.join(_md(p) for p in _describe(c))} |")
-    for section in ("inputs", "outputs", "training"):
+    for section in ("inputs", "outputs", "training", "settings"):
         if r[section]:
             out += ["", f"**{section.capitalize()}**", ""] + [f"- {_md(_fmt_change(c))}" for c in r[section]]
     pen = r["penalties"]

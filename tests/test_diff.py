@@ -57,6 +57,25 @@ def test_reports_every_kind_of_change():
     assert f"total params: {old:,} -> {new:,} (+{new - old:,}, +3.1%)" in text
 
 
+def test_settings_beside_the_graph_are_changes(tmp_path):
+    """A seed, a weights file, a budget limit, an input's range: not the graph, but a reviewer must see
+    them change (a looser budget in a pull request); diff ignored them and called the specs equivalent."""
+    head = "nnspec: 1\nname: m\n{extra}inputs: {{x: {x}}}\nlayers:\n  - Dense: {{units: 2, name: out}}\noutputs: {{out: null}}\n"
+    (tmp_path / "w.keras").write_bytes(b"")
+    old = spec(head.format(extra="seed: 1\nbudget: {params: 1k}\n", x="[4]"), str(tmp_path / "a.yaml"))
+    new = spec(head.format(extra="seed: 2\nweights: w.keras\nbudget: {params: 5M, macs: 1G}\n",
+                           x="{shape: [4], range: [0, 1]}"), str(tmp_path / "b.yaml"))
+    r = d.compare(old, new)
+    assert not r["equivalent"] and r["layers"] == {"added": [], "removed": [], "changed": []}
+    assert r["settings"] == [{"key": "budget.macs", "old": None, "new": "1G"},
+                             {"key": "budget.params", "old": "1k", "new": "5M"},
+                             {"key": "seed", "old": 1, "new": 2}, {"key": "weights", "old": None, "new": "w.keras"}]
+    assert r["inputs"] == [{"key": "x", "old": {"shape": "(batch, 4)", "dtype": "float32"},
+                            "new": {"shape": "(batch, 4)", "dtype": "float32", "range": [0, 1]}}]
+    assert "settings: budget.params 1k -> 5M" in d.text(r) and "**Settings**" in d.markdown(r)
+    assert d.compare(old, old)["equivalent"]
+
+
 def test_defaults_written_out_and_the_dsl_twin_are_equivalent():
     plain = spec(LAB)
     explicit = spec(LAB.replace("units: 1, name: tsf", "units: 1, use_bias: true, name: tsf"))
@@ -78,7 +97,8 @@ def test_blocks_are_matched_after_expansion():
 
 JSON_SCHEMA = {
     "type": "object",
-    "required": ["old", "new", "layers", "inputs", "outputs", "penalties", "training", "totals", "equivalent"],
+    "required": ["old", "new", "layers", "inputs", "outputs", "penalties", "training", "settings", "totals",
+                 "equivalent"],
     "properties": {
         "old": {"type": ["string", "null"]}, "new": {"type": ["string", "null"]},
         "equivalent": {"type": "boolean"},
@@ -95,6 +115,7 @@ JSON_SCHEMA = {
         "inputs": {"type": "array", "items": {"$ref": "#/$defs/change"}},
         "outputs": {"type": "array", "items": {"$ref": "#/$defs/change"}},
         "training": {"type": "array", "items": {"$ref": "#/$defs/change"}},
+        "settings": {"type": "array", "items": {"$ref": "#/$defs/change"}},
         "penalties": {"type": "object", "required": ["added", "removed"]},
         "totals": {"type": "object", "required": ["old", "new"], "properties": {
             "old": {"type": "object", "required": ["params"]}, "new": {"type": "object", "required": ["params"]}}},
