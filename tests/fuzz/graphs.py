@@ -791,9 +791,39 @@ class Builder:
                 out[n] = None
             else:
                 out[n] = {"loss": d.choice(LOSSES_OTHER)}
+            if out[n] and vocab.LOSSES.get(out[n]["loss"]) and d.bool(0.3):  # {huber: {delta: 2.0}}
+                out[n]["loss"] = {out[n]["loss"]: _draw_args(d, vocab.LOSSES[out[n]["loss"]])}
             if out[n] and d.bool(0.15):
-                out[n]["metrics"] = [d.choice(METRICS)]
+                metric = d.choice(METRICS)
+                args = vocab.METRIC_CLASSES.get(vocab.METRIC_NAME_CLASS.get(metric), {})
+                out[n]["metrics"] = [{metric: _draw_args(d, args)} if args and d.bool(0.5) else metric]
+            if out[n] and d.bool(0.15):
+                out[n]["weight"] = d.choice([0, 0.5, 2.0])
         return out
+
+
+def _draw_args(d: Draw, schemas: dict) -> dict:
+    """Some of a loss's or metric's arguments (vocab's schemas), each drawn in its schema's range: the
+    axis ones from -3 to 3, so that one past the output's rank is tried too."""
+    out = {}
+    for name, schema in schemas.items():
+        if not d.bool(0.5):
+            continue
+        if "enum" in schema:
+            out[name] = d.choice(schema["enum"])
+        elif schema.get("type") == "boolean":
+            out[name] = d.bool()
+        elif schema.get("type") == "integer":
+            lo, hi = max(schema.get("minimum", -3), -3), min(schema.get("maximum", 3), 3)
+            if lo <= hi:
+                out[name] = d.int(lo, hi)
+        elif schema.get("type") == "number":
+            lo = schema.get("minimum", schema.get("exclusiveMinimum", -1.0))
+            hi = schema.get("maximum", schema.get("exclusiveMaximum", lo + 3.0))
+            value = d.float(lo, hi)
+            if value != schema.get("exclusiveMinimum") and value != schema.get("exclusiveMaximum"):
+                out[name] = value
+    return out
 
 
 def generate(d: Draw, max_layers: int = 8, refusal_p: float = 0.5) -> dict:
