@@ -3,7 +3,10 @@ names and ranks, the mapping rules, and both spec forms (tests/keras/test_metric
 the same against Keras)."""
 import textwrap
 
+import pytest
+
 import nnspec
+from nnspec.api import check_text
 from nnspec.source.dsl import load_dsl
 from nnspec.source.emit import to_dsl, to_yaml
 from nnspec.source.yaml_loader import load_yaml
@@ -66,3 +69,34 @@ def test_both_forms_round_trip():
     back, diags = load_dsl(nns.encode(), "m.nns")
     assert diags == [] and back.data == doc.data
     assert load_yaml(to_yaml(back.data).encode(), "m.yaml")[0].data == doc.data
+
+
+def _spec(loss, metrics="[]", first="Masking: {}"):
+    return (f"nnspec: 1\nname: m\ninputs: {{x: [8, 7]}}\nlayers:\n  - {first}\n  - Dense: {{units: 7, name: out}}\n"
+            f"outputs: {{out: {{loss: {loss}, metrics: {metrics}}}}}\n")
+
+
+@pytest.mark.parametrize("loss, metrics, code", [
+    ("{categorical_crossentropy: {axis: 3}}", "[]", "loss-args"),  # outside (batch, 8, 7)
+    ("{cosine_similarity: {axis: -4}}", "[]", "loss-args"),
+    ("{categorical_crossentropy: {axis: -2}}", "[]", "loss-args"),  # masked, not the last axis
+    ("{cosine_similarity: {axis: 1}}", "[]", "loss-args"),
+    ("mse", "[{cosine_similarity: {axis: 1}}]", "metric-args"),
+    ("mse", "[{categorical_crossentropy: {axis: -2}}]", "metric-args"),
+])
+def test_loss_and_metric_axes_that_fail_in_keras_are_refused(loss, metrics, code):
+    """Measured in Keras: an axis outside the output, or one other than the last on an output
+    carrying a mask (Masking before it), fails at the first training step (fuzzer, seed 53)."""
+    _, diags = check_text(_spec(loss, metrics), "s.yaml")
+    assert [d.code for d in diags] == [code], [d.format() for d in diags]
+    assert diags[0].hint and diags[0].span.line == 7
+
+
+@pytest.mark.parametrize("loss, metrics", [
+    ("{categorical_crossentropy: {axis: 2}}", "[{cosine_similarity: {axis: -1}}]"),  # the last axis, masked
+    ("{categorical_crossentropy: {axis: -2}}", "[{cosine_similarity: {axis: 1}}]"),
+])
+def test_axes_that_keras_takes_are_valid(loss, metrics):
+    first = "Masking: {}" if "-2" not in loss else "Dropout: {rate: 0.1}"  # no mask: any axis inside
+    _, diags = check_text(_spec(loss, metrics, first), "s.yaml")
+    assert not diags, [d.format() for d in diags]

@@ -199,6 +199,8 @@ _section("Training: losses, metrics, penalties, gradients")
 WEIGHT_WITHOUT_LOSS = _code("weight-without-loss", "an output has a loss weight but no loss")
 LOSS_SHAPE = _code("loss-shape", "a loss that cannot take the output's shape (sparse_categorical_crossentropy on "
                    "one score)")
+LOSS_ARGS = _code("loss-args", "a loss's arguments do not fit the output (an axis outside it, or not the last on a "
+                  "masked output)")
 BAD_METRIC = _code("bad-metric", "a metric mapping holds several metrics, or name: where it does not go")
 METRIC_ARGS = _code("metric-args", "a metric's arguments do not fit the output (class_id, top_k, num_labels, axis)")
 METRIC_RANK = _code("metric-rank", "a metric that needs (batch, n) on an output of another rank")

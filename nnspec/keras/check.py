@@ -61,7 +61,8 @@ def run_check(spec, steps: int = 3, batch: int = 8, model=None) -> dict:
     y = synthetic_targets(spec, batch, model=model)
     from .custom_objects import allowing
     with allowing(spec.allow_import):  # `custom:` losses: the caller's permission, as in build()
-        losses = {o.name: keras.losses.get(loss_object(o.loss)) if isinstance(o.loss, str) else loss_object(o.loss)
+        losses = {o.name: keras.losses.get(loss_object(o.loss)) if isinstance(o.loss, str) else
+                  loss_object(o.loss, len(spec.shapes[o.name]) if spec.shapes.get(o.name) is not None else None)
                   for o in spec.outputs.values() if o.loss is not None}
     weights = {o.name: float(o.weight) for o in spec.outputs.values() if o.loss is not None}
     penalty_layers = [layer for layer in model.layers if type(layer).__name__ == "Penalty"]

@@ -137,6 +137,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     _check_constraints(spec, diags)
     _check_losses(spec, diags)
     _check_metrics(spec, diags)
+    _check_masked_axes(spec, masked, diags)
     _check_trainable_reaches_a_loss(spec, diags)
     _check_unknown_sizes_can_agree(spec, diags)
     size = size_diagnostic(spec, MAX_WEIGHTS_BYTES, WARNING)
@@ -598,6 +599,13 @@ def _check_losses(spec: Spec, diags) -> None:
                                     "Keras squeezes that axis of 1 and fails at the first training step", o.span,
                                     "give the output a last axis of one unit per class (2 or more), or use "
                                     "binary_crossentropy for one score"))
+        name, args = _loss_args(o.loss)
+        axis = args.get("axis")
+        if _is_int(axis) and shape is not None and not -len(shape) <= axis < len(shape):
+            # Keras fails at the first training step (fuzzer, seed 53)
+            diags.append(Diagnostic(codes.LOSS_ARGS, f"loss {name} of output '{o.name}': axis {axis} is outside "
+                                    f"'{o.name}' {fmt_shape(shape)}, of rank {len(shape)}", o.span,
+                                    f"an axis in {-len(shape)}..{len(shape) - 1}; -1 is the last"))
     exprs = [o for o in spec.outputs.values() if isinstance(o.loss, dict) and isinstance(o.loss.get("expr"), str)]
     if not exprs:
         return
@@ -612,6 +620,44 @@ def _check_losses(spec: Spec, diags) -> None:
         except expr_lang.ExprError as e:
             diags.append(Diagnostic(codes.BAD_EXPRESSION, f"loss of '{o.name}': {e.message} (y_true and y_pred are "
                                     f"{fmt_shape(shape)})", o.expr_span or o.span, e.hint))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _loss_args(loss) -> tuple:
+    """(name, args) of a spec loss: 'mse' -> ('mse', {}); {huber: {delta: 2}} -> ('huber', {delta: 2})."""
+    name = _named(loss)
+    args = loss.get(name) if isinstance(loss, dict) and name not in (None, "expr", "custom") else None
+    return name, args if isinstance(args, dict) else {}
+
+
+def _check_masked_axes(spec: Spec, masked: set, diags) -> None:
+    """Keras applies an output's mask, (batch, steps), to the values its loss and metrics give per
+    step: one reducing another axis than the last gives values of another shape, and training fails
+    (measured: Masking, then Dense to (batch, 8, 7), with categorical_crossentropy or
+    cosine_similarity over axis 1: ValueError at the first step, loss or metric alike; fuzzer,
+    seed 53 graph 390)."""
+    for o in spec.outputs.values():
+        shape = spec.shapes.get(o.name)
+        if o.name not in masked or shape is None:
+            continue
+        rank = len(shape)
+        found = [("loss", *_loss_args(o.loss), o.span, codes.LOSS_ARGS)]
+        for i, m in enumerate(o.metrics):
+            cls, name, args = _metric_info(m)
+            if cls is not None:
+                found.append(("metric", name, args or {}, _metric_span(o, i), codes.METRIC_ARGS))
+        for kind, name, args, span, code in found:
+            axis = args.get("axis")
+            if _is_int(axis) and -rank <= axis < rank and axis % rank != rank - 1:
+                diags.append(Diagnostic(
+                    code, f"{kind} {name} of output '{o.name}' reduces axis {axis}, but '{o.name}' "
+                    f"{fmt_shape(shape)} carries a Keras mask (from a Masking layer or mask_zero before it), which "
+                    f"Keras applies to the {kind}'s value of each step: training fails", span,
+                    "reduce the last axis (axis: -1), moving the axis there with Permute (which drops the mask), "
+                    "or remove the mask"))
 
 
 def _adds_a_term(reg) -> bool:

@@ -324,3 +324,63 @@ def test_import_writes_metric_classes_with_their_arguments(tmp_path):
         {"AUC": {"curve": "PR"}}, {"AUC": {"name": "roc"}}, {"Precision": {"thresholds": 0.7}},
         {"AUC": {"thresholds": [0.2, 0.5]}}, {"expr": DICE, "name": "dice"}, "binary_accuracy"]
     assert any("Mean" in n for n in result.notes)
+
+
+LOSS_AXIS_SPEC = """
+nnspec: 1
+name: m
+inputs: {x: [5, 4]}
+layers:
+  - FIRST
+  - Dense: {units: 4, name: out}
+outputs: {out: {loss: LOSS, metrics: METRICS}}
+"""
+
+
+@pytest.mark.parametrize("first, loss, metric", [
+    ("Dropout: {rate: 0.1}", {"categorical_crossentropy": {"from_logits": True, "axis": -2}}, None),
+    ("Dropout: {rate: 0.1}", {"categorical_crossentropy": {"from_logits": True, "axis": 1}}, None),
+    ("Dropout: {rate: 0.1}", "mse", {"categorical_crossentropy": {"from_logits": True, "axis": -2}}),
+    ("Dropout: {rate: 0.1}", {"categorical_crossentropy": {"axis": 3}}, None),
+    ("Masking: {}", {"categorical_crossentropy": {"axis": -2}}, None),
+    ("Masking: {}", "mse", {"cosine_similarity": {"axis": 1}}),
+    ("Masking: {}", {"cosine_similarity": {"axis": -1}}, {"cosine_similarity": {"axis": 2}}),
+])
+def test_loss_and_metric_axes_against_keras(first, loss, metric):
+    """What nnspec refuses (an axis outside the output; not the last on a masked output) Keras fails
+    on; what it accepts trains a step, and a negative axis means what Keras means by it (TensorFlow's
+    softmax cross-entropy fails on one other than -1: nnspec counts it from the front; seed 53)."""
+    import json
+    text = (LOSS_AXIS_SPEC.replace("FIRST", first).replace("LOSS", json.dumps(loss))
+            .replace("METRICS", json.dumps([metric] if metric else [])))
+    spec, diags = spec_of(text)
+    x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
+    y = np.random.default_rng(1).uniform(0.1, 1, size=(3, 5, 4)).astype("float32")
+    inp = keras.Input((5, 4))
+    h = keras.layers.Masking()(inp) if first.startswith("Masking") else keras.layers.Dropout(0.1)(inp)
+    raw = keras.Model(inp, keras.layers.Dense(4)(h))
+
+    def keras_object(value, module):  # the spec's words, as Keras itself takes them
+        if isinstance(value, str):
+            return value
+        (name, args), = value.items()
+        return getattr(module, "".join(p.capitalize() for p in name.split("_")))(**args)
+    raw.compile("sgd", loss=keras_object(loss, keras.losses),
+                metrics=[keras_object(metric, keras.metrics)] if metric else None)
+    try:
+        raw.train_on_batch(x, y)
+        keras_fails = None
+    except Exception as e:  # noqa: BLE001 (Keras's refusal, whatever its type)
+        keras_fails = e
+    if errors(diags):
+        assert keras_fails is not None, f"nnspec refuses {loss} / {metric} but Keras trains it"
+        return
+    model = build(spec)
+    assert np.isfinite(model.train_on_batch(x, y, return_dict=True)["loss"])
+    if isinstance(loss, dict) and "categorical_crossentropy" in loss:
+        args = loss["categorical_crossentropy"]
+        axis = args["axis"] % 3  # the same axis, counted from the front: what Keras computes without failing
+        pred = model(x)["out"]
+        want = keras.losses.CategoricalCrossentropy(**{**args, "axis": axis})(y, pred)
+        got = model.loss["out"](y, pred) if isinstance(model.loss, dict) else model.loss(y, pred)
+        np.testing.assert_allclose(float(got), float(want), rtol=1e-6)
