@@ -10,7 +10,7 @@ left out.
 from __future__ import annotations
 
 from .. import codes
-from .base import (ACTIVATION, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
+from .base import (ACTIVATION, ANY, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
                    ShapeError, as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod,
                    unknown_time_axis, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
@@ -103,11 +103,17 @@ def _rnn_ports(op_name: str, shape_rule):
 INITIAL_STATE = Port("initial_state", many=True, doc="the states to start from (LSTM: [h, c]; GRU, SimpleRNN: [h])")
 
 
+def _sequences_mask(args, masked) -> bool:
+    """A recurrent layer passes its input's mask on with return_sequences: true, else drops it."""
+    return any(masked) and bool(args.get("return_sequences"))
+
+
 def _rnn_op(name: str, shape_rule=None, **kw) -> Op:
     shape_rule = shape_rule or _rnn_shape
     return Op(name=name, family="recurrent", shape=shape_rule, outputs=_rnn_outputs(name, shape_rule),
               input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule),
-              unsupported_targets={"litert": LITERT_FLEX}, **kw)
+              unsupported_targets={"litert": LITERT_FLEX}, dtypes=ANY, sequence_input=True, mask=_sequences_mask,
+              **kw)
 
 
 SIMPLE_RNN = _rnn_op(
@@ -251,6 +257,7 @@ _BIDI_STATES = ("state_h", "state_c", "state")
 BIDIRECTIONAL = Op(
     name="Bidirectional",
     family="recurrent",
+    sequence_input=True, wraps=True, mask="wrapped",
     doc="Runs a recurrent layer forwards and a copy backwards, and merges their outputs.",
     args=(
         Arg("layer", RECURRENT_LAYER, doc="the recurrent layer to run both ways, e.g. {LSTM: {units: 8}}"),
@@ -317,6 +324,7 @@ def _td_macs(args, in_shapes, out_shape):
 TIME_DISTRIBUTED = Op(
     name="TimeDistributed",
     family="recurrent",
+    sequence_input=True, wraps=True, mask="propagates",
     doc="Applies one layer (one set of weights) to every step of axis 1 of its input.",
     args=(Arg("layer", {"$ref": "#/definitions/layer_item"},
               doc="the layer to apply to each time step, e.g. {Dense: {units: 8}}"),),
@@ -362,6 +370,7 @@ def _conv_lstm_macs(args, in_shapes, out_shape):
 CONV_LSTM_2D = Op(
     name="ConvLSTM2D",
     family="recurrent",
+    sequence_input=True,
     doc="LSTM whose input and recurrent transformations are 2D convolutions, over a sequence of images.",
     args=(
         Arg("filters", POS_INT, doc="number of output channels"),
