@@ -146,7 +146,8 @@ def _softmax_shape(args, shapes):
 SOFTMAX = Op(
     name="Softmax",
     family="activations",
-    rank_free=True,
+    # Keras passes a mask on, and fails when it runs on one: the shapes pass refuses a masked Softmax
+    rank_free=True, mask="propagates",
     doc="Softmax over the given axis (or axes).",
     args=(Arg("axis", AXES, -1, "the axis or axes to normalize over"),),
     shape=_softmax_shape,

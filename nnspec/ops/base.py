@@ -265,6 +265,7 @@ class Op:
     # each op on a masked (batch, steps, features) tensor, does its output carry the mask? Softmax is the
     # one layer a propagated mask breaks: Keras applies the (batch, steps) mask to its (batch, steps,
     # features) input and fails when it runs, so the shapes pass refuses a masked Softmax.
+    # tests/keras/test_masks_keras.py checks every op's rule against Keras, with and without a mask.
     mask: str | Callable | None = None
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     # several outputs, referred to as `name.output` (None: one output)
