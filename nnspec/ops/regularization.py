@@ -78,7 +78,7 @@ def _spatial(n: int, layout: str, example: str):
         args=(RATE_ARG, *((FORMAT_ARG,) if n > 1 else ()), SEED_ARG),  # Keras's 1-D one has no data_format
         shape=shape,
         sequence_input=n == 1,
-        mask="propagates" if n == 1 else None,
+        mask="propagates",  # a mask of (batch, rows, cols) too (tests/keras/test_masks_keras.py)
     )
 
 

@@ -3,8 +3,10 @@ given inputs that carry one (after Masking) or none? The shapes pass follows mas
 to refuse a masked Softmax, which Keras fails on when it runs."""
 import warnings
 
+import numpy as np
 import pytest
 
+import nnspec
 from nnspec.keras import quiet_tensorflow
 
 quiet_tensorflow()
@@ -47,8 +49,31 @@ def _keras_masks(op_name, args, shapes, masked):
 @pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
 @pytest.mark.parametrize("op_name,args,shapes", CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(CASES)])
 def test_mask_rule_is_keras(op_name, args, shapes, masked):
-    if masked and op_name in ("SpatialDropout2D", "SpatialDropout3D"):
-        pytest.xfail("Keras passes the mask on; nnspec drops it (found by this test)")
     keras_masks, n = _keras_masks(op_name, args, shapes, masked)
     assert CATALOG[op_name].output_masked(args, [masked] * n) == keras_masks
 
+
+
+def test_a_mask_through_spatial_dropout_2d_reaches_softmax():
+    """TimeDistributed(Reshape) makes images of a masked sequence, keeping its (batch, steps) mask;
+    SpatialDropout2D passes it on, and Softmax fails on it when it runs: refused, as a masked Softmax
+    is (nnspec took SpatialDropout2D for dropping the mask and let it through)."""
+    spec = b"""nnspec: 1
+name: m
+inputs:
+  x: [5, 6]
+layers:
+  - Masking: {}
+  - TimeDistributed: {layer: {Reshape: {target_shape: [3, 2]}}}
+  - SpatialDropout2D: {rate: 0.5}
+  - Softmax: {name: out}
+outputs:
+  out: {loss: mse}
+"""
+    _, diags = nnspec.check_text(spec, "m.yaml")
+    assert [(d.code, d.span.line) for d in diags] == [("masked-softmax", 9)]
+    x = keras.Input((5, 6))
+    h = keras.layers.TimeDistributed(keras.layers.Reshape((3, 2)))(keras.layers.Masking()(x))
+    h = keras.layers.SpatialDropout2D(0.5)(h)
+    with pytest.raises(Exception, match="mask"):
+        keras.Model(x, keras.layers.Softmax()(h))(np.ones((2, 5, 6), "float32"))
