@@ -30,7 +30,8 @@ ACTIVATION_OP = Op(
 RELU = Op(
     name="ReLU",
     family="activations",
-    dtypes=NUMERIC, keeps_dtype=True, rank_free=True, mask="propagates",
+    dtypes=NUMERIC, rank_free=True, mask="propagates",
+    keeps_dtype=lambda args: not args.get("negative_slope"),  # a negative_slope makes it float32
     doc="Rectified linear unit with optional cap (max_value), leak (negative_slope) and threshold.",
     args=(
         Arg("max_value", {"anyOf": [NONNEG_NUM, {"type": "null"}],

@@ -156,6 +156,7 @@ class Port:
     many: bool = False
     dtypes: frozenset = frozenset({"float"})
     doc: str = ""
+    hint: str = ""  # what to give it, added to the hint for a wrong number of tensors
 
 
 class ImportRefused(Exception):
@@ -233,10 +234,10 @@ class Op:
     # uint8, int64 and bool inputs and asserts that nnspec refuses exactly what Keras refuses.
     dtypes: frozenset = FLOAT
     # keeps_dtype: its output has its input's dtype (an int32 / int64 / bool input gives an output of that
-    # dtype: Flatten, Add, MaxPooling2D); else the layer's float (ReLU with a negative_slope gives float32,
-    # shapes.py; Average of ints gives float64, taken as float). tests/keras/test_valid_promise_keras.py
-    # checks every op's output dtype on int32 and bool inputs.
-    keeps_dtype: bool = False
+    # dtype: Flatten, Add, MaxPooling2D), or keeps_dtype(args) -> bool where args decide (ReLU with a
+    # negative_slope gives float32); else the layer's float (Average of ints gives float64, taken as
+    # float). tests/keras/test_valid_promise_keras.py checks every op's output dtype on int32 and bool inputs.
+    keeps_dtype: bool | Callable = False
     # float_only(args) -> why: where arguments make Keras need a float input although the op takes
     # integers otherwise, a phrase saying what fails ("Keras ... fails on the first batch"); else None
     float_only: Callable | None = None
@@ -344,6 +345,11 @@ class Op:
                         break
                 return out
             object.__setattr__(self, "shape", shape)
+
+    def keeps_input_dtype(self, args: dict) -> bool:
+        """Whether its output has its input's dtype, with these args (``keeps_dtype``)."""
+        keeps = self.keeps_dtype
+        return bool(keeps(args)) if callable(keeps) else keeps
 
     def output_masked(self, args: dict, masked_inputs) -> bool:
         """Whether its output carries a Keras mask, given its args and which inputs carry one (``mask``)."""

@@ -10,6 +10,7 @@ left out.
 from __future__ import annotations
 
 from .. import codes
+from ..record import replace
 from .base import (ACTIVATION, ANY, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
                    ShapeError, as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod,
                    unknown_time_axis, weight_args)
@@ -101,6 +102,7 @@ def _rnn_ports(op_name: str, shape_rule):
 
 
 INITIAL_STATE = Port("initial_state", many=True, doc="the states to start from (LSTM: [h, c]; GRU, SimpleRNN: [h])")
+_HC = "an LSTM's states: [h, c], e.g. [enc.state_h, enc.state_c]"
 
 
 def _sequences_mask(args, masked) -> bool:
@@ -111,7 +113,8 @@ def _sequences_mask(args, masked) -> bool:
 def _rnn_op(name: str, shape_rule=None, **kw) -> Op:
     shape_rule = shape_rule or _rnn_shape
     return Op(name=name, family="recurrent", shape=shape_rule, outputs=_rnn_outputs(name, shape_rule),
-              input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule),
+              input_names=("input",), port_shapes=_rnn_ports(name, shape_rule),
+              ports=(INITIAL_STATE if len(_state_names(name)) == 1 else replace(INITIAL_STATE, hint=_HC),),
               unsupported_targets={"litert": LITERT_FLEX}, dtypes=ANY, sequence_input=True, mask=_sequences_mask,
               **kw)
 
@@ -393,7 +396,7 @@ CONV_LSTM_2D = Op(
     shape=_conv_lstm_shape,
     outputs=_rnn_outputs("ConvLSTM2D", _conv_lstm_shape),
     input_names=("input",),
-    ports=(Port("initial_state", many=True, doc="the states to start from: [h, c]"),),
+    ports=(Port("initial_state", many=True, doc="the states to start from: [h, c]", hint=_HC),),
     port_shapes=_rnn_ports("ConvLSTM2D", _conv_lstm_shape),
     params=_conv_lstm_params,
     macs=_conv_lstm_macs,

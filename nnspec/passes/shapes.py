@@ -266,14 +266,15 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
     """The op takes its inputs' dtypes (Op.dtypes, measured against Keras);
     records the node's output dtype in ``dtypes``."""
     in_dtypes = [dtypes.get(r, "float32") for r in node.inputs]
-    accepts, name = op.dtypes, op.name
+    accepts, name, args = op.dtypes, op.name, node.args
     if op.wraps and isinstance(node.args.get("layer"), dict) and len(node.args["layer"]) == 1:
-        name = next(iter(node.args["layer"]))
+        (name, args), = node.args["layer"].items()
+        args = args or {}
         accepts = CATALOG[name].dtypes if name in CATALOG else ANY
     # a wrapper's output has the wrapped layer's dtype (TimeDistributed(MaxPooling2D) keeps int32; fuzzer,
     # seed 33 graph 3540)
-    keeps = (CATALOG[name] if name in CATALOG else op).keeps_dtype and not (
-        name == "ReLU" and _relu_args(node, op).get("negative_slope"))
+    rec = CATALOG[name] if name in CATALOG else op
+    keeps = rec.keeps_input_dtype(args)
     fixed = CATALOG[name].out_dtype if name in CATALOG else None  # a wrapper's output: the wrapped layer's
     dtypes[node.name] = fixed or (in_dtypes[0] if keeps and in_dtypes else "float32")
     for ref, dtype in zip(node.inputs, in_dtypes):
@@ -297,8 +298,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
             return Diagnostic(codes.INPUT_DTYPE, f"{op.name} '{node.name}' needs a float input but '{ref}' is {dtype}: "
                               f"{why}", node.span,
                               f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
-        if name == "Embedding" and kind == "float":
-            return Diagnostic(codes.FLOAT_INDICES, f"Embedding '{node.name}' takes integer indices but '{ref}' is "
+        if rec.index_limit is not None and kind == "float":  # Embedding's
+            return Diagnostic(codes.FLOAT_INDICES, f"{name} '{node.name}' takes integer indices but '{ref}' is "
                               f"{dtype}: Keras truncates the values to int32", node.span,
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
@@ -352,8 +353,7 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
                               f"{'s' if len(shapes) != 1 else ''} but gets {len(tensors)}",
                               _port_span(node, name, 0), f"give {name}: " + (
                                   form if port.many else "<tensor>") + f", each {fmt_shape(shapes[0])}" +
-                              (" (an LSTM's states: [h, c], e.g. [enc.state_h, enc.state_c])"
-                               if node.op in ("LSTM", "ConvLSTM2D") else ""))
+                              (f" ({port.hint})" if port.hint else ""))
         for i, (ref, shape) in enumerate(zip(tensors, shapes)):
             got = spec.shapes[ref]
             if len(got) != len(shape) or any(a is not None and b is not None and a != b
@@ -372,14 +372,6 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
                                   f"{spec.dtypes.get(ref)}", _port_span(node, name, i),
                                   f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
     return None
-
-
-def _relu_args(node, op) -> dict:
-    """ReLU's arguments, or those of the ReLU a wrapper holds."""
-    if op.name == "ReLU":
-        return node.args
-    inner = node.args.get("layer")
-    return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
 
 
 def _activity_diag(node, out, dtype: str = "float32", in_dtypes=()) -> Diagnostic | None:
