@@ -247,7 +247,8 @@ class Op:
     out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
     # rank_free: Keras builds it without pinning the input's rank (no InputSpec(ndim=...)), so a shared
     # one may be called on inputs of another rank (merges: fuzzer seed 33; Expr, Hashing, Masking and
-    # CategoryEncoding: seeds 34-36, graphs 452, 1716, 3444)
+    # CategoryEncoding: seeds 34-36, graphs 452, 1716, 3444); tests/keras/test_rank_free_keras.py calls
+    # every op's shared layer on another rank, in Keras and in nnspec
     rank_free: bool = False
     # sequence_input: its (first) input is a sequence, (batch, steps, ...): a rank-2 input there gets the
     # hint to return sequences from the recurrent layer before, or to Reshape (tests/test_codes.py checks
