@@ -258,8 +258,10 @@ class Op:
     # the hint of the rank error it gives there
     one_d: str | None = None
     # wraps: a wrapper of the layer in its `layer` arg (Bidirectional, TimeDistributed, WeightNorm): the
-    # input dtypes it takes, its output dtype and its rank freedom are that layer's
+    # input dtypes it takes, its output dtype and its rank freedom are that layer's; wrapped_input(shape)
+    # -> the input shape the wrapped layer sees (TimeDistributed's: one step), None: the wrapper's own
     wraps: bool = False
+    wrapped_input: Callable | None = None
     # mask: does its output carry a Keras mask of (batch, steps)? None: no, it drops any (the default);
     # "propagates": when an input carries one; "makes": always (Masking); "wrapped": as the layer in its
     # `layer` arg (Bidirectional, WeightNorm); or mask(args, masked_inputs) -> bool, given which inputs

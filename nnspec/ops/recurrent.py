@@ -298,13 +298,18 @@ def _td_validate(args):
                          "layer", arg="layer", code=codes.BAD_ARGUMENT)
 
 
+def _step(shape) -> tuple:
+    """What TimeDistributed's layer sees of its (batch, time, ...) input: one step, (batch, ...)."""
+    return (shape[0],) + tuple(shape[2:])
+
+
 def _td_shape(args, shapes):
     (s,) = shapes
     need_rank(s, range(3, 65), "at least (batch, time, features)",
               "TimeDistributed applies its layer to every step of axis 1; add that axis with Reshape")
     op, inner = _item(args["layer"])
     try:
-        out = op.shape(inner, [(s[0],) + s[2:]])
+        out = op.shape(inner, [_step(s)])
     except ShapeError as e:
         raise _inner_error(" (per time step, without the time axis)", op.name, e) from None
     return (out[0], s[1]) + tuple(out[1:])
@@ -313,13 +318,13 @@ def _td_shape(args, shapes):
 def _td_params(args, shapes):
     (s,) = shapes
     op, inner = _item(args["layer"])
-    return op.count_params(inner, [(s[0],) + s[2:]])
+    return op.count_params(inner, [_step(s)])
 
 
 def _td_macs(args, in_shapes, out_shape):
     (s,) = in_shapes
     op, inner = _item(args["layer"])
-    step = [(s[0],) + s[2:]]
+    step = [_step(s)]
     n = op.count_macs(inner, step, op.shape(inner, step))
     return None if n is None else s[1] * n
 
@@ -327,7 +332,7 @@ def _td_macs(args, in_shapes, out_shape):
 TIME_DISTRIBUTED = Op(
     name="TimeDistributed",
     family="recurrent",
-    sequence_input=True, wraps=True, mask="propagates",
+    sequence_input=True, wraps=True, wrapped_input=_step, mask="propagates",
     doc="Applies one layer (one set of weights) to every step of axis 1 of its input.",
     args=(Arg("layer", {"$ref": "#/definitions/layer_item"},
               doc="the layer to apply to each time step, e.g. {Dense: {units: 8}}"),),

@@ -538,8 +538,9 @@ def _check_constraints(spec: Spec, diags) -> None:
         in_shape = spec.shapes.get(node.inputs[0]) if node.inputs else None
         for op, weight, keys, text in _constraint_exprs(node.op, node.given):
             shape = in_shape
-            if op != node.op and node.op == "TimeDistributed" and shape is not None:
-                shape = shape[:1] + shape[2:]  # the wrapped layer sees one time step
+            wrapped_input = CATALOG[node.op].wrapped_input
+            if op != node.op and wrapped_input is not None and shape is not None:
+                shape = wrapped_input(shape)  # what the wrapped layer sees: TimeDistributed's, one time step
             ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), shape)
             if ranks is None:
                 continue
