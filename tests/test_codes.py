@@ -315,7 +315,7 @@ _FILL = {"units": 4, "filters": 4, "kernel_size": 3, "pool_size": 2, "rate": 0.1
 
 
 def test_sequence_input_is_what_the_shape_rules_say():
-    """Op.sequence_input (ops/ranks.py) gives the hint "return_sequences: true on 'lstm1'" for a
+    """Op.sequence_input (set in each op record) gives the hint "return_sequences: true on 'lstm1'" for a
     (batch, features) input; the shape rules say in their own words which ops need a time axis.
     The two agree, op by op."""
     from nnspec.ops import CATALOG

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-from . import dtypes, ranks
 from .base import Op
 
 # Each family module's ops, by name, in the catalog's order: a spec loads only the families it uses
@@ -54,14 +53,6 @@ class _Catalog(dict):
         for op in importlib.import_module(f"{__name__}.{family}").OPS:
             if dict.__contains__(self, op.name):
                 raise RuntimeError(f"op {op.name} defined twice")
-            # the input dtypes Keras takes (ops/dtypes.py), set on the frozen record as its __post_init__ does
-            if op.name in dtypes.ACCEPTS:
-                object.__setattr__(op, "dtypes", dtypes.ACCEPTS[op.name])
-            if op.name in dtypes.KEEPS_DTYPE:
-                object.__setattr__(op, "keeps_dtype", True)
-            # what it asks of its input's rank (ops/ranks.py)
-            object.__setattr__(op, "rank_free", op.name in ranks.RANK_FREE)
-            object.__setattr__(op, "sequence_input", op.name in ranks.SEQUENCE_INPUT)
             dict.__setitem__(self, op.name, op)
 
     def load_all(self) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import codes
-from .base import (ACTIVATION, CONSTRAINT, INITIALIZER, NUM, REGULARIZER, Arg, Op,
+from .base import (ACTIVATION, CONSTRAINT, INITIALIZER, NUM, NUMERIC, REGULARIZER, Arg, Op,
                    ShapeError, fmt_shape, prod)
 from .normalization import AXES, resolve_axes
 
@@ -17,6 +17,7 @@ def _same_shape(args, shapes):
 ACTIVATION_OP = Op(
     name="Activation",
     family="activations",
+    rank_free=True, mask="propagates",
     # glu and threshold are refused here as everywhere (base.REFUSED_ACTIVATIONS)
     doc="Applies an activation function element-wise.",
     args=(Arg("activation", ACTIVATION, doc="the activation function"),),
@@ -29,6 +30,8 @@ ACTIVATION_OP = Op(
 RELU = Op(
     name="ReLU",
     family="activations",
+    dtypes=NUMERIC, rank_free=True, mask="propagates",
+    keeps_dtype=lambda args: not args.get("negative_slope"),  # a negative_slope makes it float32
     doc="Rectified linear unit with optional cap (max_value), leak (negative_slope) and threshold.",
     args=(
         Arg("max_value", {"anyOf": [NONNEG_NUM, {"type": "null"}],
@@ -50,6 +53,7 @@ RELU = Op(
 LEAKY_RELU = Op(
     name="LeakyReLU",
     family="activations",
+    dtypes=NUMERIC, rank_free=True, mask="propagates",
     doc="Leaky ReLU: x if x > 0 else negative_slope * x.",
     args=(Arg("negative_slope", NONNEG_NUM, 0.3, "slope for negative inputs"),),
     shape=_same_shape,
@@ -59,6 +63,7 @@ LEAKY_RELU = Op(
 ELU = Op(
     name="ELU",
     family="activations",
+    rank_free=True, mask="propagates",
     doc="Exponential linear unit: x if x > 0 else alpha * (exp(x) - 1).",
     args=(Arg("alpha", NUM, 1.0, "scale of the negative part"),),
     shape=_same_shape,
@@ -117,6 +122,7 @@ def _prelu_params(args, shapes):
 PRELU = Op(
     name="PReLU",
     family="activations",
+    mask="propagates",
     doc="Parametric ReLU: x if x > 0 else alpha * x, with a learned alpha per entry (or shared over axes).",
     args=(
         # Keras's default is "Zeros" (the class name); "zeros" is the same initializer.
@@ -141,6 +147,8 @@ def _softmax_shape(args, shapes):
 SOFTMAX = Op(
     name="Softmax",
     family="activations",
+    # Keras passes a mask on, and fails when it runs on one: the shapes pass refuses a masked Softmax
+    rank_free=True, mask="propagates",
     doc="Softmax over the given axis (or axes).",
     args=(Arg("axis", AXES, -1, "the axis or axes to normalize over"),),
     shape=_softmax_shape,

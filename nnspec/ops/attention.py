@@ -6,7 +6,7 @@ value), or by name ``from: {query: q, value: v, key: k}``.
 from __future__ import annotations
 
 from .. import codes
-from .base import (BOOL, POS_INT, RATE, Arg, ImportHooks, ImportRefused, Op, Outputs, Port, ShapeError, enum,
+from .base import (ANY, BOOL, POS_INT, RATE, Arg, ImportHooks, ImportRefused, Op, Outputs, Port, ShapeError, enum,
                    fmt_shape, need_known, prod, weight_args)
 from .regularization import SEED
 
@@ -73,6 +73,7 @@ _CALL_FLAGS = ("return_attention_scores", "use_causal_mask")  # nothing to write
 ATTENTION = Op(
     name="Attention",
     family="attention",
+    rank_free=True, sequence_input=True, mask="propagates",
     doc="Dot-product (Luong-style) attention: softmax(query . key^T) . value.",
     args=(
         Arg("use_scale", BOOL, False, doc="learn a scalar that scales the scores"),
@@ -248,6 +249,7 @@ def _mha_import_call(args, kwargs):
 MULTI_HEAD_ATTENTION = Op(
     name="MultiHeadAttention",
     family="attention",
+    dtypes=ANY, rank_free=True, sequence_input=True, mask="propagates",
     doc="Multi-head attention (Vaswani et al., 2017): projects query/key/value per head, attends, projects back.",
     args=(
         Arg("num_heads", POS_INT, doc="number of attention heads"),

@@ -103,6 +103,12 @@ def fixed_broadcast_reuse(first, s, kept, what: str, hint: str, with_batch: bool
     return None
 
 
+# the kinds of input dtype an op takes (Op.dtypes)
+FLOAT = frozenset({"float"})  # float math: Keras refuses int and bool inputs
+ANY = frozenset({"float", "int", "bool"})  # Keras casts int and bool inputs to float (or keeps them)
+NUMERIC = frozenset({"float", "int"})  # integers, not bool
+
+
 @record(frozen=True)
 class Arg:
     name: str
@@ -150,6 +156,7 @@ class Port:
     many: bool = False
     dtypes: frozenset = frozenset({"float"})
     doc: str = ""
+    hint: str = ""  # what to give it, added to the hint for a wrong number of tensors
 
 
 class ImportRefused(Exception):
@@ -220,10 +227,17 @@ class Op:
     # multiply-accumulates of one example (conventions in the README); absent: 0 (element-wise work)
     macs: Callable | None = None
     inputs: tuple = (1, 1)  # (min, max) number of input tensors; max None = unbounded
-    # the kinds of input dtype Keras accepts ("float", "int", "bool"): float math by default;
-    # per-op overrides in ops/dtypes.py, checked against Keras in tests/keras/test_valid_promise_keras.py
-    dtypes: frozenset = frozenset({"float"})
-    keeps_dtype: bool = False  # its output has its input's dtype (Flatten, Reshape); else the layer's float
+    # The facts below were measured against Keras 3 (TensorFlow backend), op by op; each record sets its own.
+    # dtypes: the kinds of input dtype Keras accepts ("float", "int", "bool"). FLOAT, the default: float
+    # math (convolutions, average pooling, dropout refuse integers); ANY: Keras casts int and bool inputs
+    # to float; NUMERIC: integers, not bool. tests/keras/test_valid_promise_keras.py feeds every op int32,
+    # uint8, int64 and bool inputs and asserts that nnspec refuses exactly what Keras refuses.
+    dtypes: frozenset = FLOAT
+    # keeps_dtype: its output has its input's dtype (an int32 / int64 / bool input gives an output of that
+    # dtype: Flatten, Add, MaxPooling2D), or keeps_dtype(args) -> bool where args decide (ReLU with a
+    # negative_slope gives float32); else the layer's float (Average of ints gives float64, taken as
+    # float). tests/keras/test_valid_promise_keras.py checks every op's output dtype on int32 and bool inputs.
+    keeps_dtype: bool | Callable = False
     # float_only(args) -> why: where arguments make Keras need a float input although the op takes
     # integers otherwise, a phrase saying what fails ("Keras ... fails on the first batch"); else None
     float_only: Callable | None = None
@@ -231,10 +245,32 @@ class Op:
     # arguments (UpSampling2D's area resize); training fails when a trainable layer comes before it
     no_gradient: Callable | None = None
     out_dtype: str | None = None  # a fixed output dtype (Hashing: int64), over keeps_dtype and float32
-    # Keras builds it without pinning the input's rank: a shared one runs on inputs of another rank;
-    # its (first) input is a sequence, (batch, steps, ...). Both from ops/ranks.py
+    # rank_free: Keras builds it without pinning the input's rank (no InputSpec(ndim=...)), so a shared
+    # one may be called on inputs of another rank (merges: fuzzer seed 33; Expr, Hashing, Masking and
+    # CategoryEncoding: seeds 34-36, graphs 452, 1716, 3444); tests/keras/test_rank_free_keras.py calls
+    # every op's shared layer on another rank, in Keras and in nnspec
     rank_free: bool = False
+    # sequence_input: its (first) input is a sequence, (batch, steps, ...): a rank-2 input there gets the
+    # hint to return sequences from the recurrent layer before, or to Reshape (tests/test_codes.py checks
+    # that the shape rules say so, op by op)
     sequence_input: bool = False
+    # one_d: the op to use on a (batch, steps, channels) input instead of this 2-D one (Conv2D: "Conv1D"),
+    # the hint of the rank error it gives there
+    one_d: str | None = None
+    # wraps: a wrapper of the layer in its `layer` arg (Bidirectional, TimeDistributed, WeightNorm): the
+    # input dtypes it takes, its output dtype and its rank freedom are that layer's; wrapped_input(shape)
+    # -> the input shape the wrapped layer sees (TimeDistributed's: one step), None: the wrapper's own
+    wraps: bool = False
+    wrapped_input: Callable | None = None
+    # mask: does its output carry a Keras mask of (batch, steps)? None: no, it drops any (the default);
+    # "propagates": when an input carries one; "makes": always (Masking); "wrapped": as the layer in its
+    # `layer` arg (Bidirectional, WeightNorm); or mask(args, masked_inputs) -> bool, given which inputs
+    # carry one (Embedding's mask_zero, a recurrent layer's return_sequences). Measured against Keras 3.15:
+    # each op on a masked (batch, steps, features) tensor, does its output carry the mask? Softmax is the
+    # one layer a propagated mask breaks: Keras applies the (batch, steps) mask to its (batch, steps,
+    # features) input and fails when it runs, so the shapes pass refuses a masked Softmax.
+    # tests/keras/test_masks_keras.py checks every op's rule against Keras, with and without a mask.
+    mask: str | Callable | None = None
     input_names: tuple | None = None  # names for `from: {query: a, value: b}`
     # several outputs, referred to as `name.output` (None: one output)
     outputs: Outputs | None = None
@@ -312,6 +348,30 @@ class Op:
                         break
                 return out
             object.__setattr__(self, "shape", shape)
+
+    def keeps_input_dtype(self, args: dict) -> bool:
+        """Whether its output has its input's dtype, with these args (``keeps_dtype``)."""
+        keeps = self.keeps_dtype
+        return bool(keeps(args)) if callable(keeps) else keeps
+
+    def output_masked(self, args: dict, masked_inputs) -> bool:
+        """Whether its output carries a Keras mask, given its args and which inputs carry one (``mask``)."""
+        rule = self.mask
+        if rule is None:
+            return False
+        if rule == "propagates":
+            return any(masked_inputs)
+        if rule == "makes":
+            return True
+        if rule == "wrapped":
+            inner = args.get("layer")
+            if not (isinstance(inner, dict) and len(inner) == 1):
+                return False
+            (name, inner_args), = inner.items()
+            from . import CATALOG  # lazily: the registry imports this module
+            op = CATALOG.get(name)
+            return op is not None and op.output_masked(inner_args or {}, masked_inputs)
+        return bool(rule(args, masked_inputs))
 
     def output_names(self, args: dict) -> tuple:
         """The names of the layer's outputs with these args, main first; () for a single output."""

@@ -212,7 +212,13 @@ def _conv(rank: int) -> Op:
                     _ACTIVATION, *weight_args()),
               shape=_window_shape(rank, "Conv{}D", out_channels), params=params, validate=validate,
               macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)) * (_cin(a, i) // a["groups"]),
-              weights=kernel_and_bias(rank + 2), bounds="conv" if rank < 3 else None)
+              weights=kernel_and_bias(rank + 2), bounds="conv" if rank < 3 else None, **_sequence(rank, "Conv{}D"))
+
+
+def _sequence(rank: int, family: str) -> dict:
+    """A 1-D layer's input is a sequence (Op.sequence_input); a 2-D one's rank error on (batch, steps,
+    channels) suggests the 1-D layer (Op.one_d)."""
+    return {"sequence_input": True} if rank == 1 else {"one_d": family.format(1)} if rank == 2 else {}
 
 
 def _conv_transpose(rank: int) -> Op:
@@ -272,6 +278,7 @@ def _conv_transpose(rank: int) -> Op:
                     Arg("output_padding", output_padding, None, doc="extra size added on one side of each axis"),
                     FORMAT_ARG, dilation, _ACTIVATION, *weight_args()),
               shape=shape, params=params, validate=validate, weights=kernel_and_bias(rank + 2),
+              **_sequence(rank, "Conv{}DTranspose"),
               # every input position scatters its kernel into filters outputs
               macs=lambda a, i, o: prod(i[0][1:]) * prod(as_tuple(a["kernel_size"], rank)) * a["filters"])
 
@@ -293,7 +300,8 @@ def _separable_conv(rank: int) -> Op:
               macs=lambda a, i, o: prod(spatial(o, a)) * _cin(a, i) * a["depth_multiplier"] * (
                   prod(as_tuple(a["kernel_size"], rank)) + a["filters"]),  # depthwise, then pointwise
               weights=lambda args, shapes: {"depthwise": (rank + 2,), "pointwise": (rank + 2,),
-                                            **({"bias": (1,)} if args["use_bias"] else {})})
+                                            **({"bias": (1,)} if args["use_bias"] else {})},
+              **_sequence(rank, "SeparableConv{}D"))
 
 
 def _depthwise_conv(rank: int) -> Op:
@@ -311,7 +319,7 @@ def _depthwise_conv(rank: int) -> Op:
               params=params, validate=_equal_strides(rank),
               macs=lambda a, i, o: prod(o[1:]) * prod(as_tuple(a["kernel_size"], rank)),
               weights=lambda args, shapes: {"depthwise": (rank + 2,), **({"bias": (1,)} if args["use_bias"] else {})},
-              bounds="conv")
+              bounds="conv", **_sequence(rank, "DepthwiseConv{}D"))
 
 
 OPS: tuple[Op, ...] = (

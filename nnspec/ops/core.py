@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .. import codes
-from .base import (ACTIVATION, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, POS_INT, REGULARIZER, Arg,
+from .base import (ACTIVATION, ANY, AXIS, BOOL, CONSTRAINT, INITIALIZER, NUM, NUMERIC, POS_INT, REGULARIZER, Arg,
                    Imported, ImportRefused, KerasImport,
                    Op, ShapeError, fixed_broadcast_reuse, fmt_shape, kernel_and_bias, need_known, prod, weight_args)
 
@@ -25,6 +25,7 @@ def _dense_params(args, shapes):
 DENSE = Op(
     name="Dense",
     family="core",
+    dtypes=ANY, rank_free=True, mask="propagates",
     doc="Densely connected layer: `activation(dot(x, kernel) + bias)` over the last axis.",
     args=(
         Arg("units", POS_INT, doc="dimensionality of the output"),
@@ -193,6 +194,7 @@ _SIZE_OR_NULL = {"anyOf": [POS_INT, {"type": "null"}]}
 EINSUM_DENSE = Op(
     name="EinsumDense",
     family="core",
+    dtypes=ANY,
     doc="A dense layer of any rank: `einsum(equation, x, kernel) + bias`, e.g. 'abc,cde->abde'.",
     args=(
         Arg("equation", {"type": "string", "pattern": _EQUATION_PATTERN,
@@ -235,6 +237,8 @@ def _embedding_shape(args, shapes):
 EMBEDDING = Op(
     name="Embedding",
     family="core",
+    dtypes=ANY, rank_free=True,
+    mask=lambda args, masked: bool(args.get("mask_zero")),  # its own, whatever its input carries
     doc="Turns integer indices in [0, input_dim) into dense vectors of size output_dim.",
     args=(
         Arg("input_dim", POS_INT, doc="vocabulary size: the largest index + 1"),
@@ -282,6 +286,7 @@ def _import_layer_scale(layer, args, kwargs) -> Imported:
 SCALE = Op(
     name="Scale",
     family="core",
+    dtypes=ANY, mask="propagates",
     doc="Multiplies by a learned per-channel weight gamma (one entry per entry of `axis`): ConvNeXt's layer "
         "scale, e.g. gamma_initializer: {constant: {value: 1.0e-6}}.",
     args=(
@@ -321,6 +326,7 @@ def _masking_shape(args, shapes):
 MASKING = Op(
     name="Masking",
     family="core",
+    dtypes=NUMERIC, keeps_dtype=True, rank_free=True, mask="makes",
     doc="Masks the steps of (batch, steps, features) whose features all equal mask_value: the recurrent and "
         "attention layers after it skip them (as Embedding's mask_zero).",
     args=(Arg("mask_value", NUM, 0.0, "the padding value"),),

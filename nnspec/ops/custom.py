@@ -12,7 +12,7 @@ Validation never imports it.
 from __future__ import annotations
 
 from ..vocab import CUSTOM_REF
-from .base import Arg, Op
+from .base import ANY, Arg, Op
 
 
 def _shape(args, shapes):
@@ -25,6 +25,7 @@ def _shape(args, shapes):
 CUSTOM = Op(
     name="Custom",
     family="custom",
+    dtypes=ANY,  # nnspec cannot know: not checked
     doc="Your own Keras layer class, imported from an allowed module: {class: mypkg.layers:MyLayer, args: {...}}.",
     args=(
         Arg("class", CUSTOM_REF, doc="module:Class of a keras.layers.Layer subclass"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 
 from .. import codes
-from .base import INT, Arg, KerasImport, Op, ShapeError, fmt_shape
+from .base import ANY, INT, Arg, KerasImport, Op, ShapeError, fmt_shape
 from .expression_import import KERAS_CLASSES, import_keras_op
 
 
@@ -87,6 +87,7 @@ _random_at_inference.when = "drawing random numbers"  # for the README's table (
 EXPR = Op(
     name="Expr",
     family="expression",
+    dtypes=ANY, rank_free=True,
     doc="An expression of its input tensors (nnspec's expression language), e.g. abs(a - b) or "
         "z_mean + exp(0.5 * z_log_var) * normal(shape_of(z_mean)); from: a map names the inputs, a list uses "
         "their tensor names, one input is x.",

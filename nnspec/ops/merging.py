@@ -3,7 +3,7 @@ Average, Maximum, Minimum), Concatenate and Dot. They take a list of inputs."""
 from __future__ import annotations
 
 from .. import codes
-from .base import AXIS, BOOL, Arg, Op, ShapeError, fmt_shape, prod
+from .base import ANY, AXIS, BOOL, NUMERIC, Arg, Op, ShapeError, fmt_shape, prod
 
 
 def _join(shapes) -> str:
@@ -67,16 +67,19 @@ def _elementwise_reuse(args, first_shapes, shapes):
     return None
 
 
-def _elementwise(name, doc, inputs=(2, None), bounds=None):
+def _elementwise(name, doc, inputs=(2, None), bounds=None, keeps_dtype=True):
+    # integers but not bool; a shared one runs on inputs of another rank (fuzzer, seed 33)
     return Op(name=name, family="merging", doc=doc, shape=_elementwise_shape, inputs=inputs,
-              reuse=_elementwise_reuse, bounds=bounds)
+              reuse=_elementwise_reuse, bounds=bounds, dtypes=NUMERIC, keeps_dtype=keeps_dtype, rank_free=True,
+              mask="propagates")
 
 
 ADD = _elementwise("Add", "Adds its inputs elementwise.", bounds="add")
 SUBTRACT = _elementwise("Subtract", "Subtracts its second input from its first, elementwise.", inputs=(2, 2),
                        bounds="subtract")
 MULTIPLY = _elementwise("Multiply", "Multiplies its inputs elementwise.")
-AVERAGE = _elementwise("Average", "Averages its inputs elementwise.", bounds="average")
+AVERAGE = _elementwise("Average", "Averages its inputs elementwise.", bounds="average",
+                       keeps_dtype=False)  # Keras: float64 of integers, taken as float
 MAXIMUM = _elementwise("Maximum", "The elementwise maximum of its inputs.")
 MINIMUM = _elementwise("Minimum", "The elementwise minimum of its inputs.")
 
@@ -115,6 +118,7 @@ def _concatenate_shape(args, shapes):
 CONCATENATE = Op(
     name="Concatenate",
     family="merging",
+    dtypes=ANY, keeps_dtype=True, rank_free=True, mask="propagates",
     doc="Joins its inputs along one axis; the other axes must agree.",
     args=(Arg("axis", AXIS, -1, doc="the axis to join along"),),
     shape=_concatenate_shape,
@@ -163,6 +167,7 @@ def _dot_shape(args, shapes):
 DOT = Op(
     name="Dot",
     family="merging",
+    dtypes=ANY, keeps_dtype=True, rank_free=True,
     doc="The dot product of two inputs over one axis of each (per sample).",
     args=(Arg("axes", {"anyOf": [AXIS, {"type": "array", "items": AXIS, "minItems": 2, "maxItems": 2}],
                        "description": "an axis, or a list of 2 (one per input)"},

@@ -3,7 +3,7 @@ UnitNormalization."""
 from __future__ import annotations
 
 from .. import codes
-from .base import (AXIS, BOOL, CONSTRAINT, INITIALIZER, REGULARIZER, Arg, Op, ShapeError,
+from .base import (ANY, AXIS, BOOL, CONSTRAINT, INITIALIZER, REGULARIZER, Arg, Op, ShapeError,
                    fmt_shape, prod)
 
 AXES = {"anyOf": [AXIS, {"type": "array", "items": AXIS, "minItems": 1, "maxItems": 64, "uniqueItems": True}],
@@ -97,6 +97,7 @@ RENORM_CLIPPING = {
 BATCH_NORMALIZATION = Op(
     name="BatchNormalization",
     family="normalization",
+    dtypes=ANY, mask="propagates",
     doc="Normalizes over the batch with learned scale/offset; keeps moving mean/variance for inference.",
     args=(
         Arg("axis", AXIS, -1, "the features axis (normalized per entry of this axis)"),
@@ -140,6 +141,7 @@ def _ln_params(args, shapes):
 LAYER_NORMALIZATION = Op(
     name="LayerNormalization",
     family="normalization",
+    dtypes=ANY, rank_free=True, mask="propagates",
     doc="Normalizes each example over the given axes, with learned scale/offset spanning those axes.",
     args=(
         Arg("axis", AXES, -1, "the axis or axes to normalize over"),
@@ -169,6 +171,7 @@ def _unit_shape(args, shapes):
 UNIT_NORMALIZATION = Op(
     name="UnitNormalization",
     family="normalization",
+    rank_free=True, mask="propagates",
     doc="Scales each example to unit L2 norm over the given axes.",
     args=(Arg("axis", AXES, -1, "the axis or axes to normalize over"),),
     shape=_unit_shape,

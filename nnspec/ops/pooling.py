@@ -5,7 +5,8 @@ once per mode and rank; the window arithmetic is the conv family's.
 """
 from __future__ import annotations
 
-from .base import BOOL, LITERT_FLEX, PADDING, REQUIRED, Arg, ImportHooks, Op, as_tuple, int_or_tuple
+from .base import (ANY, BOOL, LITERT_FLEX, NUMERIC, PADDING, REQUIRED, Arg, ImportHooks, Op, as_tuple,
+                   int_or_tuple)
 from .conv import FORMAT_ARG, axis_default, first, join, layout, need_spatial, window_dims
 
 _MODES = {"Max": "maximum", "Average": "average"}
@@ -40,7 +41,10 @@ def _pool(mode: str, rank: int) -> Op:
                     Arg("padding", PADDING, "valid"), FORMAT_ARG),
               shape=shape, import_hooks=ImportHooks(implied=implied),
               bounds=f"{mode.lower()}_pool" if rank < 3 else None,
-              unsupported_targets={"litert": LITERT_FLEX} if rank == 3 else {})
+              unsupported_targets={"litert": LITERT_FLEX} if rank == 3 else {},
+              # max pooling of integers (not bool) keeps their dtype; average pooling takes floats only
+              **({"dtypes": NUMERIC, "keeps_dtype": True} if mode == "Max" and rank < 3 else {}),
+              sequence_input=rank == 1, one_d=family.format(1) if rank == 2 else None)
 
 
 def _global_pool(mode: str, rank: int) -> Op:
@@ -54,7 +58,8 @@ def _global_pool(mode: str, rank: int) -> Op:
     return Op(name=family.format(rank), family="pooling",
               doc=f"{_MODES[mode].capitalize()} over all spatial axes of {layout(rank)}: (batch, channels).",
               args=(FORMAT_ARG, Arg("keepdims", BOOL, False, doc="keep the spatial axes with size 1")),
-              shape=shape, bounds="global_average_pool" if mode == "Average" and rank < 3 else None)
+              shape=shape, bounds="global_average_pool" if mode == "Average" and rank < 3 else None,
+              dtypes=ANY, keeps_dtype=mode == "Max", sequence_input=rank == 1)
 
 
 OPS: tuple[Op, ...] = (

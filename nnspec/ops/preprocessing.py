@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import codes
-from .base import AXIS, BOOL, INT, LITERT_FLEX, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse, fmt_shape, prod
+from .base import (ANY, AXIS, BOOL, INT, LITERT_FLEX, POS_INT, Arg, Op, ShapeError, enum, fixed_broadcast_reuse,
+                   fmt_shape, prod)
 from .normalization import known_axis_sizes, resolve_axes
 
 NUM_OR_LIST = {
@@ -31,6 +32,7 @@ def _rescaling_shape(args, shapes):
 RESCALING = Op(
     name="Rescaling",
     family="preprocessing",
+    dtypes=ANY, rank_free=True, mask="propagates",
     doc="Multiplies the input by `scale` and adds `offset` (e.g. scale 1/255 maps [0, 255] to [0, 1]).",
     args=(
         Arg("scale", NUM_OR_LIST, doc="the factor (per channel if a list)"),
@@ -117,6 +119,7 @@ def _norm_reuse(args, first_shapes, shapes):
 NORMALIZATION = Op(
     name="Normalization",
     family="preprocessing",
+    dtypes=ANY, mask="propagates",
     doc="Computes (x - mean) / sqrt(variance) per entry of `axis` (or the inverse with invert); mean and "
         "variance given, or left out as non-trainable weights to load (nnspec has no adapt()).",
     args=(
@@ -157,6 +160,8 @@ def _category_shape(args, shapes):
 CATEGORY_ENCODING = Op(
     name="CategoryEncoding",
     family="preprocessing",
+    dtypes=frozenset({"int", "bool"}),  # indices: Keras casts a float to int, and a negative value fails when it runs
+    rank_free=True,
     doc="Encodes integer indices in [0, num_tokens) as one-hot, multi-hot or count vectors (float32).",
     args=(
         Arg("num_tokens", POS_INT, doc="the number of categories: indices go from 0 to num_tokens - 1"),
@@ -173,6 +178,7 @@ _SALT = {"anyOf": [INT, {"type": "array", "items": INT, "minItems": 2, "maxItems
 HASHING = Op(
     name="Hashing",
     family="preprocessing",
+    dtypes=ANY, rank_free=True,
     doc="Hashes each value into one of num_bins bins: an int64 index (strings are not an nnspec dtype: "
         "integer, bool or float inputs).",
     args=(

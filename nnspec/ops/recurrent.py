@@ -10,7 +10,8 @@ left out.
 from __future__ import annotations
 
 from .. import codes
-from .base import (ACTIVATION, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
+from ..record import replace
+from .base import (ACTIVATION, ANY, BOOL, LITERT_FLEX, PADDING, POS_INT, RATE, Arg, ImportHooks, Op, Outputs, Port,
                    ShapeError, as_tuple, enum, int_or_tuple, kernel_and_bias, need_known, need_rank, prod,
                    unknown_time_axis, weight_args)
 from .conv import _no_dilated_strides, _windows, window_dims
@@ -101,13 +102,21 @@ def _rnn_ports(op_name: str, shape_rule):
 
 
 INITIAL_STATE = Port("initial_state", many=True, doc="the states to start from (LSTM: [h, c]; GRU, SimpleRNN: [h])")
+_HC = "an LSTM's states: [h, c], e.g. [enc.state_h, enc.state_c]"
+
+
+def _sequences_mask(args, masked) -> bool:
+    """A recurrent layer passes its input's mask on with return_sequences: true, else drops it."""
+    return any(masked) and bool(args.get("return_sequences"))
 
 
 def _rnn_op(name: str, shape_rule=None, **kw) -> Op:
     shape_rule = shape_rule or _rnn_shape
     return Op(name=name, family="recurrent", shape=shape_rule, outputs=_rnn_outputs(name, shape_rule),
-              input_names=("input",), ports=(INITIAL_STATE,), port_shapes=_rnn_ports(name, shape_rule),
-              unsupported_targets={"litert": LITERT_FLEX}, **kw)
+              input_names=("input",), port_shapes=_rnn_ports(name, shape_rule),
+              ports=(INITIAL_STATE if len(_state_names(name)) == 1 else replace(INITIAL_STATE, hint=_HC),),
+              unsupported_targets={"litert": LITERT_FLEX}, dtypes=ANY, sequence_input=True, mask=_sequences_mask,
+              **kw)
 
 
 SIMPLE_RNN = _rnn_op(
@@ -251,6 +260,7 @@ _BIDI_STATES = ("state_h", "state_c", "state")
 BIDIRECTIONAL = Op(
     name="Bidirectional",
     family="recurrent",
+    sequence_input=True, wraps=True, mask="wrapped",
     doc="Runs a recurrent layer forwards and a copy backwards, and merges their outputs.",
     args=(
         Arg("layer", RECURRENT_LAYER, doc="the recurrent layer to run both ways, e.g. {LSTM: {units: 8}}"),
@@ -288,13 +298,18 @@ def _td_validate(args):
                          "layer", arg="layer", code=codes.BAD_ARGUMENT)
 
 
+def _step(shape) -> tuple:
+    """What TimeDistributed's layer sees of its (batch, time, ...) input: one step, (batch, ...)."""
+    return (shape[0],) + tuple(shape[2:])
+
+
 def _td_shape(args, shapes):
     (s,) = shapes
     need_rank(s, range(3, 65), "at least (batch, time, features)",
               "TimeDistributed applies its layer to every step of axis 1; add that axis with Reshape")
     op, inner = _item(args["layer"])
     try:
-        out = op.shape(inner, [(s[0],) + s[2:]])
+        out = op.shape(inner, [_step(s)])
     except ShapeError as e:
         raise _inner_error(" (per time step, without the time axis)", op.name, e) from None
     return (out[0], s[1]) + tuple(out[1:])
@@ -303,13 +318,13 @@ def _td_shape(args, shapes):
 def _td_params(args, shapes):
     (s,) = shapes
     op, inner = _item(args["layer"])
-    return op.count_params(inner, [(s[0],) + s[2:]])
+    return op.count_params(inner, [_step(s)])
 
 
 def _td_macs(args, in_shapes, out_shape):
     (s,) = in_shapes
     op, inner = _item(args["layer"])
-    step = [(s[0],) + s[2:]]
+    step = [_step(s)]
     n = op.count_macs(inner, step, op.shape(inner, step))
     return None if n is None else s[1] * n
 
@@ -317,6 +332,7 @@ def _td_macs(args, in_shapes, out_shape):
 TIME_DISTRIBUTED = Op(
     name="TimeDistributed",
     family="recurrent",
+    sequence_input=True, wraps=True, wrapped_input=_step, mask="propagates",
     doc="Applies one layer (one set of weights) to every step of axis 1 of its input.",
     args=(Arg("layer", {"$ref": "#/definitions/layer_item"},
               doc="the layer to apply to each time step, e.g. {Dense: {units: 8}}"),),
@@ -362,6 +378,7 @@ def _conv_lstm_macs(args, in_shapes, out_shape):
 CONV_LSTM_2D = Op(
     name="ConvLSTM2D",
     family="recurrent",
+    sequence_input=True,
     doc="LSTM whose input and recurrent transformations are 2D convolutions, over a sequence of images.",
     args=(
         Arg("filters", POS_INT, doc="number of output channels"),
@@ -384,7 +401,7 @@ CONV_LSTM_2D = Op(
     shape=_conv_lstm_shape,
     outputs=_rnn_outputs("ConvLSTM2D", _conv_lstm_shape),
     input_names=("input",),
-    ports=(Port("initial_state", many=True, doc="the states to start from: [h, c]"),),
+    ports=(Port("initial_state", many=True, doc="the states to start from: [h, c]", hint=_HC),),
     port_shapes=_rnn_ports("ConvLSTM2D", _conv_lstm_shape),
     params=_conv_lstm_params,
     macs=_conv_lstm_macs,

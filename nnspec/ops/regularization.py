@@ -52,6 +52,7 @@ def _dropout_shape(args, shapes):
 DROPOUT = Op(
     name="Dropout",
     family="regularization",
+    rank_free=True, mask="propagates",
     doc="Randomly sets a fraction `rate` of inputs to 0 during training, scaling the rest by 1/(1-rate).",
     args=(RATE_ARG, Arg("noise_shape", NOISE_SHAPE, None, "the mask's shape (1 on an axis shares a draw along it)"),
           SEED_ARG),
@@ -76,6 +77,8 @@ def _spatial(n: int, layout: str, example: str):
         doc=f"Dropout of whole feature maps (channels) of {example} during training.",
         args=(RATE_ARG, *((FORMAT_ARG,) if n > 1 else ()), SEED_ARG),  # Keras's 1-D one has no data_format
         shape=shape,
+        sequence_input=n == 1,
+        mask="propagates",  # a mask of (batch, rows, cols) too (tests/keras/test_masks_keras.py)
     )
 
 
@@ -86,6 +89,7 @@ SPATIAL_DROPOUT_3D = _spatial(3, "dim1, dim2, dim3", "volumes")
 GAUSSIAN_NOISE = Op(
     name="GaussianNoise",
     family="regularization",
+    rank_free=True, mask="propagates",
     doc="Adds zero-centred Gaussian noise with standard deviation `stddev` during training.",
     args=(Arg("stddev", {"type": "number", "minimum": 0, "maximum": 1, "description": "a number in [0, 1]"},
               doc="standard deviation of the noise"),
@@ -96,6 +100,7 @@ GAUSSIAN_NOISE = Op(
 GAUSSIAN_DROPOUT = Op(
     name="GaussianDropout",
     family="regularization",
+    rank_free=True, mask="propagates",
     doc="Multiplies inputs by 1-centred Gaussian noise of stddev sqrt(rate / (1 - rate)) during training.",
     args=(RATE_ARG, SEED_ARG),
     shape=_same_shape,

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from .. import codes
-from .base import (INT_MAX, POS_INT, Arg, Op, ShapeError, as_tuple, enum, fmt_shape, int_or_tuple,
+from .base import (ANY, INT_MAX, POS_INT, Arg, Op, ShapeError, as_tuple, enum, fmt_shape, int_or_tuple,
                    need_rank, prod)
 from .conv import FORMAT_ARG, first
 
@@ -29,6 +29,7 @@ def _flatten_shape(args, shapes):
 FLATTEN = Op(
     name="Flatten",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, rank_free=True,
     doc="Flattens every non-batch axis into one: (batch, d1, d2, ...) -> (batch, d1*d2*...).",
     shape=_flatten_shape,
     bounds="reshape",
@@ -78,6 +79,7 @@ def _reshape_shape(args, shapes):
 RESHAPE = Op(
     name="Reshape",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, rank_free=True,
     doc="Reshapes the non-batch axes to `target_shape` (one entry may be -1: inferred).",
     args=(Arg("target_shape", {
         "type": "array", "maxItems": 64,
@@ -111,6 +113,7 @@ def _permute_shape(args, shapes):
 PERMUTE = Op(
     name="Permute",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True,
     doc="Reorders the non-batch axes: `dims` lists them (numbered from 1) in their new order.",
     args=(Arg("dims", {"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": True,
                        "items": {"type": "integer", "minimum": 1, "maximum": 64},
@@ -131,6 +134,7 @@ def _repeat_shape(args, shapes):
 REPEAT_VECTOR = Op(
     name="RepeatVector",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True,
     doc="Repeats a (batch, features) input n times: -> (batch, n, features).",
     args=(Arg("n", POS_INT, doc="the number of repetitions"),),
     shape=_repeat_shape,
@@ -209,6 +213,7 @@ def _upsampling_shape(n):
 ZERO_PADDING_1D = Op(
     name="ZeroPadding1D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, sequence_input=True,
     doc="Pads the steps axis of (batch, steps, features) with zeros.",
     args=(Arg("padding", int_or_tuple(2, minimum=0), 1,
               doc="zeros to add at both ends, or [before, after]"), FORMAT_ARG),
@@ -219,6 +224,7 @@ ZERO_PADDING_1D = Op(
 ZERO_PADDING_2D = Op(
     name="ZeroPadding2D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True,
     doc="Pads the rows and cols of (batch, rows, cols, channels) with zeros.",
     args=(Arg("padding", _PAIRS_2D, (1, 1), doc="zeros to add around the image"), FORMAT_ARG),
     shape=_padding_shape(2),
@@ -228,6 +234,7 @@ ZERO_PADDING_2D = Op(
 CROPPING_1D = Op(
     name="Cropping1D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, sequence_input=True,
     doc="Crops the steps axis of (batch, steps, features).",
     args=(Arg("cropping", int_or_tuple(2, minimum=0), (1, 1),
               doc="steps to remove at both ends, or [start, end]"),),
@@ -237,6 +244,7 @@ CROPPING_1D = Op(
 CROPPING_2D = Op(
     name="Cropping2D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True,
     doc="Crops the rows and cols of (batch, rows, cols, channels).",
     args=(Arg("cropping", _PAIRS_2D, ((0, 0), (0, 0)), doc="rows/cols to remove around the image"), FORMAT_ARG),
     shape=_cropping_shape(2),
@@ -245,6 +253,7 @@ CROPPING_2D = Op(
 UP_SAMPLING_1D = Op(
     name="UpSampling1D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, sequence_input=True,
     doc="Repeats each step of (batch, steps, features) `size` times.",
     args=(Arg("size", POS_INT, 2, doc="the repetition factor"),),
     shape=_upsampling_shape(1),
@@ -253,6 +262,7 @@ UP_SAMPLING_1D = Op(
 UP_SAMPLING_2D = Op(
     name="UpSampling2D",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True,
     doc="Upsamples the rows and cols of (batch, rows, cols, channels) by `size`.",
     args=(Arg("size", int_or_tuple(2), (2, 2), doc="the upsampling factors for rows and cols"), FORMAT_ARG,
           Arg("interpolation", enum("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"),
@@ -386,6 +396,7 @@ def _slice_validate(args):
 SLICE = Op(
     name="Slice",
     family="reshaping",
+    dtypes=ANY, keeps_dtype=True, rank_free=True,
     doc="Takes part of a tensor by a numpy-style key, e.g. '..., :1' (nnspec's safe "
         "replacement for `Lambda(lambda x: x[..., :1])`).",
     args=(Arg("key", {"type": "string", "minLength": 1, "maxLength": 256,

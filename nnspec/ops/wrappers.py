@@ -59,6 +59,7 @@ def _wn_macs(args, in_shapes, out_shape):
 WEIGHT_NORM = Op(
     name="WeightNorm",
     family="wrappers",
+    wraps=True, mask="wrapped",
     doc=("Weight normalisation (Salimans & Kingma, 2016): trains the kernel as a direction v and "
          "a per-unit scale g, kernel = g * v / ||v||."),
     args=(Arg("layer", WEIGHTED_LAYER, doc="the layer to reparameterise, e.g. {Conv1D: {filters: 8, kernel_size: 3}}"),),

@@ -10,17 +10,17 @@ from .. import codes
 from ..diagnostics import ERROR, WARNING, Diagnostic
 from ..ir import Spec
 from ..ops import CATALOG, layered
-from ..ops import dtypes as op_dtypes
-from ..ops.base import ShapeError, dtype_kind, fmt_shape, prod
-from ..ops.masks import output_masked
+from ..ops.base import ANY, ShapeError, dtype_kind, fmt_shape, prod
+
 
 def _rank_free(node) -> bool:
-    """Keras builds the layer (and the one it wraps) without pinning the input's rank (ops/ranks.py)."""
+    """Keras builds the layer (and the one a wrapper wraps) without pinning the input's rank (Op.rank_free)."""
     for op_name, _ in layered(node.op, node.args):
-        if op_name not in op_dtypes.WRAPPERS:
-            op = CATALOG.get(op_name)
+        op = CATALOG.get(op_name)
+        if op is None or not op.wraps:
             return op is not None and op.rank_free
     return False
+
 # The most axes (batch included) of a layer's output: TensorFlow's broadcasting kernels (SelectV2 in
 # Maximum's gradient, softmax, ...) take at most 8 (fuzzer, seed 31 graph 2720; FINDINGS F12).
 MAX_AXES = 8
@@ -35,7 +35,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
     first_params: dict[str, tuple] = {}  # layer -> (trainable, non_trainable) of its first call
     dtypes = spec.dtypes  # tensor -> dtype
     dtypes.update({name: inp.dtype for name, inp in spec.inputs.items()})
-    masked: set = set()  # tensors carrying a Keras mask (ops/masks.py)
+    masked: set = set()  # tensors carrying a Keras mask (Op.mask)
     for node in spec.nodes:
         if any(shapes.get(r) is None for r in node.refs()) or not node.op:
             continue
@@ -128,7 +128,7 @@ def infer(spec: Spec) -> list[Diagnostic]:
             shapes[f"{node.name}.{o}"] = tuple(shape)
             dtypes[f"{node.name}.{o}"] = dtypes[node.name]
         spec.params[node.name] = params
-        if output_masked(node.op, node.args, [r in masked for r in node.inputs]):
+        if op.output_masked(node.args, [r in masked for r in node.inputs]):
             masked.add(node.name)  # and `enc.output`, its other name; Keras gives a layer's states no mask
             masked.update(f"{node.name}.{o}" for o in node.outputs[:1])
             if node.outputs[:2] == ("forward", "backward"):  # Bidirectional with merge_mode null: both
@@ -264,19 +264,18 @@ def size_diagnostic(spec: Spec, limit: int, severity=ERROR) -> Diagnostic | None
 
 
 def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
-    """The op takes its inputs' dtypes (ops/dtypes.py, measured against Keras);
+    """The op takes its inputs' dtypes (Op.dtypes, measured against Keras);
     records the node's output dtype in ``dtypes``."""
     in_dtypes = [dtypes.get(r, "float32") for r in node.inputs]
-    accepts, name = op.dtypes, op.name
-    if op.name in op_dtypes.WRAPPERS and isinstance(node.args.get("layer"), dict) and len(node.args["layer"]) == 1:
-        name = next(iter(node.args["layer"]))
-        accepts = CATALOG[name].dtypes if name in CATALOG else op_dtypes.ANY
-    if op.name in op_dtypes.OPAQUE:
-        accepts = op_dtypes.ANY
+    accepts, name, args = op.dtypes, op.name, node.args
+    if op.wraps and isinstance(node.args.get("layer"), dict) and len(node.args["layer"]) == 1:
+        (name, args), = node.args["layer"].items()
+        args = args or {}
+        accepts = CATALOG[name].dtypes if name in CATALOG else ANY
     # a wrapper's output has the wrapped layer's dtype (TimeDistributed(MaxPooling2D) keeps int32; fuzzer,
     # seed 33 graph 3540)
-    keeps = (CATALOG[name] if name in CATALOG else op).keeps_dtype and not (
-        name == "ReLU" and _relu_args(node, op).get("negative_slope"))
+    rec = CATALOG[name] if name in CATALOG else op
+    keeps = rec.keeps_input_dtype(args)
     fixed = CATALOG[name].out_dtype if name in CATALOG else None  # a wrapper's output: the wrapped layer's
     dtypes[node.name] = fixed or (in_dtypes[0] if keeps and in_dtypes else "float32")
     for ref, dtype in zip(node.inputs, in_dtypes):
@@ -300,8 +299,8 @@ def _check_dtypes(node, op, dtypes: dict, spec: Spec) -> Diagnostic | None:
             return Diagnostic(codes.INPUT_DTYPE, f"{op.name} '{node.name}' needs a float input but '{ref}' is {dtype}: "
                               f"{why}", node.span,
                               f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
-        if name == "Embedding" and kind == "float":
-            return Diagnostic(codes.FLOAT_INDICES, f"Embedding '{node.name}' takes integer indices but '{ref}' is "
+        if rec.index_limit is not None and kind == "float":  # Embedding's
+            return Diagnostic(codes.FLOAT_INDICES, f"{name} '{node.name}' takes integer indices but '{ref}' is "
                               f"{dtype}: Keras truncates the values to int32", node.span,
                               f"declare the input with dtype: int32" if ref in spec.inputs else
                               "feed it integer indices", severity=WARNING)
@@ -355,8 +354,7 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
                               f"{'s' if len(shapes) != 1 else ''} but gets {len(tensors)}",
                               _port_span(node, name, 0), f"give {name}: " + (
                                   form if port.many else "<tensor>") + f", each {fmt_shape(shapes[0])}" +
-                              (" (an LSTM's states: [h, c], e.g. [enc.state_h, enc.state_c])"
-                               if node.op in ("LSTM", "ConvLSTM2D") else ""))
+                              (f" ({port.hint})" if port.hint else ""))
         for i, (ref, shape) in enumerate(zip(tensors, shapes)):
             got = spec.shapes[ref]
             if len(got) != len(shape) or any(a is not None and b is not None and a != b
@@ -375,14 +373,6 @@ def _check_ports(node, op, in_shapes, spec: Spec) -> Diagnostic | None:
                                   f"{spec.dtypes.get(ref)}", _port_span(node, name, i),
                                   f"add Rescaling: {{scale: 1.0}} (it casts to float32) before '{node.name}'")
     return None
-
-
-def _relu_args(node, op) -> dict:
-    """ReLU's arguments, or those of the ReLU a wrapper holds."""
-    if op.name == "ReLU":
-        return node.args
-    inner = node.args.get("layer")
-    return (next(iter(inner.values())) or {}) if isinstance(inner, dict) and len(inner) == 1 else {}
 
 
 def _activity_diag(node, out, dtype: str = "float32", in_dtypes=()) -> Diagnostic | None:
@@ -470,19 +460,19 @@ def _rank_hint(node, in_shape, by_name) -> str | None:
     producer = by_name.get(node.inputs[0])
     op = CATALOG.get(node.op)
     if producer is not None and op is not None and op.sequence_input and len(in_shape) == 2:
-        p_op = producer.op
-        p_rec = CATALOG.get(p_op)
-        if p_rec is not None and "return_sequences" in p_rec.arg_index and not producer.args.get("return_sequences"):
-            return f"return_sequences: true on '{producer.name}'"
-        if p_op == "Bidirectional":
-            return f"return_sequences: true on the layer inside '{producer.name}'"
+        for depth, (p_op, p_args) in enumerate(layered(producer.op, producer.args)):  # Bidirectional's layer
+            p_rec = CATALOG.get(p_op)
+            if p_rec is None:
+                break
+            if "return_sequences" in p_rec.arg_index and not p_args.get("return_sequences"):
+                return f"return_sequences: true on {'the layer inside ' if depth else ''}'{producer.name}'"
+            if not p_rec.wraps:
+                break
         n = in_shape[-1]
         return (f"add Reshape: {{target_shape: [{n}, 1]}} (or RepeatVector) before '{node.name}' "
                 "to make a sequence")
-    if len(in_shape) == 3 and node.op in ("Conv2D", "MaxPooling2D", "AveragePooling2D", "SeparableConv2D",
-                                          "DepthwiseConv2D", "Conv2DTranspose"):
-        one_d = node.op.replace("2D", "1D")
-        return f"use {one_d} for (batch, steps, channels), or Reshape to add a channels axis"
+    if len(in_shape) == 3 and op is not None and op.one_d:
+        return f"use {op.one_d} for (batch, steps, channels), or Reshape to add a channels axis"
     return None
 
 
@@ -549,8 +539,9 @@ def _check_constraints(spec: Spec, diags) -> None:
         in_shape = spec.shapes.get(node.inputs[0]) if node.inputs else None
         for op, weight, keys, text in _constraint_exprs(node.op, node.given):
             shape = in_shape
-            if op != node.op and node.op == "TimeDistributed" and shape is not None:
-                shape = shape[:1] + shape[2:]  # the wrapped layer sees one time step
+            wrapped_input = CATALOG[node.op].wrapped_input
+            if op != node.op and wrapped_input is not None and shape is not None:
+                shape = wrapped_input(shape)  # what the wrapped layer sees: TimeDistributed's, one time step
             ranks = weight_ranks(op, weight, CATALOG[op].fill({}) | _inner_args(node.given, keys), shape)
             if ranks is None:
                 continue

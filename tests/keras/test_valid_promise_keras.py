@@ -614,7 +614,7 @@ outputs:
 
 @pytest.mark.parametrize("dtype", ["int32", "bool"])
 def test_output_dtype_of_every_op_on_integer_input_matches_keras(dtype):
-    """nnspec's dtype pass says which ops give back their input's dtype (ops/dtypes.py KEEPS_DTYPE):
+    """nnspec's dtype pass says which ops give back their input's dtype (Op.keeps_dtype):
     a Cropping1D or an Add of int32 tensors is int32 in Keras, and a float-only layer after it fails
     (fuzzer, FINDINGS F15)."""
     from nnspec.keras.layers import call_layer, make_layer

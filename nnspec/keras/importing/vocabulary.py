@@ -17,7 +17,7 @@ import keras  # noqa: E402
 
 from ... import vocab  # noqa: E402
 from ...ops import CATALOG  # noqa: E402
-from ...ops.base import REQUIRED, Op  # noqa: E402
+from ...ops.base import ACTIVATION, CONSTRAINT, INITIALIZER, REGULARIZER, REQUIRED, Op  # noqa: E402
 from ..layers import _CONSTRAINT_CLASSES, _INITIALIZER_CLASSES, keras_class, make_layer  # noqa: E402
 from .common import (ModelImportError,  # noqa: E402
                      _class_ref, _f32, _is_num, _named_value, _plain, _registered_name, _same,
@@ -183,13 +183,14 @@ def _arg_value(op: Op, arg, layer, config: dict, ctx: _Ctx):
     if arg.name not in config:
         return REQUIRED
     value = config[arg.name]
-    if arg.name.endswith("_initializer"):
+    schema = arg.schema  # what the arg holds, as the record declares it
+    if schema == INITIALIZER:
         value = initializer_value(value)
-    elif arg.name.endswith("_regularizer"):
+    elif schema == REGULARIZER:
         value = regularizer_value(value)
-    elif arg.name.endswith("_constraint"):
+    elif schema == CONSTRAINT:
         value = constraint_value(value, ctx.modules)
-    elif arg.name in ("activation", "recurrent_activation"):
+    elif schema == ACTIVATION:
         value = activation_value(value)
         if not arg.required and _act_same(value, arg.default):
             return REQUIRED
