@@ -882,9 +882,12 @@ def _check_metric_dtypes(spec: Spec, diags) -> None:
         if dtype_kind(dtype) != "int":
             continue
         for i, m in enumerate(o.metrics):
-            cls, name, _ = _metric_info(m)
-            if cls in _FLOAT_ONLY_METRICS:
-                diags.append(Diagnostic(codes.METRIC_DTYPE, f"metric {name} of output '{o.name}' needs a float output "
+            cls, name, args = _metric_info(m)
+            # from_logits: AUC applies a sigmoid to the output as it is (fuzzer, seed 54)
+            logits = isinstance(args, dict) and args.get("from_logits") is True
+            if cls in _FLOAT_ONLY_METRICS or logits:
+                diags.append(Diagnostic(codes.METRIC_DTYPE, f"metric {name} of output '{o.name}'"
+                                        f"{' with from_logits: true' if logits else ''} needs a float output "
                                         f"but '{o.name}' is {dtype}: Keras computes it on the output's dtype and "
                                         "fails at the first training step", _metric_span(o, i),
                                         f"add Rescaling: {{scale: 1.0}} (it casts to float32) before the output, "
