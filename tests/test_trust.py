@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
+
+import clirun
 
 import nnspec
 from nnspec import config
@@ -35,10 +36,9 @@ outputs:
 """
 
 
-def _cli(*args, cwd, pythonpath=""):
+def _cli(*args, cwd, pythonpath="", process=None):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), pythonpath) if p)}
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return clirun.nnspec(*args, cwd=cwd, env=env, process=process)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _codes(text, allow=()):
 def test_a_spec_cannot_grant_itself_imports(evil):
     marker, mods, work = evil
     (work / "s.yaml").write_text(SPEC.format(head="allow_import: [evil_mod]"))
-    r = _cli("validate", "s.yaml", cwd=work, pythonpath=mods)
+    r = _cli("validate", "s.yaml", cwd=work, pythonpath=mods, process=True)
     assert r.returncode == 1, r.stdout + r.stderr
     line = [x for x in r.stdout.splitlines() if "error" in x]
     assert len(line) == 1 and line[0].startswith("s.yaml:3:1: error: a spec cannot allow imports"), r.stdout

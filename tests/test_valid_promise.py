@@ -345,10 +345,10 @@ def test_validate_warns_when_the_weights_exceed_2_gib():
 
 def _cli(*argv):
     import os
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "nnspec", *argv], capture_output=True, text=True, timeout=120,
-                          cwd=pathlib.Path(__file__).parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    import clirun
+    return clirun.nnspec(*argv, cwd=pathlib.Path(__file__).parent.parent,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 @pytest.mark.parametrize("command", ["check", "compile"])
