@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 import attacks
 from attacks import ATTACKS, MiB
+from tier import examples
 
 CPU_TARGET = 2.0      # seconds, on the idle project machine
 MEM_TARGET = 300      # MB peak resident
@@ -279,7 +280,8 @@ _cases = st.one_of(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(12), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_cases)
 @example(attacks.blank_lines_nns(8 * MiB // 8))
 def test_generated_attacks_are_bounded(case):

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnspec
+from tier import examples
 
 SPECS = sorted((pathlib.Path(__file__).parent.parent / "specs").glob("*.yaml"))
 
@@ -70,7 +71,7 @@ def _assert_no_crash(data):
         assert d.span.line >= 1 and d.message, d
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(st.integers(0, len(_DOCS) - 1), st.integers(0, 10**6), _VALUES)
 def test_mutated_shipped_specs_never_crash(which, index, value):
     _assert_no_crash(_mutate(_DOCS[which], index, value))

@@ -16,6 +16,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from nnspec.source.yaml_loader import load_yaml
+from tier import examples
 
 ruamel_yaml = pytest.importorskip("ruamel.yaml")
 ROOT = pathlib.Path(__file__).parent.parent
@@ -95,7 +96,7 @@ def _plain_event(text):
     return scalars[1]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.one_of(st.sampled_from(WORDS), numberish, wordish))
 @example("yes")
 @example("0777")
