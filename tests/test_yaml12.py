@@ -5,6 +5,7 @@ YAML 1.1 readers, or YAML 1.2 loaders in use, read differently.
 ruamel.yaml (in the test extra) is the YAML 1.2 reference here."""
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 import re
@@ -21,6 +22,20 @@ from tier import examples
 ruamel_yaml = pytest.importorskip("ruamel.yaml")
 ROOT = pathlib.Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "nnspec-v1.schema.json").read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def _validator():
+    cls = jsonschema.validators.validator_for(SCHEMA)
+    cls.check_schema(SCHEMA)  # what jsonschema.validate checks before each instance (0.09 s), checked once
+    return cls(SCHEMA)
+
+
+def validate(data):
+    """jsonschema.validate(data, SCHEMA), with the schema checked and compiled once."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if error is not None:
+        raise error
 
 
 def yaml12(text):
@@ -46,7 +61,7 @@ def _readme_yaml_blocks():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.name)
 def test_schema_validates_shipped_specs_read_as_yaml12(path):
-    jsonschema.validate(yaml12(path.read_text()), SCHEMA)
+    validate(yaml12(path.read_text()))
 
 
 def test_schema_validates_readme_yaml_read_as_yaml12():
@@ -61,7 +76,7 @@ def test_schema_validates_readme_yaml_read_as_yaml12():
             continue
         if "nnspec" not in data:  # a fragment: in a spec
             data = {**base, **data}
-        jsonschema.validate(data, SCHEMA)
+        validate(data)
 
 
 def test_yaml11_reading_of_the_readme_is_what_we_refuse_to_depend_on():
