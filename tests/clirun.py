@@ -15,6 +15,8 @@ from __future__ import annotations
 import locale
 import os
 import pathlib
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,21 +94,41 @@ def _forked(args, cwd, env, input, timeout):
                     sys.stderr.flush()
                 finally:
                     os._exit(code & 0xFF)
-        deadline = time.monotonic() + timeout
-        delay = 0.0005
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                raise subprocess.TimeoutExpired(["nnspec", *args], timeout)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        status = _wait(pid, timeout)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise subprocess.TimeoutExpired(["nnspec", *args], timeout)
         enc = locale.getpreferredencoding(False)
         texts = []
         for f in (out, err):
             f.seek(0)
             texts.append(f.read().decode(enc).replace("\r\n", "\n").replace("\r", "\n"))
         return subprocess.CompletedProcess(["nnspec", *args], os.waitstatus_to_exitcode(status), *texts)
+
+
+def _wait(pid, timeout):
+    """The child's wait status, or None after ``timeout`` seconds; woken when it ends (a pidfd on
+    Linux), else by polling."""
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # an old kernel
+            fd = None
+        if fd is not None:
+            try:
+                ready, _, _ = select.select([fd], [], [], timeout)
+            finally:
+                os.close(fd)
+            if not ready:
+                return None
+            return os.waitpid(pid, 0)[1]
+    deadline, delay = time.monotonic() + timeout, 0.0005
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
