@@ -139,9 +139,13 @@ CHECKS = {".svg": check_svg, ".mmd": check_mermaid, ".dot": check_dot}
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_every_format_parses(path, suffix):
     spec = spec_of(path)
+    checked = None
     for expand in (False, True):
         g = graph.build(spec, expand)
-        CHECKS[suffix](graph.render(spec, suffix, expand), g)
+        text = graph.render(spec, suffix, expand)
+        if (text, g) != checked:  # a spec without blocks draws the same graph expanded: checked once
+            CHECKS[suffix](text, g)
+            checked = (text, g)
 
 
 @pytest.mark.parametrize("suffix", list(CHECKS))

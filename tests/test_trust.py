@@ -36,9 +36,9 @@ outputs:
 """
 
 
-def _cli(*args, cwd, pythonpath="", process=None):
+def _cli(*args, cwd, pythonpath=""):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), pythonpath) if p)}
-    return clirun.nnspec(*args, cwd=cwd, env=env, process=process)
+    return clirun.nnspec(*args, cwd=cwd, env=env)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _codes(text, allow=()):
 def test_a_spec_cannot_grant_itself_imports(evil):
     marker, mods, work = evil
     (work / "s.yaml").write_text(SPEC.format(head="allow_import: [evil_mod]"))
-    r = _cli("validate", "s.yaml", cwd=work, pythonpath=mods, process=True)
+    r = _cli("validate", "s.yaml", cwd=work, pythonpath=mods)
     assert r.returncode == 1, r.stdout + r.stderr
     line = [x for x in r.stdout.splitlines() if "error" in x]
     assert len(line) == 1 and line[0].startswith("s.yaml:3:1: error: a spec cannot allow imports"), r.stdout
