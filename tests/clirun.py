@@ -51,7 +51,10 @@ _WARM = ("nnspec.cli", "nnspec.cli_dsl", "nnspec.cli_review", "nnspec.cli_import
 def _forked(args, cwd, env, input, timeout):
     import importlib
     for name in _WARM:  # imported once here, not again in every child (none of them imports TensorFlow)
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:  # renamed or gone: only the children's speed depended on it
+            pass
     with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         if input is not None:
             inp.write(input.encode() if isinstance(input, str) else input)
