@@ -44,6 +44,12 @@ def _nodes(path) -> tuple:
     return tuple(ast.walk(ast.parse(path.read_text())))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _forget_the_trees():
+    yield
+    _nodes.cache_clear()  # half a million nodes would slow every later garbage collection
+
+
 def _code_positions(nodes):
     """(node, what) for every expression (of ``nodes``) that stands where a diagnostic code goes."""
     for node in nodes:
