@@ -16,13 +16,19 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-# The fast tier: `pytest -m "not slow"` runs without building any Keras model.
-# Everything under these paths builds models with TensorFlow and is marked slow.
+# The fast tier: `pytest -m "not slow"` runs without building any Keras model (README: under 30 s on
+# 2 cores). Everything under these paths builds models with TensorFlow and is marked slow; the fast
+# tier does not even collect them (collecting imports TensorFlow). tests/tier.py says how the fast
+# tier is recognised (-m deselecting slow, or NNSPEC_TEST_TIER=fast|full) and what it runs more
+# cheaply: fewer hypothesis examples (tier.examples) and forked instead of new-interpreter command
+# lines (tests/clirun.py). The full run (CI's plain `pytest`) runs every test at its full size.
 _SLOW_PATHS = ("tests/keras/", "tests/parity/", "tests/fuzz/", "tests/test_examples_keras.py",
                "tests/test_vocab_keras.py")
 
 
 def pytest_configure(config):
+    import tier
+    tier.FAST = tier.is_fast(config.getoption("markexpr") or "")
     config.addinivalue_line("markers", "slow: builds Keras models, or samples and solves for seconds (skip with "
                                        "-m 'not slow')")
 
@@ -34,3 +40,27 @@ def pytest_collection_modifyitems(config, items):
         rel = str(item.path).replace(root, "", 1)
         if rel.startswith(_SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_ignore_collect(collection_path, config):
+    import tier
+    if tier.FAST:
+        rel = str(collection_path).replace(str(config.rootpath).rstrip("/") + "/", "", 1)
+        if (rel + "/").startswith(_SLOW_PATHS) or rel.startswith(_SLOW_PATHS):
+            return True
+    return None
+
+
+def pytest_report_header(config):
+    import tier
+    return "nnspec test tier: " + ("fast (tests/tier.py)" if tier.FAST else "full")
+
+
+def pytest_collection_finish(session):
+    import tier
+    if tier.FAST:
+        # what exists now (modules, the op catalog, collected items) lives to the end: keep it out of
+        # every later full garbage collection (15 of them took 1.6 s of the fast tier)
+        import gc
+        gc.collect()
+        gc.freeze()

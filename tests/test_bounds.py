@@ -436,10 +436,9 @@ def test_exact_without_scipy_names_the_extra(monkeypatch):
     assert _codes_of(e) == ["missing-extra"] and "nnspec[bounds]" in e.value.diagnostics[0].hint
 
 
-def _run(*argv):
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "nnspec", "bounds", *argv], capture_output=True, text=True)
+def _run(*argv, process=None):
+    import clirun
+    return clirun.nnspec("bounds", *argv, cwd=None, process=process)
 
 
 SPEC = """nnspec: 1
@@ -454,7 +453,7 @@ outputs: {dense: {loss: mse}}
 def test_cli_spec_without_weights(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC)
-    r = _run(str(spec))
+    r = _run(str(spec), process=True)
     code = "bounds-no-weights"
     assert r.returncode == 1 and f"[{code}]" in r.stderr and "--weights FILE" in r.stderr
     assert "tensorflow" not in r.stderr.lower()
@@ -524,10 +523,9 @@ def test_readme_transcript_is_what_bounds_prints():
 
 
 def test_ops_says_whether_bounds_takes_the_type():
-    import subprocess
-    import sys
-    ok = subprocess.run([sys.executable, "-m", "nnspec", "ops", "Conv2D"], capture_output=True, text=True).stdout
-    no = subprocess.run([sys.executable, "-m", "nnspec", "ops", "LSTM"], capture_output=True, text=True).stdout
+    import clirun
+    ok = clirun.nnspec("ops", "Conv2D", cwd=None).stdout
+    no = clirun.nnspec("ops", "LSTM", cwd=None).stdout
     assert ok.rstrip().endswith("nnspec bounds: supported") and no.rstrip().endswith("nnspec bounds: not supported")
 
 

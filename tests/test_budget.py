@@ -3,12 +3,12 @@ command line's limits over the spec's, the DSL form, and the commands that show 
 the budget."""
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import clirun
 
 import nnspec
 from nnspec import budget, cli, schema
@@ -180,8 +180,7 @@ def test_the_dsl_says_budget_with_bare_quantities():
 
 # ---------------------------------------------------------------- the command line
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return clirun.nnspec(*args, cwd=ROOT)
 
 
 def test_cli_flags(tmp_path):

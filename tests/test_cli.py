@@ -4,19 +4,20 @@ import pathlib
 import subprocess
 import sys
 
+import clirun
+
 ROOT = pathlib.Path(__file__).parent.parent
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+def run(*args, process=None):
+    return clirun.nnspec(*args, cwd=ROOT, process=process)
 
 
 def test_validate_ok_and_summary():
     r = run("validate", "specs/")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "specs/lab_quake.yaml: ok" in r.stdout
-    s = run("summary", "specs/lab_quake.yaml")
+    s = run("summary", "specs/lab_quake.yaml", process=True)  # each command starts as a process at least once
     assert s.returncode == 0
     assert "Total params:" in s.stdout and "trunk" in s.stdout
 
@@ -43,7 +44,7 @@ def test_github_format():
 
 
 def test_strict_makes_warnings_fail():
-    assert run("validate", "nnspec/codes/unused_layer.yaml").returncode == 0
+    assert run("validate", "nnspec/codes/unused_layer.yaml", process=True).returncode == 0
     assert run("validate", "--strict", "nnspec/codes/unused_layer.yaml").returncode == 1
 
 
@@ -55,12 +56,12 @@ def test_usage_errors_exit_2():
 
 
 def test_schema_command_prints_committed_file():
-    r = run("schema")
+    r = run("schema", process=True)
     assert r.stdout == (ROOT / "schemas" / "nnspec-v1.schema.json").read_text()
 
 
 def test_ops_shows_where_an_op_lives():
-    r = run("ops", "Conv2D")
+    r = run("ops", "Conv2D", process=True)
     assert r.returncode == 0 and "nnspec/ops/conv.py" in r.stdout and "filters: required" in r.stdout
 
 
@@ -71,7 +72,7 @@ def test_import_tells_a_file_from_a_function_by_the_whole_text_without_tensorflo
             "print(f('pkg.mod:make'), f('pkg.mod:make\\n'), f('pkg.mod:make\\nx'), 'tensorflow' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == ["True", "False", "False", "False"], r.stderr
-    r = run("import", "no/such/model.keras")
+    r = run("import", "no/such/model.keras", process=True)
     assert r.returncode == 2 and "no such file: no/such/model.keras" in r.stderr
 
 

@@ -12,6 +12,8 @@ import zipfile
 
 import pytest
 
+import clirun
+
 from nnspec import cli, fsutil
 
 ROOT = pathlib.Path(__file__).parent.parent
@@ -20,9 +22,8 @@ NNS = ROOT / "specs" / "lab_quake.nns"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=ENV)
+def run(*args, cwd=ROOT, process=None):
+    return clirun.nnspec(*args, cwd=cwd, env=ENV, process=process)
 
 
 def assert_clean_error(r, code, *needles):
@@ -86,7 +87,7 @@ def test_convert_to_a_directory_is_a_clean_error(tmp_path):
     d.mkdir()
     (d / "keep.txt").write_text("mine")
     before = snapshot(tmp_path)
-    r = run("convert", str(SPEC), "--to", "nns", "-o", str(d))
+    r = run("convert", str(SPEC), "--to", "nns", "-o", str(d), process=True)
     assert_clean_error(r, 1, "is a directory", "hint:")
     assert snapshot(tmp_path) == before
 
@@ -99,7 +100,7 @@ def test_fmt_keeps_a_symlink_and_the_mode(tmp_path):
     os.chmod(target, 0o604)
     link = tmp_path / "m.nns"
     link.symlink_to(target)
-    r = run("fmt", str(link))
+    r = run("fmt", str(link), process=True)
     assert r.returncode == 0, r.stderr
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert target.read_text() == NNS.read_text()
@@ -194,7 +195,7 @@ def test_compile_refuses_a_directory_holding_the_spec(project):
 
 def test_compile_refuses_a_user_directory_and_names_its_files(project):
     before = snapshot(project)
-    r = run("compile", "spec.yaml", "-o", "src", cwd=project)
+    r = run("compile", "spec.yaml", "-o", "src", cwd=project, process=True)
     assert_clean_error(r, 1, "-o src already exists and is not an nnspec output", "holds train.py")
     assert snapshot(project) == before
 
@@ -234,7 +235,7 @@ def test_compile_keras_never_overwrites_the_spec_or_a_foreign_file(project):
 # -- check bounds ----------------------------------------------------------------------------------
 
 def test_check_refuses_a_huge_batch_before_allocating():
-    r = run("check", "specs/resnet50.yaml", "--batch-size", "1000000000")
+    r = run("check", "specs/resnet50.yaml", "--batch-size", "1000000000", process=True)
     assert_clean_error(r, 2, "--batch-size 1000000000 needs about", "GiB", "hint: use --batch-size")
     r = run("check", "specs/lab_quake.yaml", "--train-steps", "100000000")
     assert_clean_error(r, 2, "--train-steps 100000000", "hint:")
@@ -288,7 +289,7 @@ def test_inspect_malformed_manifest_is_a_clean_error(tmp_path, text, needle, fmt
 def test_inspect_good_manifest(tmp_path):
     (tmp_path / "assets" / "nnspec").mkdir(parents=True)
     (tmp_path / "assets" / "nnspec" / "manifest.json").write_text(json.dumps(GOOD))
-    r = run("inspect", str(tmp_path))
+    r = run("inspect", str(tmp_path), process=True)
     assert r.returncode == 0 and "params: 3 (2 trainable, 1 non-trainable)" in r.stdout, r.stderr
 
 

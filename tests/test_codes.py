@@ -3,6 +3,7 @@ emitted through its constant, every declared code is emitted somewhere, each has
 produces it and a fix that removes it (or says why not, and which test produces it), and
 `nnspec explain` and docs/diagnostics.md print them."""
 import ast
+import functools
 import pathlib
 import re
 from fnmatch import fnmatch
@@ -37,9 +38,21 @@ def _how_to_register(code: str) -> str:
             "see nnspec/codes/explain.py)")
 
 
-def _code_positions(tree):
-    """(node, what) for every expression that stands where a diagnostic code goes."""
-    for node in ast.walk(tree):
+@functools.lru_cache(maxsize=None)
+def _nodes(path) -> tuple:
+    """Every node of the source file, in ast.walk's order; parsed once for the tests below."""
+    return tuple(ast.walk(ast.parse(path.read_text())))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_the_trees():
+    yield
+    _nodes.cache_clear()  # half a million nodes would slow every later garbage collection
+
+
+def _code_positions(nodes):
+    """(node, what) for every expression (of ``nodes``) that stands where a diagnostic code goes."""
+    for node in nodes:
         if isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
             if name in CODE_FIRST and node.args:
@@ -69,8 +82,7 @@ def test_codes_are_emitted_through_the_registry():
     problems = []
     for path in SOURCES:
         rel = path.relative_to(ROOT)
-        tree = ast.parse(path.read_text())
-        for node, what in _code_positions(tree):
+        for node, what in _code_positions(_nodes(path)):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and CODE_LIKE.match(node.value):
                 if node.value in REGISTRY:
                     problems.append(f"{rel}:{node.lineno}: {what} writes the code {node.value!r} as text: "
@@ -78,7 +90,7 @@ def test_codes_are_emitted_through_the_registry():
                 else:
                     problems.append(f"{rel}:{node.lineno}: {what} uses {node.value!r}, which is not a registered "
                                     f"diagnostic code: {_how_to_register(node.value)}")
-        for node in ast.walk(tree):  # a registered code written as text anywhere (a tuple, a dict)
+        for node in _nodes(path):  # a registered code written as text anywhere (a tuple, a dict)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in REGISTRY \
                     and ("-" in node.value or "." in node.value):
                 problems.append(f"{rel}:{node.lineno}: the code {node.value!r} as text: write "
@@ -89,7 +101,7 @@ def test_codes_are_emitted_through_the_registry():
 def test_every_registered_code_is_emitted():
     used = set()
     for path in SOURCES:
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _nodes(path):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "codes":
                 used.add(node.attr)
     unknown = used - set(NAMES.values())
@@ -256,7 +268,7 @@ def test_shape_rules_say_what_they_got_in_fields():
     fields; a message written with ' but gets ' by hand would be left as it is."""
     by_hand = []
     for path in SOURCES:
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _nodes(path):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("ShapeError") \
                     and node.args and " but gets " in _literal_text(node.args[0]):
                 by_hand.append(f"{path.relative_to(ROOT)}:{node.lineno}")

@@ -1,8 +1,8 @@
 """MACs and activation memory (`nnspec summary`): published figures, the conventions, the light path."""
 import json
 import pathlib
-import subprocess
-import sys
+
+import clirun
 
 from nnspec import api, cost
 from nnspec.ops import CATALOG
@@ -42,8 +42,7 @@ def test_activation_memory_counts_every_tensor_in_its_dtype():
 
 
 def test_summary_json_carries_them():
-    out = subprocess.run([sys.executable, "-m", "nnspec", "summary", "specs/resnet50.yaml", "--format", "json",
-                          "--batch-size", "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = clirun.nnspec("summary", "specs/resnet50.yaml", "--format", "json", "--batch-size", "2", cwd=ROOT)
     data = json.loads(out.stdout)
     assert data["total_macs"] == cost.total_macs(api.load(ROOT / "specs/resnet50.yaml"))
     assert data["batch_size"] == 2 and data["activation_bytes"] > 0

@@ -9,6 +9,8 @@ import sys
 import jsonschema
 import pytest
 
+import clirun
+
 from nnspec import api
 from nnspec import diff as d
 
@@ -30,9 +32,8 @@ def spec(text, name="s.yaml"):
     return s
 
 
-def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+def run(*args, cwd=ROOT):  # test_git_external_diff_driver starts `nnspec diff` as a new process
+    return clirun.nnspec(*args, cwd=cwd, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_reports_every_kind_of_change():

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnspec.expr import ExprError, infer_rank, names, parse
+from tier import examples
 
 RANKS = {"hidden4": 2, "z_mean": 2, "z_log_var": 2, "x": 4, "y_true": 2, "y_pred": 2}
 
@@ -49,7 +50,7 @@ def test_semantic_errors(text, word):
     assert word in e.value.message + (e.value.hint or "")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=60))
 def test_arbitrary_text_only_exprerror(text):
     try:
@@ -70,7 +71,7 @@ def _expr(children):
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.recursive(_leaf, _expr, max_leaves=12))
 def test_generated_expressions_parse_and_keep_names(text):
     tree = parse(text)

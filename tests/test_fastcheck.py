@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nnspec import schema
 from nnspec.fastcheck import compile_schema
 from nnspec.source.yaml_loader import load_yaml
+from tier import examples
 
 ROOT = pathlib.Path(__file__).parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "nnspec" / "codes").glob("*.yaml"))
@@ -52,7 +53,7 @@ VALUES = st.recursive(_scalars, lambda c: st.one_of(st.lists(c, max_size=3),
                                                      st.dictionaries(KEYS, c, max_size=3)), max_leaves=6)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.integers(0, len(BASE) - 1), st.data())
 def test_agrees_on_mutated_specs(which, data):
     doc = copy.deepcopy(BASE[which])

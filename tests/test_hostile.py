@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import nnspec
 from nnspec.source import yaml_loader
+from tier import examples
 
 GOOD = b"nnspec: 1\nname: m\ninputs: {x: [4]}\nlayers: [Dense: {units: 2, name: out}]\noutputs: {out: {loss: mse}}\n"
 
@@ -85,7 +86,7 @@ def test_on_key_is_not_a_boolean():
     assert doc.data == {"penalties": [{"on": "trunk"}]}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_never_raise(raw):
     spec, diags = nnspec.check_text(raw, "fuzz.yaml")
@@ -98,7 +99,7 @@ _token = st.sampled_from(["nnspec: 1\n", "name: m\n", "inputs: {x: [4]}\n", "lay
                           "penalties: [{expr: 'mean(x'}]\n", "  - reuse: {layer: dense}\n", "\t", "<<: *a\n"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(_token, max_size=25))
 def test_random_spec_like_text_never_raises(tokens):
     text = "".join(tokens)

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 import attacks
 from attacks import ATTACKS, MiB
+from tier import examples
 
 CPU_TARGET = 2.0      # seconds, on the idle project machine
 MEM_TARGET = 300      # MB peak resident
@@ -279,7 +280,15 @@ _cases = st.one_of(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def _generated_examples() -> int:
+    """12 (a fifth in the fast tier), or the hostile-long profile's 300 when it is loaded: an explicit
+    max_examples overrides any profile, so the profile's count has to be read here."""
+    long = settings.get_profile("hostile-long").max_examples
+    return long if settings.default.max_examples == long else examples(12)
+
+
+@settings(max_examples=_generated_examples(), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_cases)
 @example(attacks.blank_lines_nns(8 * MiB // 8))
 def test_generated_attacks_are_bounded(case):

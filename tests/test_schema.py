@@ -1,6 +1,7 @@
 """The committed JSON Schema is what the catalog generates, is valid draft-07,
 and accepts every example spec as a plain JSON Schema validator sees it
 (the way an editor does)."""
+import functools
 import json
 import pathlib
 
@@ -24,11 +25,22 @@ def test_schema_is_valid_draft7():
     jsonschema.Draft7Validator.check_schema(json.loads(COMMITTED.read_text()))
 
 
+@functools.lru_cache(maxsize=None)
+def _draft7():
+    committed = json.loads(COMMITTED.read_text())
+    jsonschema.Draft7Validator.check_schema(committed)
+    return jsonschema.Draft7Validator(committed)
+
+
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_examples_valid_under_plain_jsonschema(path):
     doc, diags = load_yaml(path.read_bytes(), str(path))
     assert not diags
-    jsonschema.validate(doc.data, json.loads(COMMITTED.read_text()), cls=jsonschema.Draft7Validator)
+    # jsonschema.validate(doc.data, committed, cls=Draft7Validator), with the schema checked (0.09 s) and
+    # compiled once, not before each spec
+    error = jsonschema.exceptions.best_match(_draft7().iter_errors(doc.data))
+    if error is not None:
+        raise error
 
 
 def test_every_op_in_schema():

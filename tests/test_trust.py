@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
+
+import clirun
 
 import nnspec
 from nnspec import config
@@ -37,8 +38,7 @@ outputs:
 
 def _cli(*args, cwd, pythonpath=""):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), pythonpath) if p)}
-    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return clirun.nnspec(*args, cwd=cwd, env=env)
 
 
 @pytest.fixture

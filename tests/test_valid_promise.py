@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnspec
+from tier import examples
 
 SPECS = sorted((pathlib.Path(__file__).parent.parent / "specs").glob("*.yaml"))
 
@@ -70,7 +71,7 @@ def _assert_no_crash(data):
         assert d.span.line >= 1 and d.message, d
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(st.integers(0, len(_DOCS) - 1), st.integers(0, 10**6), _VALUES)
 def test_mutated_shipped_specs_never_crash(which, index, value):
     _assert_no_crash(_mutate(_DOCS[which], index, value))
@@ -85,7 +86,7 @@ def test_mutated_names_and_common_args_never_crash():
         paths = list(_paths(data))
         wanted = [i for i, p in enumerate(paths)
                   if p and p[-1] in ("name", "from", "trainable", "activity_regularizer", "layer")]
-        for i in rnd.sample(wanted, min(len(wanted), 6)):
+        for i in rnd.sample(wanted, min(len(wanted), examples(6))):  # 2 in the fast tier
             for v in rnd.sample(values, 3):
                 _assert_no_crash(_mutate(data, i, v))
 
@@ -345,10 +346,10 @@ def test_validate_warns_when_the_weights_exceed_2_gib():
 
 def _cli(*argv):
     import os
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "nnspec", *argv], capture_output=True, text=True, timeout=120,
-                          cwd=pathlib.Path(__file__).parent.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    import clirun
+    return clirun.nnspec(*argv, cwd=pathlib.Path(__file__).parent.parent,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 @pytest.mark.parametrize("command", ["check", "compile"])

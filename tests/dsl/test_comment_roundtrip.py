@@ -17,6 +17,7 @@ from nnspec.diagnostics import has_errors
 from nnspec.source.dsl import load_dsl, parse_dsl
 from nnspec.source.emit import to_dsl, to_yaml, yaml_comments
 from nnspec.source.yaml_loader import MAX_DEPTH, load_yaml
+from tier import examples
 
 SPECS = os.path.join(os.path.dirname(__file__), "..", "..", "specs")
 FILES = sorted(glob.glob(os.path.join(SPECS, "*.yaml")) + glob.glob(os.path.join(SPECS, "*.nns")))
@@ -80,7 +81,7 @@ def _load(text, form):
     return doc, comments
 
 
-@settings(max_examples=60, deadline=None, phases=(Phase.explicit, Phase.generate))
+@settings(max_examples=examples(60), deadline=None, phases=(Phase.explicit, Phase.generate))
 @given(commented())
 def test_convert_keeps_every_comment_with_its_statement(case):
     name, text, added = case

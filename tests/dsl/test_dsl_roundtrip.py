@@ -8,6 +8,7 @@ from nnspec import api
 from nnspec.source.dsl import load_dsl
 from nnspec.source.emit import to_dsl, to_yaml
 from nnspec.source.yaml_loader import load_yaml
+from tier import examples
 
 KEYWORDS = ["input", "output", "model", "seed", "on", "penalty", "layers", "dtype", "repeat", "expr", "true"]
 names = st.one_of(st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True), st.sampled_from(KEYWORDS))
@@ -92,7 +93,7 @@ def specs(draw):
     return data
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(specs())
 def test_both_round_trips(data):
     nns = to_dsl(data)
@@ -121,7 +122,7 @@ values = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.dictionaries(names, values, min_size=1, max_size=4))
 def test_any_layer_arguments_round_trip(args):
     """Arbitrary values (odd strings, keywords, nested maps and lists, null) as layer arguments."""
